@@ -1,0 +1,55 @@
+// @cbsuite/core: the breaker engine. No runtime dependencies, no timers.
+
+export type { BackoffFunc, ExponentialBackoffOptions } from './backoff.js';
+export { exponentialBackoff } from './backoff.js';
+export type {
+  BreakerStateChangeHandler,
+  Executable,
+  ExecuteOptions,
+  KeyedStateChangeHandler,
+  Permit,
+  TransitionCause,
+  TransitionInfo,
+} from './breaker.js';
+export { Breaker, NO_PERMIT, PERMIT } from './breaker.js';
+export type { Clock } from './clock.js';
+export { loopClock, systemClock } from './clock.js';
+export { ErrorType, isErrorType } from './error-type.js';
+export {
+  BreakerTimeoutError,
+  CircuitBreakerError,
+  isBreakerTimeoutError,
+  isCircuitBreakerError,
+  withoutStack,
+} from './errors.js';
+export type { FleetSync, FleetView, PanelSync, PendingCounts, ProbeGate, SyncedPanel } from './fleet-link.js';
+// For adapters (@cbsuite/grpc-interceptor, @cbsuite/redis-sync).
+export { FleetLink } from './fleet-link.js';
+export { FleetMetricer } from './fleet-metricer.js';
+export type { Counts, Metricer } from './metricer.js';
+export { countsOf, MetricsSnapshot } from './metricer.js';
+export type { BreakerOptions, ResolvedOptions } from './options.js';
+export {
+  BREAKER_OPTION_NAMES,
+  DEFAULT_BUCKET_NUMS,
+  DEFAULT_BUCKET_TIME_MS,
+  DEFAULT_COOLING_TIMEOUT_MS,
+  DEFAULT_DETECT_TIMEOUT_MS,
+  DEFAULT_HALF_OPEN_SUCCESSES,
+  MIN_BUCKET_NUMS,
+  resolveOptions,
+} from './options.js';
+export type { PanelOptions, PanelStateChangeHandler, PanelStats } from './panel.js';
+// For users.
+export { Panel } from './panel.js';
+export { Mode, State, stateName } from './state.js';
+export type { TripFunc, TripFuncWithKey } from './trip-funcs.js';
+export {
+  anyTripFunc,
+  consecutiveTripFunc,
+  consecutiveTripFuncV2,
+  rateTripFunc,
+  slowRateTripFunc,
+  thresholdTripFunc,
+} from './trip-funcs.js';
+export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber, show } from './validate.js';

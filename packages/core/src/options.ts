@@ -1,0 +1,193 @@
+import { type BackoffFunc, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
+import { type Clock, loopClock } from './clock.js';
+import { rateTripFunc, type TripFunc, type TripFuncWithKey } from './trip-funcs.js';
+import { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
+import type { WindowConfig } from './window-metricer.js';
+
+/**
+ * Options of a `Breaker` or a `Panel` (gopkg's `Options`; durations in ms).
+ * Defaults keep gopkg's behaviour; the options after `now` are additions, off
+ * by default.
+ */
+export interface BreakerOptions {
+  /** Time each bucket covers. Default 100. */
+  readonly bucketTimeMs?: number;
+  /** Buckets in the window; at least 100, as gopkg requires. Default 100 (a 10 s window). */
+  readonly bucketNums?: number;
+  /** Time OPEN before the next call is admitted as a probe. Default 5000. */
+  readonly coolingTimeoutMs?: number;
+  /** HALF_OPEN admits at most one call per this many ms. Default 200. */
+  readonly detectTimeoutMs?: number;
+  /** Probe successes that close a HALF_OPEN breaker. Default 2. */
+  readonly halfOpenSuccesses?: number;
+  /**
+   * Trip func used by `fail()` and `timeout()`. Default `rateTripFunc(0.5, 200)`,
+   * Kitex's default `CBConfig`. (A bare gopkg panel has none and never trips.)
+   */
+  readonly shouldTrip?: TripFunc;
+  /** Trip func per key, resolved on every evaluation; wins over `shouldTrip`. */
+  readonly shouldTripWithKey?: TripFuncWithKey;
+  /** The clock for every time read. Default {@link loopClock}. */
+  readonly now?: Clock;
+
+  /**
+   * Cooling backoff across failed probes: a {@link BackoffFunc}, or options
+   * of {@link exponentialBackoff}, or `true` for its defaults (×2, capped at
+   * 60 s, ±20 % jitter). Resets when the breaker closes. Default: none, every
+   * open cools for `coolingTimeoutMs` (Kitex).
+   */
+  readonly coolingBackoff?: BackoffFunc | ExponentialBackoffOptions | boolean;
+  /** Random source for jitter, in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
+  /**
+   * Most probes in flight at once in HALF_OPEN. Default Infinity (Kitex admits
+   * one call per `detectTimeoutMs` whatever is in flight).
+   */
+  readonly halfOpenMaxProbes?: number;
+  /**
+   * Only outcomes that carry a probe's permit (from `acquire()` or
+   * `execute()`) move a HALF_OPEN breaker; late outcomes of calls admitted
+   * before the trip are recorded but do not close or re-open it. Default
+   * false (Kitex counts any success in HALF_OPEN).
+   */
+  readonly strictProbes?: boolean;
+  /**
+   * When probes are tracked (`halfOpenMaxProbes` finite or `strictProbes`), a
+   * probe that has not reported back after this long is released, so a
+   * breaker cannot wedge in HALF_OPEN. Default 10_000.
+   */
+  readonly halfOpenProbeTimeoutMs?: number;
+  /**
+   * Calls whose latency is at least this many ms are counted as slow. Slow
+   * successes then also evaluate the trip func, and a slow probe counts as a
+   * failed probe. Default: not tracked.
+   */
+  readonly slowCallDurationMs?: number;
+  /** Called with any error a state-change handler throws. Default: `console.error`. */
+  readonly onHandlerError?: (err: unknown) => void;
+}
+
+/** The option names a `Breaker` accepts. */
+export const BREAKER_OPTION_NAMES = [
+  'bucketTimeMs',
+  'bucketNums',
+  'coolingTimeoutMs',
+  'detectTimeoutMs',
+  'halfOpenSuccesses',
+  'shouldTrip',
+  'shouldTripWithKey',
+  'now',
+  'coolingBackoff',
+  'random',
+  'halfOpenMaxProbes',
+  'strictProbes',
+  'halfOpenProbeTimeoutMs',
+  'slowCallDurationMs',
+  'onHandlerError',
+] as const;
+
+/** Validated options with defaults applied, shared by the breakers of a panel. */
+export interface ResolvedOptions extends WindowConfig {
+  readonly coolingTimeoutMs: number;
+  readonly detectTimeoutMs: number;
+  readonly halfOpenSuccesses: number;
+  readonly shouldTrip: TripFunc;
+  readonly shouldTripWithKey: TripFuncWithKey | undefined;
+  readonly coolingBackoff: BackoffFunc | undefined;
+  readonly random: () => number;
+  readonly halfOpenMaxProbes: number;
+  readonly strictProbes: boolean;
+  readonly halfOpenProbeTimeoutMs: number;
+  /** Infinity when slow calls are not tracked. */
+  readonly slowCallDurationMs: number;
+  /** Whether HALF_OPEN keeps a list of probes in flight. */
+  readonly trackProbes: boolean;
+  readonly onHandlerError: (err: unknown) => void;
+}
+
+export const DEFAULT_BUCKET_TIME_MS = 100;
+export const DEFAULT_BUCKET_NUMS = 100;
+export const MIN_BUCKET_NUMS = 100;
+export const DEFAULT_COOLING_TIMEOUT_MS = 5000;
+export const DEFAULT_DETECT_TIMEOUT_MS = 200;
+export const DEFAULT_HALF_OPEN_SUCCESSES = 2;
+export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
+
+const DAY_MS = 86_400_000;
+const defaultTrip = rateTripFunc(0.5, 200);
+const reportHandlerError = (err: unknown) => console.error('[cbsuite] a state-change handler threw:', err);
+
+/**
+ * Validates `options` and applies defaults. Throws a `TypeError` or
+ * `RangeError` that names the option and the value it got.
+ */
+export function resolveOptions(
+  options: BreakerOptions | undefined,
+  names: readonly string[] = BREAKER_OPTION_NAMES,
+  what = 'options',
+): ResolvedOptions {
+  const o = checkKeys(what, options ?? {}, names);
+  const num = (name: string, dflt: number, check: (n: string, v: unknown) => number) =>
+    o[name] === undefined ? dflt : check(name, o[name]);
+
+  const bucketTimeMs = num('bucketTimeMs', DEFAULT_BUCKET_TIME_MS, (n, v) => checkInteger(n, v, 1, DAY_MS));
+  const bucketNums = num('bucketNums', DEFAULT_BUCKET_NUMS, (n, v) => checkInteger(n, v, MIN_BUCKET_NUMS, 100_000));
+  const coolingTimeoutMs = num('coolingTimeoutMs', DEFAULT_COOLING_TIMEOUT_MS, (n, v) => checkNumber(n, v, 0, DAY_MS));
+  const detectTimeoutMs = num('detectTimeoutMs', DEFAULT_DETECT_TIMEOUT_MS, (n, v) => checkNumber(n, v, 0, DAY_MS));
+  const halfOpenSuccesses = num('halfOpenSuccesses', DEFAULT_HALF_OPEN_SUCCESSES, (n, v) => checkInteger(n, v, 1));
+  const halfOpenMaxProbes = num('halfOpenMaxProbes', Number.POSITIVE_INFINITY, (n, v) =>
+    checkInteger(n, v, 1, Number.POSITIVE_INFINITY),
+  );
+  const halfOpenProbeTimeoutMs = num('halfOpenProbeTimeoutMs', DEFAULT_PROBE_TIMEOUT_MS, (n, v) =>
+    checkNumber(n, v, 1, DAY_MS),
+  );
+  const slowCallDurationMs = num('slowCallDurationMs', Number.POSITIVE_INFINITY, (n, v) =>
+    checkNumber(n, v, 0, DAY_MS),
+  );
+  const strictProbes = o.strictProbes === undefined ? false : checkBoolean('strictProbes', o.strictProbes);
+
+  const fn = <F extends (...args: never[]) => unknown>(name: string): F | undefined =>
+    o[name] === undefined ? undefined : checkFunction<F>(name, o[name]);
+  const shouldTrip = fn<TripFunc>('shouldTrip') ?? defaultTrip;
+  const shouldTripWithKey = fn<TripFuncWithKey>('shouldTripWithKey');
+  const now = fn<Clock>('now') ?? loopClock;
+  const random = fn<() => number>('random') ?? Math.random;
+  const onHandlerError = fn<(err: unknown) => void>('onHandlerError') ?? reportHandlerError;
+
+  return Object.freeze({
+    bucketTimeMs,
+    bucketNums,
+    trackSlow: slowCallDurationMs !== Number.POSITIVE_INFINITY,
+    now,
+    coolingTimeoutMs,
+    detectTimeoutMs,
+    halfOpenSuccesses,
+    shouldTrip,
+    shouldTripWithKey,
+    coolingBackoff: resolveBackoff(o.coolingBackoff),
+    random,
+    halfOpenMaxProbes,
+    strictProbes,
+    halfOpenProbeTimeoutMs,
+    slowCallDurationMs,
+    trackProbes: strictProbes || halfOpenMaxProbes !== Number.POSITIVE_INFINITY,
+    onHandlerError,
+  });
+}
+
+function resolveBackoff(value: unknown): BackoffFunc | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return exponentialBackoff();
+  if (typeof value === 'function') return value as BackoffFunc;
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return exponentialBackoff(value as ExponentialBackoffOptions);
+    } catch (err) {
+      if (err instanceof Error) err.message = `coolingBackoff: ${err.message}`;
+      throw err;
+    }
+  }
+  throw new TypeError(
+    `coolingBackoff must be a BackoffFunc, exponentialBackoff options or a boolean, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+  );
+}

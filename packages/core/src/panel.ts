@@ -1,0 +1,328 @@
+import {
+  Breaker,
+  type Executable,
+  type ExecuteOptions,
+  type KeyedStateChangeHandler,
+  NO_PERMIT,
+  PERMIT,
+  type Permit,
+  type TransitionInfo,
+} from './breaker.js';
+import type { ErrorType } from './error-type.js';
+import type { PanelSync } from './fleet-link.js';
+import { type Metricer, MetricsSnapshot } from './metricer.js';
+import { BREAKER_OPTION_NAMES, type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { Mode, type State } from './state.js';
+import type { TripFunc } from './trip-funcs.js';
+import { checkInteger, show } from './validate.js';
+
+/** Options of a {@link Panel}: every breaker option, plus the bound on keys. */
+export interface PanelOptions extends BreakerOptions {
+  /**
+   * Most breakers kept at once. Past it, creating a breaker first evicts the
+   * least recently used CLOSED breaker whose window is empty; failing that,
+   * the least recently used CLOSED one (its counts are lost). OPEN, HALF_OPEN
+   * and forced-mode breakers are never evicted: if every candidate is one,
+   * the panel grows past the bound and counts it in `stats().overflows`.
+   * Default Infinity (gopkg keeps every key until `removeBreaker`).
+   */
+  readonly maxKeys?: number;
+}
+
+/** gopkg's `PanelStateChangeHandler`, with the transition's details added. */
+export type PanelStateChangeHandler = (key: string, from: State, to: State, m: Metricer, info: TransitionInfo) => void;
+
+/** Counters of a panel's key management. */
+export interface PanelStats {
+  /** Breakers held now. */
+  readonly keys: number;
+  /** Breakers evicted to honour `maxKeys`. */
+  readonly evictions: number;
+  /** Of those, breakers that still had samples in their window. */
+  readonly evictionsWithSamples: number;
+  /** Breakers created past `maxKeys` because nothing could be evicted. */
+  readonly overflows: number;
+}
+
+const PANEL_OPTION_NAMES = [...BREAKER_OPTION_NAMES, 'maxKeys'] as const;
+/** How many of the least recently used breakers an eviction looks at. */
+const EVICTION_SCAN = 32;
+const EMPTY_METRICER: Metricer = new MetricsSnapshot(0, 0, 0);
+
+/**
+ * Breakers by key (gopkg's `Panel`), made lazily on first use with the
+ * panel's options. Every method that takes a key creates its breaker if
+ * missing, except `getMetricer`, `removeBreaker`, `reset`, `release` and `breaker`.
+ *
+ * A panel owns no timers; `close()` only drops its breakers.
+ */
+export class Panel {
+  private readonly opts: ResolvedOptions;
+  private readonly breakers = new Map<string, Breaker>();
+  private readonly onChange: KeyedStateChangeHandler | undefined;
+  private readonly dispatch: KeyedStateChangeHandler;
+  private sync: PanelSync | undefined = undefined;
+  private readonly maxKeys: number;
+  private readonly bounded: boolean;
+  private lruHead: Breaker | undefined = undefined;
+  private lruTail: Breaker | undefined = undefined;
+  private closed = false;
+  // The last breaker looked up: code that checks a key and then records its
+  // outcome looks the same key up twice in a row.
+  private lastKey: string | undefined = undefined;
+  private lastBreaker: Breaker | undefined = undefined;
+  private evictions = 0;
+  private evictionsWithSamples = 0;
+  private overflows = 0;
+
+  /**
+   * @param options validated here; throws `TypeError`/`RangeError` naming a bad option.
+   * @param onStateChange called synchronously after each transition of any breaker.
+   */
+  constructor(options?: PanelOptions, onStateChange?: PanelStateChangeHandler) {
+    this.opts = resolveOptions(options, PANEL_OPTION_NAMES, 'Panel options');
+    const maxKeys = options?.maxKeys;
+    this.maxKeys =
+      maxKeys === undefined ? Number.POSITIVE_INFINITY : checkInteger('maxKeys', maxKeys, 1, Number.POSITIVE_INFINITY);
+    this.bounded = this.maxKeys !== Number.POSITIVE_INFINITY;
+    if (onStateChange !== undefined && typeof onStateChange !== 'function') {
+      throw new TypeError(`onStateChange must be a function, got ${show(onStateChange)}`);
+    }
+    this.onChange = onStateChange;
+    this.dispatch = (key, from, to, m, info) => {
+      try {
+        this.onChange?.(key, from, to, m, info);
+      } finally {
+        this.sync?.transition(this, key, from, to, info);
+      }
+    };
+  }
+
+  /**
+   * Shares this panel's breakers with a fleet through `sync` (for example a
+   * `RedisSync` of `@cbsuite/redis-sync`). Replaces any sync attached before.
+   */
+  attachSync(sync: PanelSync): void {
+    if (this.closed) return;
+    this.sync?.detach(this);
+    this.sync = sync;
+    for (const b of this.breakers.values()) b.link = sync.link(this, b.key, b);
+  }
+
+  /** Stops sharing: breakers decide alone again. */
+  detachSync(): void {
+    const sync = this.sync;
+    if (sync === undefined) return;
+    this.sync = undefined;
+    for (const b of this.breakers.values()) b.link = undefined;
+    sync.detach(this);
+  }
+
+  /** The validated options every breaker of this panel uses. */
+  get options(): ResolvedOptions {
+    return this.opts;
+  }
+
+  /** Number of breakers held. */
+  get size(): number {
+    return this.breakers.size;
+  }
+
+  /** Whether a call for `key` may go out now. */
+  isAllowed(key: string): boolean {
+    return this.getBreaker(key).acquire() !== NO_PERMIT;
+  }
+
+  /** `isAllowed` that returns a {@link Permit} to pass back with the outcome. */
+  acquire(key: string): Permit {
+    return this.getBreaker(key).acquire();
+  }
+
+  /** Gives back a permit whose call never went out. */
+  release(key: string, permit: Permit): void {
+    if (permit > PERMIT) this.breakers.get(key)?.release(permit);
+  }
+
+  succeed(key: string, latencyMs?: number, permit?: Permit): void {
+    this.getBreaker(key).succeed(latencyMs, permit);
+  }
+
+  fail(key: string, latencyMs?: number, permit?: Permit): void {
+    this.getBreaker(key).fail(latencyMs, permit);
+  }
+
+  failWithTrip(key: string, tripFunc: TripFunc, latencyMs?: number, permit?: Permit): void {
+    this.getBreaker(key).failWithTrip(tripFunc, latencyMs, permit);
+  }
+
+  timeout(key: string, latencyMs?: number, permit?: Permit): void {
+    this.getBreaker(key).timeout(latencyMs, permit);
+  }
+
+  timeoutWithTrip(key: string, tripFunc: TripFunc, latencyMs?: number, permit?: Permit): void {
+    this.getBreaker(key).timeoutWithTrip(tripFunc, latencyMs, permit);
+  }
+
+  /** Records an outcome by {@link ErrorType} (Kitex's `RecordStat`). */
+  record(key: string, type: ErrorType, latencyMs?: number, permit?: Permit): void {
+    this.getBreaker(key).record(type, latencyMs, permit);
+  }
+
+  /** Runs `fn` through the breaker for `key`; see {@link Breaker.execute}. */
+  execute<T>(key: string, fn: Executable<T>, options?: ExecuteOptions): Promise<T> {
+    return this.getBreaker(key).execute(fn, options);
+  }
+
+  /** Sets a forced mode for `key` (see {@link Mode}). */
+  setMode(key: string, mode: Mode): void {
+    this.getBreaker(key).setMode(mode);
+  }
+
+  /** Empties `key`'s window and closes it (see {@link Breaker.reset}). */
+  reset(key: string): void {
+    this.breakers.get(key)?.reset();
+  }
+
+  /** Drops the breaker for `key`; its next use starts CLOSED with an empty window. */
+  removeBreaker(key: string): void {
+    const b = this.breakers.get(key);
+    if (b === undefined) return;
+    this.forget(b);
+  }
+
+  /** The breaker for `key`, if it exists (never creates one). */
+  breaker(key: string): Breaker | undefined {
+    return this.breakers.get(key);
+  }
+
+  /** A snapshot of the breakers by key (gopkg's `DumpBreakers`). */
+  dumpBreakers(): ReadonlyMap<string, Breaker> {
+    return new Map(this.breakers);
+  }
+
+  /**
+   * The live metricer of `key`. Unlike gopkg, an unknown key gets an empty,
+   * frozen metricer and no breaker is created.
+   */
+  getMetricer(key: string): Metricer {
+    return this.breakers.get(key)?.metricer() ?? EMPTY_METRICER;
+  }
+
+  /** Counters of key management (evictions for `maxKeys`). */
+  stats(): PanelStats {
+    return {
+      keys: this.breakers.size,
+      evictions: this.evictions,
+      evictionsWithSamples: this.evictionsWithSamples,
+      overflows: this.overflows,
+    };
+  }
+
+  /**
+   * Drops every breaker. Idempotent. Afterwards the panel lets every call
+   * through and records nothing, so code still holding it fails open.
+   */
+  close(): void {
+    this.closed = true;
+    this.detachSync();
+    this.breakers.clear();
+    this.lruHead = this.lruTail = undefined;
+    this.lastKey = this.lastBreaker = undefined;
+  }
+
+  /**
+   * The breaker for `key`, created if missing. Holding it saves the key
+   * lookups of the panel methods, which is what the gRPC adapters do.
+   */
+  getBreaker(key: string): Breaker {
+    if (key === this.lastKey && this.lastBreaker !== undefined) return this.lastBreaker;
+    const b = this.breakers.get(key);
+    if (b === undefined) return this.create(key);
+    this.lastKey = key;
+    this.lastBreaker = b;
+    if (this.bounded && b !== this.lruTail) {
+      this.unlink(b);
+      this.append(b);
+    }
+    return b;
+  }
+
+  private create(key: string): Breaker {
+    if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${show(key)}`);
+    if (this.closed) return INERT;
+    if (this.breakers.size >= this.maxKeys) this.evict();
+    const b = new Breaker(undefined, undefined, { key, options: this.opts, onStateChange: this.dispatch });
+    if (this.sync !== undefined) b.link = this.sync.link(this, key, b);
+    this.breakers.set(key, b);
+    if (this.bounded) this.append(b);
+    this.lastKey = key;
+    this.lastBreaker = b;
+    return b;
+  }
+
+  private evict(): void {
+    const now = this.opts.now();
+    let node = this.lruHead;
+    let fallback: Breaker | undefined;
+    for (let scanned = 0; node !== undefined && scanned < EVICTION_SCAN; scanned++) {
+      const next = node.lruNext;
+      if (!node.isClosedNormal()) {
+        // OPEN, HALF_OPEN or forced: never evicted, so move it out of the way.
+        if (node !== this.lruTail) {
+          this.unlink(node);
+          this.append(node);
+        }
+      } else if (node.isEmptyAt(now)) {
+        this.drop(node);
+        return;
+      } else {
+        fallback ??= node;
+      }
+      node = next;
+    }
+    if (fallback !== undefined) {
+      this.evictionsWithSamples++;
+      this.drop(fallback);
+      return;
+    }
+    this.overflows++;
+  }
+
+  private drop(b: Breaker): void {
+    this.evictions++;
+    this.forget(b);
+  }
+
+  private forget(b: Breaker): void {
+    this.breakers.delete(b.key);
+    if (b.link !== undefined) {
+      b.link = undefined;
+      this.sync?.unlink(this, b.key);
+    }
+    if (this.bounded) this.unlink(b);
+    if (this.lastBreaker === b) this.lastKey = this.lastBreaker = undefined;
+  }
+
+  private append(b: Breaker): void {
+    b.lruPrev = this.lruTail;
+    b.lruNext = undefined;
+    if (this.lruTail === undefined) this.lruHead = b;
+    else this.lruTail.lruNext = b;
+    this.lruTail = b;
+  }
+
+  private unlink(b: Breaker): void {
+    const { lruPrev: prev, lruNext: next } = b;
+    if (prev === undefined) {
+      if (this.lruHead === b) this.lruHead = next;
+    } else prev.lruNext = next;
+    if (next === undefined) {
+      if (this.lruTail === b) this.lruTail = prev;
+    } else next.lruPrev = prev;
+    b.lruPrev = b.lruNext = undefined;
+  }
+}
+
+// What a closed panel hands out: allows everything, records nothing.
+const INERT = new Breaker();
+INERT.setMode(Mode.Disabled);
