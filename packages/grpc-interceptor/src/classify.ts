@@ -1,0 +1,175 @@
+import { ErrorType } from '@cbsuite/core';
+import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { RPCInfo } from './rpc-info.js';
+
+/** Which breaker an outcome is for. */
+export type Level = 'service' | 'instance';
+
+/** What a classifier knows about the call besides its status. */
+export interface OutcomeContext {
+  readonly level: Level;
+  /** The breaker key: the service key, or the instance address. */
+  readonly key: string;
+  readonly rpcInfo: RPCInfo;
+  /** True when the caller cancelled the call itself (`call.cancel()`). */
+  readonly cancelledByCaller: boolean;
+}
+
+/**
+ * Decides how a finished call counts (Kitex's `GetErrorTypeFunc`, given the
+ * gRPC status instead of a Go error).
+ */
+export type GetErrorTypeFunc = (status: StatusObject, ctx: OutcomeContext) => ErrorType;
+
+/**
+ * The trailer a server sets to say how one of its errors counts:
+ * `ignorable`, `timeout`, `failure` or `success` (Kitex's `WrapErrorWithType`).
+ */
+export const ERROR_TYPE_TRAILER = 'x-cbsuite-error-type';
+
+const TYPE_NAMES: Readonly<Record<string, ErrorType>> = {
+  ignorable: ErrorType.Ignorable,
+  timeout: ErrorType.Timeout,
+  failure: ErrorType.Failure,
+  success: ErrorType.Success,
+};
+const NAME_OF = ['ignorable', 'timeout', 'failure', 'success'] as const;
+
+/**
+ * Trailing metadata for a server's error that tells cbsuite clients how to
+ * count it, for example a business error that says nothing of the service's
+ * health: `callback({ code: status.NOT_FOUND, details, metadata: errorTypeTrailer(ErrorType.Ignorable) })`.
+ */
+export function errorTypeTrailer(type: ErrorType, metadata: Metadata = new Metadata()): Metadata {
+  const name = NAME_OF[type];
+  if (name === undefined) throw new TypeError(`type must be an ErrorType (0-3), got ${String(type)}`);
+  metadata.set(ERROR_TYPE_TRAILER, name);
+  return metadata;
+}
+
+/** The error type a server marked in `status`'s trailers, if any. */
+export function markedErrorType(status: StatusObject): ErrorType | undefined {
+  const values = status.metadata?.get(ERROR_TYPE_TRAILER);
+  if (values === undefined || values.length === 0) return undefined;
+  const v = values[0];
+  return typeof v === 'string' ? TYPE_NAMES[v.toLowerCase()] : undefined;
+}
+
+/**
+ * Status codes that say the service is unwell; every other non-OK code is an
+ * answer from a healthy service (`INVALID_ARGUMENT`, `NOT_FOUND`, ...) and
+ * counts as a success.
+ */
+export const SERVICE_FAILURE_CODES: ReadonlySet<Status> = new Set([
+  Status.UNAVAILABLE,
+  Status.INTERNAL,
+  Status.UNKNOWN,
+  Status.DATA_LOSS,
+  Status.RESOURCE_EXHAUSTED,
+  Status.UNIMPLEMENTED,
+]);
+
+/**
+ * The default service-level classifier (Kitex's `ErrorTypeOnServiceLevel`):
+ *
+ * | status | counts as |
+ * | --- | --- |
+ * | `OK` | success |
+ * | a server's `x-cbsuite-error-type` trailer | what it says |
+ * | `CANCELLED` | ignorable: the caller (or its parent call) gave up; Kitex counts it as a timeout |
+ * | `DEADLINE_EXCEEDED` | timeout |
+ * | `UNAVAILABLE`, `INTERNAL`, `UNKNOWN`, `DATA_LOSS`, `RESOURCE_EXHAUSTED`, `UNIMPLEMENTED` | failure |
+ * | anything else | success: an answer from a healthy service |
+ *
+ * An instance-level rejection (every instance tripped) arrives as
+ * `UNAVAILABLE` and so counts as a service failure, as in Kitex.
+ */
+export const errorTypeOnServiceLevel: GetErrorTypeFunc = (status) => {
+  const code = status.code;
+  if (code === Status.OK) return ErrorType.Success;
+  const marked = markedErrorType(status);
+  if (marked !== undefined) return marked;
+  return errorTypeByStatusCode(code);
+};
+
+/**
+ * The service-level table alone, ignoring a server's error-type trailer: for
+ * clients that do not trust their servers' marks.
+ */
+export const errorTypeByStatusCode = (code: Status): ErrorType => {
+  if (code === Status.OK) return ErrorType.Success;
+  if (code === Status.CANCELLED) return ErrorType.Ignorable;
+  if (code === Status.DEADLINE_EXCEEDED) return ErrorType.Timeout;
+  return SERVICE_FAILURE_CODES.has(code) ? ErrorType.Failure : ErrorType.Success;
+};
+
+// What grpc-js reports, as UNAVAILABLE, when the transport rather than the
+// server application ended an attempt: a dropped or reset connection, a
+// refused stream, a failed write, a proxy in front of the instance saying so.
+const CONNECTION_LEVEL =
+  /^(Connection dropped|Stream refused by server|Write error|Write failed|Received HTTP status code 50[234])|\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ECONNABORTED)\b/;
+
+/**
+ * True when an attempt ended with a connection-level error (Kitex's
+ * `ErrGetConnection`): `UNAVAILABLE` raised by the transport, not sent by the
+ * server application.
+ */
+export function isConnectionLevelStatus(status: Pick<StatusObject, 'code' | 'details'>): boolean {
+  return status.code === Status.UNAVAILABLE && CONNECTION_LEVEL.test(status.details);
+}
+
+/** True when an attempt was refused by the server's HTTP/2 layer before its application saw it. */
+export function isRefusedStatus(status: Pick<StatusObject, 'code' | 'details'>): boolean {
+  return status.code === Status.UNAVAILABLE && status.details === 'Stream refused by server';
+}
+
+/**
+ * The default instance-level classifier (Kitex's `ErrorTypeOnInstanceLevel`),
+ * per attempt: connection-level errors are failures, `CANCELLED` is ignorable
+ * (the caller, a parent call or a hedging loser gave up), everything else is
+ * a success. Timeouts and errors sent by the server application say more
+ * about the request than about the instance, so by default they do not count
+ * against it; see {@link instanceErrorTypeWithCodes}.
+ */
+export const errorTypeOnInstanceLevel: GetErrorTypeFunc = (status) => {
+  if (status.code === Status.OK) return ErrorType.Success;
+  if (status.code === Status.CANCELLED) return ErrorType.Ignorable;
+  return isConnectionLevelStatus(status) ? ErrorType.Failure : ErrorType.Success;
+};
+
+/** Status codes a server can return that may be made to count against the instance. */
+export type InstanceFailureCode = 'UNAVAILABLE' | 'RESOURCE_EXHAUSTED' | 'DEADLINE_EXCEEDED';
+
+/**
+ * The instance-level classifier plus server-returned codes that count against
+ * the instance: `UNAVAILABLE` and `RESOURCE_EXHAUSTED` as failures,
+ * `DEADLINE_EXCEEDED` (sent by the server or hit by the attempt) as a timeout.
+ * A slow or overloaded instance is the commonest single-instance fault.
+ */
+export function instanceErrorTypeWithCodes(codes: readonly InstanceFailureCode[]): GetErrorTypeFunc {
+  const set = new Set<Status>();
+  for (const c of codes) {
+    if (c !== 'UNAVAILABLE' && c !== 'RESOURCE_EXHAUSTED' && c !== 'DEADLINE_EXCEEDED') {
+      throw new TypeError(
+        `instanceFailureCodes may hold UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED, got ${JSON.stringify(c)}`,
+      );
+    }
+    set.add(Status[c]);
+  }
+  return (status, ctx) => {
+    if (set.has(status.code)) return status.code === Status.DEADLINE_EXCEEDED ? ErrorType.Timeout : ErrorType.Failure;
+    return errorTypeOnInstanceLevel(status, ctx);
+  };
+}
+
+/**
+ * Asks `original` first and `custom` only when `original` says success
+ * (Kitex's `WrapErrorTypeFunc`): a custom classifier can add failures but
+ * cannot hide the ones the original finds.
+ */
+export function wrapErrorTypeFunc(custom: GetErrorTypeFunc, original: GetErrorTypeFunc): GetErrorTypeFunc {
+  return (status, ctx) => {
+    const t = original(status, ctx);
+    return t !== ErrorType.Success ? t : custom(status, ctx);
+  };
+}

@@ -1,0 +1,77 @@
+import type { TripFunc } from '@cbsuite/core';
+import { type CBConfig, CBConfigError, DEFAULT_CB_CONFIG, parseCBConfig } from './cb-config.js';
+
+/** Builds the trip func of a config; default `rateTripFunc(cfg.errRate, cfg.minSample)`. */
+export type CBTripFuncFactory = (cfg: CBConfig, key: string) => TripFunc;
+
+interface Entry {
+  readonly cfg: CBConfig;
+  readonly trip: TripFunc;
+}
+
+/**
+ * Configs by key over a default. Each update validates first and replaces the
+ * entry only when valid, so a bad config never displaces a good one. The trip
+ * func is built once per update and looked up on every failure, which is how
+ * an update applies to the next failure.
+ */
+export class ConfigStore {
+  private readonly entries = new Map<string, Entry>();
+  private fallback: Entry;
+
+  constructor(
+    private readonly makeTrip: CBTripFuncFactory,
+    defaults: Partial<CBConfig> | undefined,
+    private readonly what: string,
+  ) {
+    this.fallback = this.entry(parseCBConfig(defaults ?? {}, DEFAULT_CB_CONFIG, what), '');
+  }
+
+  /** The config in force for `key`. */
+  get(key: string): CBConfig {
+    return (this.entries.get(key) ?? this.fallback).cfg;
+  }
+
+  /** The trip func in force for `key`. */
+  trip(key: string): TripFunc {
+    return (this.entries.get(key) ?? this.fallback).trip;
+  }
+
+  /** Whether `key` has a config of its own. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** Sets `key`'s config; fields left out keep their current value. */
+  update(key: unknown, cfg: unknown): CBConfig {
+    if (typeof key !== 'string') throw new CBConfigError('key', key, 'must be a string');
+    const next = parseCBConfig(cfg, this.get(key), 'config');
+    this.entries.set(key, this.entry(next, key));
+    return next;
+  }
+
+  /** Drops `key`'s own config; it falls back to the default. */
+  remove(key: string): void {
+    this.entries.delete(key);
+  }
+
+  get default(): CBConfig {
+    return this.fallback.cfg;
+  }
+
+  /** Sets the default for keys with no config of their own. */
+  updateDefault(cfg: unknown): CBConfig {
+    const next = parseCBConfig(cfg, this.fallback.cfg, this.what);
+    this.fallback = this.entry(next, '');
+    return next;
+  }
+
+  /** Keys with a config of their own, and their configs. */
+  own(): Map<string, CBConfig> {
+    return new Map([...this.entries].map(([k, e]) => [k, e.cfg]));
+  }
+
+  private entry(cfg: CBConfig, key: string): Entry {
+    return { cfg, trip: this.makeTrip(cfg, key) };
+  }
+}

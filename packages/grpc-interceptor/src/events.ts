@@ -1,0 +1,88 @@
+import type { Counts, State, TransitionCause } from '@cbsuite/core';
+import type { Level } from './classify.js';
+
+/** A breaker of the suite changed state (Kitex's `service_cb` / `instance_cb` events). */
+export interface CBStateChangeEvent {
+  readonly type: 'stateChange';
+  readonly level: Level;
+  /** The service key, or the instance address. */
+  readonly key: string;
+  readonly from: State;
+  readonly to: State;
+  /** `CLOSED`, `OPEN` or `HALFOPEN`. */
+  readonly fromName: string;
+  readonly toName: string;
+  readonly cause: TransitionCause;
+  /** Failed probes since the last close. */
+  readonly attempt: number;
+  /** For transitions to OPEN: how long it cools, in ms. */
+  readonly coolingMs: number;
+  /** With a fleet sync: whether the fleet shares this OPEN (or the HALF_OPEN and CLOSED that follow it). */
+  readonly fleet: boolean;
+  /** The window's counts at the moment of the transition. */
+  readonly counts: Counts;
+  /** Wall-clock time of the event, epoch ms. */
+  readonly time: number;
+  /** Kitex's event text: `key: OPEN -> HALFOPEN, (succ: 1, err: 2, timeout: 0, rate: 0.666667)`. */
+  readonly detail: string;
+}
+
+/** The breaker machinery itself failed for a call; the call went through unprotected. */
+export interface CBFaultEvent {
+  readonly type: 'fault';
+  readonly level: Level;
+  /** Where it failed: making the key, checking the breaker, recording the outcome, or in the LB policy. */
+  readonly phase: 'key' | 'check' | 'record' | 'policy';
+  readonly key: string | undefined;
+  readonly error: unknown;
+  readonly time: number;
+}
+
+export type CBEvent = CBStateChangeEvent | CBFaultEvent;
+
+/** A set of listeners; a throwing listener does not stop the others. */
+export class Listeners<E> {
+  private readonly set = new Set<(e: E) => void>();
+  get size(): number {
+    return this.set.size;
+  }
+  add(listener: (e: E) => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`listener must be a function, got ${typeof listener}`);
+    this.set.add(listener);
+    return () => {
+      this.set.delete(listener);
+    };
+  }
+  emit(e: E): unknown[] {
+    const errors: unknown[] = [];
+    for (const l of this.set) {
+      try {
+        l(e);
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    return errors;
+  }
+  clear(): void {
+    this.set.clear();
+  }
+}
+
+/** The last `capacity` events, oldest first (Kitex's `event.Queue`, 200 by default). */
+export class EventRing<E> {
+  private readonly items: E[] = [];
+  private next = 0;
+  constructor(private readonly capacity: number) {}
+  push(e: E): void {
+    if (this.capacity === 0) return;
+    if (this.items.length < this.capacity) this.items.push(e);
+    else this.items[this.next] = e;
+    this.next = (this.next + 1) % this.capacity;
+  }
+  toArray(): E[] {
+    return this.items.length < this.capacity
+      ? [...this.items]
+      : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
+  }
+}
