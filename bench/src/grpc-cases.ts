@@ -1,0 +1,313 @@
+// gRPC over loopback: the service interceptor and the instance policy against
+// bare grpc-js, client and servers in separate processes. Variants run in
+// alternating rounds in one client process, so drift hits both alike.
+import { anyTripFunc, consecutiveTripFunc, rateTripFunc } from '@cbsuite/core';
+import { type CBStateChangeEvent, CBSuite } from '@cbsuite/grpc-interceptor';
+import { pinToCpu, startServerProcess } from '../../packages/grpc-interceptor/src/test-support/child-server.js';
+import { EchoClient, grpc, ipv4Target, say } from '../../packages/grpc-interceptor/src/test-support/echo.js';
+import type { Case } from './core-cases.js';
+import { type MeasureOptions, measureSync, median } from './harness.js';
+
+// Internal modules of the built package (not exported by its index): typed from the
+// sources, loaded from dist/ at run time, so typechecking needs no build.
+const dist = '../../packages/grpc-interceptor/dist/esm';
+const { InstanceLevel } = (await import(
+  `${dist}/instance-level.js`
+)) as typeof import('../../packages/grpc-interceptor/src/instance-level.js');
+const { BreakerPicker } = (await import(
+  `${dist}/instance-policy.js`
+)) as typeof import('../../packages/grpc-interceptor/src/instance-policy.js');
+
+const insecure = () => grpc.credentials.createInsecure();
+const RR = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
+
+/** Unary calls per second with `concurrency` calls in flight for `ms`, and the client's CPU µs per call. */
+async function throughput(client: EchoClient, ms: number, concurrency: number): Promise<[number, number]> {
+  let done = 0;
+  let failed = 0;
+  const cpu = process.cpuUsage();
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const r = await say(client, 'bench');
+        if (r.error) failed++;
+        else done++;
+      }
+    }),
+  );
+  if (failed > 0) throw new Error(`${failed} calls failed during a throughput round`);
+  const used = process.cpuUsage(cpu);
+  return [done / (ms / 1000), (used.user + used.system) / done];
+}
+
+/**
+ * Rounds of a baseline A and a variant B in A-B-B-A order, which cancels a
+ * linear drift within each round; the client is pinned to CPU 0 and the
+ * servers to CPU 1. Returns the medians of throughput and of client CPU per
+ * call, and the medians of the per-round ratios B/A.
+ */
+async function rounds(
+  variants: [[string, EchoClient], [string, EchoClient]],
+  smoke: boolean,
+): Promise<Record<string, number>> {
+  const n = smoke ? 1 : 20;
+  const ms = smoke ? 50 : 250;
+  const [[a, ca], [b, cb]] = variants;
+  // Both processes' JIT warms up for seconds; warm each variant twice, alternating.
+  for (let w = 0; w < 2; w++) for (const c of [ca, cb]) await throughput(c, smoke ? 50 : 1500, 16);
+  const tp: Record<string, number[]> = { [a]: [], [b]: [] };
+  const cpu: Record<string, number[]> = { [a]: [], [b]: [] };
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  for (let r = 0; r < n; r++) {
+    const sum = { [a]: [0, 0], [b]: [0, 0] } as Record<string, [number, number]>;
+    for (const [k, c] of [
+      [a, ca],
+      [b, cb],
+      [b, cb],
+      [a, ca],
+    ] as [string, EchoClient][]) {
+      const [t, u] = await throughput(c, ms, 16);
+      const acc = sum[k] as [number, number];
+      acc[0] += t / 2;
+      acc[1] += u / 2;
+    }
+    for (const k of [a, b]) {
+      tp[k]?.push((sum[k] as [number, number])[0]);
+      cpu[k]?.push((sum[k] as [number, number])[1]);
+    }
+    ratios.push((sum[b] as [number, number])[0] / (sum[a] as [number, number])[0]);
+    cpuRatios.push((sum[b] as [number, number])[1] / (sum[a] as [number, number])[1]);
+  }
+  const out: Record<string, number> = {};
+  for (const k of [a, b]) {
+    out[k] = median(tp[k] as number[]);
+    out[`${k}Cpu`] = median(cpu[k] as number[]);
+  }
+  out.ratio = median(ratios);
+  out.cpuRatio = median(cpuRatios);
+  return out;
+}
+
+type FullListener = {
+  onReceiveMetadata(m: grpc.Metadata): void;
+  onReceiveMessage(m: unknown): void;
+  onReceiveStatus(s: grpc.StatusObject): void;
+};
+const OK_MD = new grpc.Metadata();
+const OK_STATUS: grpc.StatusObject = { code: grpc.status.OK, details: '', metadata: OK_MD };
+const REPLY = { text: 'ok' };
+
+/** A stand-in for the channel's call that answers OK at once, synchronously: isolates interceptor cost. */
+class InstantCall {
+  private listener: FullListener | undefined;
+  start(_m: grpc.Metadata, l: FullListener): void {
+    this.listener = l;
+  }
+  sendMessageWithContext(): void {}
+  sendMessage(): void {}
+  startRead(): void {}
+  halfClose(): void {
+    const l = this.listener as FullListener;
+    l.onReceiveMetadata(OK_MD);
+    l.onReceiveMessage(REPLY);
+    l.onReceiveStatus(OK_STATUS);
+  }
+  cancelWithStatus(): void {}
+  getPeer(): string {
+    return '127.0.0.1:1';
+  }
+  getAuthContext(): null {
+    return null;
+  }
+}
+
+/** ns per call through `interceptor` around an instant call: start, send, half-close, receive. */
+function perCall(interceptor: grpc.Interceptor, o: MeasureOptions): number {
+  const options = {
+    method_definition: { path: '/echo.v1.Echo/Say', requestStream: false, responseStream: false },
+  } as unknown as grpc.InterceptorOptions;
+  const next = (() => new InstantCall()) as unknown as grpc.NextCall;
+  const md = new grpc.Metadata();
+  let statuses = 0;
+  const listener = { onReceiveStatus: () => statuses++ };
+  const ns = measureSync((n) => {
+    for (let i = 0; i < n; i++) {
+      const call = interceptor(options, next);
+      call.start(md, listener);
+      call.sendMessage({ text: 'x' });
+      call.halfClose();
+    }
+  }, o);
+  if (statuses === 0) throw new Error('no status delivered');
+  return ns;
+}
+
+export const grpcCases: Record<string, Case> = {
+  'unary/interceptor': (o: MeasureOptions, smoke) => {
+    const cbs = new CBSuite(undefined, { fromService: 'bench' });
+    const noop: grpc.Interceptor = (options, next) => new grpc.InterceptingCall(next(options));
+    const noopNs: number[] = [];
+    const cbsNs: number[] = [];
+    for (let i = 0; i < (smoke ? 1 : 7); i++) {
+      noopNs.push(perCall(noop, o));
+      cbsNs.push(perCall(cbs.interceptor(), o));
+    }
+    return {
+      noop: median(noopNs),
+      cbsuite: median(cbsNs),
+      added: median(cbsNs.map((v, i) => v - (noopNs[i] as number))),
+    };
+  },
+
+  'unary/throughput': async (_o, smoke) => {
+    pinToCpu(0);
+    const server = await startServerProcess(1, 0, 1);
+    const target = server.addresses[0] as string;
+    const cbs = new CBSuite(undefined, { fromService: 'bench' });
+    const bare = new EchoClient(target, insecure());
+    const guarded = new EchoClient(target, insecure(), { interceptors: [cbs.interceptor()] });
+    try {
+      return await rounds(
+        [
+          ['bare', bare],
+          ['cbsuite', guarded],
+        ],
+        smoke,
+      );
+    } finally {
+      bare.close();
+      guarded.close();
+      await server.kill();
+    }
+  },
+
+  'instance/throughput': async (_o, smoke) => {
+    pinToCpu(0);
+    const server = await startServerProcess(3, 0, 1);
+    const target = ipv4Target(server.ports.map((port) => ({ port })));
+    const cbs = new CBSuite(undefined, { fromService: 'bench' });
+    const rr = new EchoClient(target, insecure(), RR);
+    const guarded = new EchoClient(target, insecure(), { ...cbs.channelOptions(), interceptors: [cbs.interceptor()] });
+    try {
+      return await rounds(
+        [
+          ['roundRobin', rr],
+          ['cbsuite', guarded],
+        ],
+        smoke,
+      );
+    } finally {
+      rr.close();
+      guarded.close();
+      await server.kill();
+    }
+  },
+
+  'instance/pick': (o: MeasureOptions) => {
+    // The picker alone: a round-robin child over three instances, bare and wrapped.
+    const subchannels = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'].map(
+      (a) => ({ getAddress: () => a }) as unknown as grpc.experimental.SubchannelInterface,
+    );
+    let next = 0;
+    const child: grpc.experimental.Picker = {
+      pick: () => ({
+        pickResultType: grpc.experimental.PickResultType.COMPLETE,
+        subchannel: subchannels[next++ % 3] as grpc.experimental.SubchannelInterface,
+        status: null,
+        onCallStarted: null,
+        onCallEnded: null,
+      }),
+    };
+    const level = new InstanceLevel(
+      { panelOptions: {}, defaults: undefined, makeTrip: () => () => false, getErrorType: () => 3 },
+      { stateChange: () => {}, fault: () => {} },
+    );
+    const wrapped = new BreakerPicker(child, level, 3, grpc.experimental);
+    const args = { metadata: new grpc.Metadata(), extraPickInfo: {} };
+    let sink = 0;
+    const childNs = measureSync((n) => {
+      for (let i = 0; i < n; i++) sink += child.pick(args).pickResultType;
+    }, o);
+    const wrappedNs = measureSync((n) => {
+      for (let i = 0; i < n; i++) {
+        const r = wrapped.pick(args);
+        r.onCallStarted?.();
+        r.onCallEnded?.(0, '', args.metadata);
+        sink += r.pickResultType;
+      }
+    }, o);
+    if (sink < 0) console.log(sink);
+    return { child: childNs, wrapped: wrappedNs, added: wrappedNs - childNs };
+  },
+
+  'instance/failover': async (_o, smoke) => {
+    const trials = smoke ? 1 : 3;
+    const failed: number[] = [];
+    const openMs: number[] = [];
+    const callsPerSec: number[] = [];
+    const skips: number[] = [];
+    for (let t = 0; t < trials; t++) {
+      pinToCpu(0);
+      const servers = await Promise.all([
+        startServerProcess(1, 1, 1),
+        startServerProcess(1, 1, 1),
+        startServerProcess(1, 1, 1),
+      ]);
+      const victim = servers[1] as (typeof servers)[number];
+      const dead = victim.addresses[0] as string;
+      const cbs = new CBSuite(undefined, {
+        fromService: 'bench',
+        defaultServiceCBConfig: { minSample: 100_000 },
+        idempotent: (ri) => ri.method === 'Say',
+        instanceTripFunc: (cfg) => anyTripFunc(rateTripFunc(cfg.errRate, cfg.minSample), consecutiveTripFunc(3)),
+      });
+      let killedAt = 0;
+      let openedAt = 0;
+      cbs.onStateChange((e: CBStateChangeEvent) => {
+        if (e.level === 'instance' && e.key === dead && e.toName === 'OPEN' && openedAt === 0)
+          openedAt = performance.now();
+      });
+      const client = new EchoClient(ipv4Target(servers.map((s) => ({ port: s.ports[0] as number }))), insecure(), {
+        ...cbs.channelOptions(),
+        interceptors: [cbs.interceptor()],
+      });
+      for (let i = 0; i < 300; i++) await say(client, 'warm-up');
+      let errors = 0;
+      let calls = 0;
+      const durationMs = smoke ? 600 : 3000;
+      const start = performance.now();
+      const killTimer = setTimeout(() => {
+        killedAt = performance.now();
+        void victim.kill();
+      }, durationMs / 3);
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (performance.now() - start < durationMs) {
+            const r = await say(client, 'load', { deadline: Date.now() + 5000 });
+            calls++;
+            if (r.error) errors++;
+          }
+        }),
+      );
+      clearTimeout(killTimer);
+      failed.push(errors);
+      openMs.push(openedAt > 0 ? openedAt - killedAt : Number.POSITIVE_INFINITY);
+      callsPerSec.push(calls / (durationMs / 1000));
+      skips.push(cbs.stats().instance.skips.get(dead) ?? 0);
+      client.close();
+      cbs.close();
+      await Promise.all(servers.map((s) => s.kill()));
+    }
+    return {
+      failedMax: Math.max(...failed),
+      failedTotal: failed.reduce((a, b) => a + b, 0),
+      openMs: median(openMs),
+      openMsMax: Math.max(...openMs),
+      callsPerSec: median(callsPerSec),
+      skips: median(skips),
+      trials,
+    };
+  },
+};

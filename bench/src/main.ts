@@ -1,0 +1,131 @@
+// `pnpm bench`: runs every case of every suite in fresh child processes, then
+// prints one table per group with medians and ratios against the baseline and
+// the peers measured in the same run. `--smoke` runs each case once, briefly,
+// to prove the benchmarks still work. `--suite name` runs one suite.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { fmtNs, fmtRatio, median, table } from './harness.js';
+import { type Group, suites } from './suites.js';
+
+const run = promisify(execFile);
+const smoke = process.argv.includes('--smoke');
+const only = process.argv.includes('--suite') ? process.argv[process.argv.indexOf('--suite') + 1] : undefined;
+const processes = smoke ? 1 : Number(process.env.BENCH_PROCESSES ?? 3);
+const caseScript = fileURLToPath(new URL('./run-case.ts', import.meta.url));
+// Cases and the server processes they start load @cbsuite/* from dist/ (see bench/tsconfig.json).
+const env = { ...process.env, TSX_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) };
+
+/** Runs a case in `processes` fresh processes; returns the median of each figure it reports. */
+async function runCase(suite: string, id: string, times: number): Promise<Map<string, number>> {
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < times; i++) {
+    const args = ['--expose-gc', '--import', 'tsx', caseScript, suite, id, ...(smoke ? ['--smoke'] : [])];
+    const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024, timeout: 600_000, env });
+    const last = stdout.trim().split('\n').at(-1) ?? '';
+    const { value } = JSON.parse(last) as { value: number | Record<string, number> };
+    const figures = typeof value === 'number' ? { '': value } : value;
+    for (const [k, v] of Object.entries(figures)) {
+      if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${suite}/${id} returned ${last} (${k})`);
+    }
+    runs.push(figures);
+  }
+  const out = new Map<string, number>();
+  for (const k of Object.keys(runs[0] ?? {})) {
+    out.set(k === '' ? id : `${id}.${k}`, median(runs.map((r) => r[k] as number)));
+  }
+  return out;
+}
+
+function fmt(unit: Group['unit'], v: number): string {
+  if (!Number.isFinite(v)) return 'n/a';
+  switch (unit) {
+    case 'ns':
+      return fmtNs(v);
+    case 'bytes':
+      return `${(v / 1024).toFixed(2)} KiB`;
+    case 'rate':
+      return `${Math.round(v).toLocaleString('en-US')} /s`;
+    case 'ms':
+      return `${v.toFixed(v < 10 ? 1 : 0)} ms`;
+    case 'count':
+      return Math.round(v).toLocaleString('en-US');
+    case 'ratio':
+      return fmtRatio(v);
+  }
+}
+
+function render(group: Group, results: Map<string, number>): string {
+  const peerNames = Object.keys(group.peers);
+  const header = [
+    'case',
+    group.unit === 'ns' ? 'median / op' : 'median',
+    '× baseline',
+    ...peerNames.map((p) => `× ${p}`),
+    'goal',
+  ];
+  const hasRatios = group.rows.some((r) => r.baseline !== undefined);
+  const rows = group.rows.map((row) => {
+    const v = results.get(row.id) ?? Number.NaN;
+    const base = row.baseline === undefined ? Number.NaN : v / (results.get(row.baseline) ?? Number.NaN);
+    const peers = peerNames.map((p) =>
+      row.vsPeers ? fmtRatio(v / (results.get(group.peers[p] as string) ?? Number.NaN)) : '',
+    );
+    const unit = row.unit ?? group.unit;
+    return [row.label, fmt(unit, v), fmtRatio(base), ...peers, row.goal ?? ''];
+  });
+  const shown = hasRatios ? header : header.filter((_, i) => i !== 2);
+  const cells = hasRatios ? rows : rows.map((r) => r.filter((_, i) => i !== 2));
+  return `### ${group.title}\n\n${table(shown, cells)}${group.note ? `\n\n${group.note}` : ''}`;
+}
+
+const started = Date.now();
+const report: string[] = [];
+const raw: Record<string, Record<string, number>> = {};
+for (const [name, suite] of Object.entries(suites)) {
+  if (only !== undefined && only !== name) continue;
+  const results = new Map<string, number>();
+  for (const id of Object.keys(suite.cases)) {
+    process.stderr.write(`  ${name}/${id} ...`);
+    const figures = await runCase(name, id, suite.processes ?? processes);
+    for (const [k, v] of figures) results.set(k, v);
+    process.stderr.write(` ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')}\n`);
+  }
+  raw[name] = Object.fromEntries(results);
+  const text = [`## ${suite.title}`, ...suite.groups.map((g) => render(g, results))].join('\n\n');
+  report.push(text);
+  console.log(`\n${text}\n`);
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
+const seconds = ((Date.now() - started) / 1000).toFixed(0);
+console.log(`machine: ${machine}; ${processes} process(es) per case unless a suite says otherwise; ${seconds} s`);
+if (!smoke) {
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    `${dir}latest.json`,
+    `${JSON.stringify({ date: new Date().toISOString(), machine, processes, raw }, null, 2)}\n`,
+  );
+  if (only === undefined) {
+    const md = [
+      '# Benchmarks',
+      '',
+      'Written by `pnpm bench` (every suite; `pnpm bench -- --suite core|grpc|fleet` runs one and leaves this file alone).',
+      'Every figure is a median; every ratio is against a baseline or a peer measured in the same run, on the same machine.',
+      "Cases run in fresh child processes, so one library's JIT state cannot skew another's.",
+      '',
+      `- **Date:** ${new Date().toISOString().slice(0, 10)}`,
+      `- **Machine:** ${machine}`,
+      `- **Command:** \`pnpm bench\` (${processes} processes per case unless a table says otherwise; ${seconds} s in all)`,
+      '- **Peers:** opossum 10.0.0, cockatiel 4.0.0, @grpc/grpc-js 1.14.7, Redis 7.',
+      '',
+      ...report,
+      '',
+    ].join('\n');
+    writeFileSync(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), md);
+    console.log('wrote BENCHMARKS.md');
+  }
+}

@@ -1,0 +1,285 @@
+// What each suite measures and how its tables are laid out.
+import { type Case, coreCases } from './core-cases.js';
+import { fleetCases } from './fleet-cases.js';
+import { grpcCases } from './grpc-cases.js';
+
+export interface Row {
+  readonly id: string;
+  readonly label: string;
+  /** The case this row is divided by, in the "× baseline" column. */
+  readonly baseline?: string;
+  /** Divided by each peer, in the "× peer" columns. */
+  readonly vsPeers?: boolean;
+  readonly goal?: string;
+  /** This row's unit, when it differs from its group's. */
+  readonly unit?: Unit;
+}
+
+export type Unit = 'ns' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio';
+
+export interface Group {
+  readonly title: string;
+  readonly unit: Unit;
+  readonly peers: Readonly<Record<string, string>>;
+  readonly rows: readonly Row[];
+  readonly note?: string;
+}
+
+export interface Suite {
+  readonly title: string;
+  /** Processes per case, when not the default (cases that measure over seconds already repeat rounds inside). */
+  readonly processes?: number;
+  readonly cases: Readonly<Record<string, Case>>;
+  readonly groups: readonly Group[];
+}
+
+const PEERS = { opossum: 'execute/opossum', cockatiel: 'execute/cockatiel' };
+
+export const suites: Record<string, Suite> = {
+  core: {
+    title: '@cbsuite/core engine',
+    cases: coreCases,
+    groups: [
+      {
+        title: 'isAllowed + succeed (one synchronous pair per call)',
+        unit: 'ns',
+        peers: {},
+        note: 'opossum and cockatiel have no synchronous check; the baseline is a Map.get plus a typed-array increment over the same keys.',
+        rows: [
+          { id: 'pair/baseline-1', label: 'baseline: Map.get + increment, 1 key' },
+          {
+            id: 'pair/panel-1',
+            label: 'Panel.isAllowed + succeed, 1 key',
+            baseline: 'pair/baseline-1',
+            goal: '≤ 30 ns',
+          },
+          { id: 'pair/baseline-10k', label: 'baseline: Map.get + increment, 10,000 keys' },
+          {
+            id: 'pair/panel-10k',
+            label: 'Panel.isAllowed + succeed, 10,000 keys',
+            baseline: 'pair/baseline-10k',
+            goal: '≤ 30 ns',
+          },
+          {
+            id: 'pair/held-10k',
+            label: 'getBreaker + acquire + succeed, 10,000 keys',
+            baseline: 'pair/baseline-10k',
+          },
+        ],
+      },
+      {
+        title: 'execute(fn), every call succeeds',
+        unit: 'ns',
+        peers: PEERS,
+        rows: [
+          { id: 'execute/baseline', label: 'baseline: await fn()' },
+          {
+            id: 'execute/cbsuite',
+            label: 'Panel.execute(key, fn)',
+            baseline: 'execute/baseline',
+            vsPeers: true,
+            goal: '≤ 1.2× bare',
+          },
+          { id: 'execute/opossum', label: 'opossum fire() (timeout off)', baseline: 'execute/baseline' },
+          { id: 'execute/baseline-io', label: 'baseline: await fn() that waits one event-loop turn' },
+          { id: 'execute/cbsuite-io', label: 'Panel.execute(key, that fn)', baseline: 'execute/baseline-io' },
+          { id: 'execute/cockatiel', label: 'cockatiel execute() (SamplingBreaker)', baseline: 'execute/baseline' },
+        ],
+      },
+      {
+        title: 'execute(fn), 10 % of calls fail',
+        unit: 'ns',
+        peers: { opossum: 'failures/opossum', cockatiel: 'failures/cockatiel' },
+        rows: [
+          { id: 'failures/baseline', label: 'baseline: await fn() in try/catch' },
+          { id: 'failures/cbsuite', label: 'Panel.execute(key, fn)', baseline: 'failures/baseline', vsPeers: true },
+          { id: 'failures/opossum', label: 'opossum fire(), defaults', baseline: 'failures/baseline' },
+          {
+            id: 'failures/opossum-tuned',
+            label: 'opossum fire(), percentiles and snapshots off',
+            baseline: 'failures/baseline',
+          },
+          { id: 'failures/cockatiel', label: 'cockatiel execute() (SamplingBreaker)', baseline: 'failures/baseline' },
+        ],
+      },
+      {
+        title: 'rejection while OPEN',
+        unit: 'ns',
+        peers: { opossum: 'reject/opossum', cockatiel: 'reject/cockatiel' },
+        rows: [
+          { id: 'reject/baseline', label: 'baseline: await Promise.reject(preallocated error)' },
+          { id: 'reject/floor', label: 'floor: await one already-handled rejected promise' },
+          { id: 'reject/cbsuite-isAllowed', label: 'Panel.isAllowed → false (synchronous)', goal: '≤ 100 ns' },
+          {
+            id: 'reject/cbsuite',
+            label: 'Panel.execute → CircuitBreakerError',
+            baseline: 'reject/baseline',
+            vsPeers: true,
+          },
+          { id: 'reject/opossum', label: 'opossum fire() → EOPENBREAKER', baseline: 'reject/baseline' },
+          { id: 'reject/cockatiel', label: 'cockatiel execute() → BrokenCircuitError', baseline: 'reject/baseline' },
+        ],
+      },
+      {
+        title: 'retained memory per breaker (heap + array buffers, after GC)',
+        unit: 'bytes',
+        peers: { opossum: 'memory/opossum', cockatiel: 'memory/cockatiel' },
+        note: 'cbsuite: 100,000 keys in one Panel, one success each, default 100 × 100 ms window (key strings excluded). Peers: 10,000 instances with their defaults.',
+        rows: [
+          { id: 'memory/cbsuite', label: 'cbsuite Breaker in a Panel', vsPeers: true, goal: '≤ 2 KiB' },
+          { id: 'memory/opossum', label: 'opossum CircuitBreaker' },
+          { id: 'memory/cockatiel', label: 'cockatiel circuitBreaker (SamplingBreaker 10 s)' },
+        ],
+      },
+    ],
+  },
+  grpc: {
+    title: '@cbsuite/grpc-interceptor over loopback',
+    cases: grpcCases,
+    groups: [
+      {
+        title: 'unary throughput, client and server in separate processes, 16 calls in flight',
+        unit: 'rate',
+        peers: {},
+        note: 'Per process: twenty A-B-B-A rounds of 0.25 s per variant, client pinned to CPU 0 and server to CPU 1, after 3 s of warm-up each; ratios are medians of the per-round ratios, then the median over three processes. Round-to-round noise on this 2-core VM is about ±10 %: the in-process figure below is the precise cost.',
+        rows: [
+          { id: 'unary/throughput.bare', label: 'bare grpc-js' },
+          { id: 'unary/throughput.cbsuite', label: 'with cbs.interceptor()' },
+          { id: 'unary/throughput.ratio', label: 'throughput ratio with / bare', unit: 'ratio', goal: '≥ 0.97' },
+          { id: 'unary/throughput.bareCpu', label: 'client CPU per call, bare (µs)', unit: 'count' },
+          { id: 'unary/throughput.cbsuiteCpu', label: 'client CPU per call, with (µs)', unit: 'count' },
+          { id: 'unary/throughput.cpuRatio', label: 'client CPU ratio with / bare', unit: 'ratio', goal: '≤ 1.03' },
+        ],
+      },
+      {
+        title: 'service interceptor alone: one unary call through the interceptor, in process, no network',
+        unit: 'ns',
+        peers: {},
+        note: 'The call below the interceptor answers at once, so this is the interceptor machinery only. A unary call over loopback costs the client about 300 µs of CPU on this machine.',
+        rows: [
+          { id: 'unary/interceptor.noop', label: 'a pass-through grpc-js interceptor' },
+          {
+            id: 'unary/interceptor.cbsuite',
+            label: 'cbs.interceptor() (check, record)',
+            baseline: 'unary/interceptor.noop',
+          },
+          { id: 'unary/interceptor.added', label: 'added per call' },
+        ],
+      },
+      {
+        title: 'instance level: unary throughput on three instances (one server process)',
+        unit: 'rate',
+        peers: {},
+        rows: [
+          { id: 'instance/throughput.roundRobin', label: 'plain round_robin' },
+          { id: 'instance/throughput.cbsuite', label: 'cbs.channelOptions() + cbs.interceptor()' },
+          { id: 'instance/throughput.ratio', label: 'throughput ratio cbsuite / round_robin', unit: 'ratio' },
+          { id: 'instance/throughput.roundRobinCpu', label: 'client CPU per call, round_robin (µs)', unit: 'count' },
+          { id: 'instance/throughput.cbsuiteCpu', label: 'client CPU per call, cbsuite (µs)', unit: 'count' },
+          { id: 'instance/throughput.cpuRatio', label: 'client CPU ratio cbsuite / round_robin', unit: 'ratio' },
+        ],
+      },
+      {
+        title: 'instance level: cost of one pick (picker alone, three instances)',
+        unit: 'ns',
+        peers: {},
+        rows: [
+          { id: 'instance/pick.child', label: 'round-robin child picker' },
+          {
+            id: 'instance/pick.wrapped',
+            label: 'wrapped by the breaker picker (check + record)',
+            baseline: 'instance/pick.child',
+          },
+          { id: 'instance/pick.added', label: 'added per pick' },
+        ],
+      },
+      {
+        title: 'instance level: failover, one of three instances killed (SIGKILL) under load, 8 calls in flight',
+        unit: 'count',
+        peers: {},
+        note: 'Say is marked idempotent (calls in flight on the dead instance are retried elsewhere); instance trip: rate or 3 consecutive errors. Three trials of 3 s in each of three processes; failed calls are the worst trial, times the median.',
+        rows: [
+          { id: 'instance/failover.failedMax', label: 'calls the caller saw fail (worst trial)', goal: '0' },
+          { id: 'instance/failover.openMs', label: 'kill → dead instance breaker OPEN (median)', unit: 'ms' },
+          { id: 'instance/failover.openMsMax', label: 'kill → OPEN (worst trial)', unit: 'ms' },
+          { id: 'instance/failover.skips', label: 'picks of the dead instance skipped by its breaker (median)' },
+          { id: 'instance/failover.callsPerSec', label: 'calls per second', unit: 'rate' },
+        ],
+      },
+    ],
+  },
+  fleet: {
+    title: '@cbsuite/redis-sync: fleets on one Redis, synced and alone',
+    cases: fleetCases,
+    processes: 1,
+    groups: [
+      {
+        title: 'a downstream outage: failing calls the fleet sends before every node is open',
+        unit: 'count',
+        peers: {},
+        note: 'minSample 200, errRate 0.5, quorum 2, syncIntervalMs 200; the fleet sends 200 calls/s in all, spread over its nodes; medians of three trials. Alone, each node needs minSample failures of its own.',
+        rows: [
+          { id: 'outage/4.syncedFailing', label: '4 nodes, synced (median)' },
+          { id: 'outage/4.syncedFailingMax', label: '4 nodes, synced (worst trial)' },
+          { id: 'outage/4.syncedRatio', label: '4 nodes, synced, × minSample', unit: 'ratio', goal: '≤ 1.5×' },
+          { id: 'outage/4.aloneFailing', label: '4 nodes, local only' },
+          { id: 'outage/4.aloneRatio', label: '4 nodes, local only, × minSample', unit: 'ratio', goal: '≈ 4×' },
+          { id: 'outage/8.syncedFailing', label: '8 nodes, synced (median)' },
+          { id: 'outage/8.syncedFailingMax', label: '8 nodes, synced (worst trial)' },
+          { id: 'outage/8.syncedRatio', label: '8 nodes, synced, × minSample', unit: 'ratio', goal: '≤ 1.5×' },
+          { id: 'outage/8.aloneFailing', label: '8 nodes, local only' },
+          { id: 'outage/8.aloneRatio', label: '8 nodes, local only, × minSample', unit: 'ratio', goal: '≈ 8×' },
+        ],
+      },
+      {
+        title: 'a downstream outage: from the first node open to each other node open (synced)',
+        unit: 'ms',
+        peers: {},
+        note: 'Over every node of the three trials. Goal: at most two sync intervals (400 ms) at p99.',
+        rows: [
+          { id: 'outage/4.spreadP50', label: '4 nodes, p50' },
+          { id: 'outage/4.spreadP99', label: '4 nodes, p99', goal: '≤ 400 ms' },
+          { id: 'outage/8.spreadP50', label: '8 nodes, p50' },
+          { id: 'outage/8.spreadP99', label: '8 nodes, p99', goal: '≤ 400 ms' },
+        ],
+      },
+      {
+        title: 'Redis commands per node per second (5 keys, syncIntervalMs 200)',
+        unit: 'count',
+        peers: {},
+        note: 'One synced node driving breaker calls (isAllowed + succeed) at the given rate for 4 s. Goal: independent of the call rate.',
+        rows: [
+          { id: 'commands/1k.perNode', label: 'at 1,000 calls/s' },
+          { id: 'commands/10k.perNode', label: 'at 10,000 calls/s' },
+        ],
+      },
+      {
+        title: 'call-path latency, sync on against off (unary gRPC over loopback, client on CPU 0)',
+        unit: 'count',
+        peers: {},
+        note: 'Forty alternating rounds of 400 sequential calls per variant. Latencies in µs.',
+        rows: [
+          { id: 'latency/grpc.offP50', label: 'sync off, p50 (µs)' },
+          { id: 'latency/grpc.onP50', label: 'sync on, p50 (µs)' },
+          { id: 'latency/grpc.ratioP50', label: 'ratio on / off, p50', unit: 'ratio', goal: '≤ 1.02' },
+          { id: 'latency/grpc.offP99', label: 'sync off, p99 (µs)' },
+          { id: 'latency/grpc.onP99', label: 'sync on, p99 (µs)' },
+          { id: 'latency/grpc.ratioP99', label: 'ratio on / off, p99', unit: 'ratio' },
+        ],
+      },
+      {
+        title: 'the same in the engine alone: acquire + succeed on a held breaker',
+        unit: 'ns',
+        peers: {},
+        rows: [
+          { id: 'latency/engine.off', label: 'no sync' },
+          {
+            id: 'latency/engine.on',
+            label: 'synced (counts the outcome for the next flush)',
+            baseline: 'latency/engine.off',
+          },
+        ],
+      },
+    ],
+  },
+};
