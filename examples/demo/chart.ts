@@ -1,0 +1,370 @@
+import { secs } from './format.js';
+import { serviceErrorRate } from './rates.js';
+import type { Level, StateName } from './snapshot.js';
+import { downSpans, segments, type Timeline } from './timeline.js';
+
+/** Geometry of the chart, in SVG units. */
+const CHART = {
+  width: 1100,
+  left: 210,
+  right: 60,
+  markerRow: 20,
+  phaseHeight: 22,
+  rateHeight: 170,
+  bandHeight: 16,
+  bandGap: 6,
+  axisHeight: 28,
+} as const;
+
+/** Fill of each breaker state on the bands. */
+const STATE_COLOURS: Readonly<Record<StateName, string>> = {
+  CLOSED: '#2da44e',
+  HALFOPEN: '#d4a72c',
+  OPEN: '#cf222e',
+};
+
+/** Colours of the lines. */
+const LINE_COLOURS = {
+  calls: '#0969da',
+  error: '#cf222e',
+  window: '#bc4c00',
+  threshold: '#6e7781',
+} as const;
+
+/** Escapes text for HTML and SVG. */
+export function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const num = (n: number) => (Math.round(n * 10) / 10).toString();
+
+/** A round number at or above `n` whose quarters are round too, for an axis: 40, 80, 120, 160, 200, 240, 400, ... */
+export function niceCeil(n: number): number {
+  if (n <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(n));
+  for (const m of [1, 1.2, 1.6, 2, 2.4, 3.2, 4, 6, 8]) if (m * p >= n) return Number((m * p).toPrecision(6));
+  return 10 * p;
+}
+
+/** Seconds between time ticks so that there are at most about a dozen. */
+export function tickStepMs(durationMs: number): number {
+  for (const s of [1, 2, 5, 10, 15, 30, 60, 120, 300]) if (durationMs / (s * 1000) <= 12) return s * 1000;
+  return 600_000;
+}
+
+interface Row {
+  readonly level: Level;
+  readonly key: string;
+  readonly label: string;
+}
+
+/**
+ * The timeline of one client node as an SVG: the phases on top, then the
+ * call rate and error rates per second (with the service key's threshold),
+ * then a band per service key and per instance coloured by breaker state
+ * (hatched where the instance's process was down), the script's steps as
+ * numbered markers across all of it, and a time axis.
+ */
+export function renderChart(t: Timeline, node: string): string {
+  const c = CHART;
+  const plotW = c.width - c.left - c.right;
+  const duration = Math.max(1, t.durationMs);
+  const x = (ms: number) => c.left + (Math.min(Math.max(ms, 0), duration) / duration) * plotW;
+  const phaseTop = c.markerRow;
+  const rateTop = phaseTop + c.phaseHeight + 10;
+  const rateBottom = rateTop + c.rateHeight;
+  const rows: Row[] = [
+    ...t.services.map((key) => ({ level: 'service' as const, key, label: key })),
+    ...t.instances.map((key) => ({ level: 'instance' as const, key, label: `instance ${key}` })),
+  ];
+  const bandTop = rateBottom + 16;
+  const rowY = (i: number) => bandTop + i * (c.bandHeight + c.bandGap);
+  const bandBottom = rowY(rows.length) - c.bandGap;
+  const height = bandBottom + c.axisHeight;
+  const out: string[] = [];
+
+  out.push(
+    `<svg class="timeline-chart" data-node="${esc(node)}" xmlns="http://www.w3.org/2000/svg" ` +
+      `viewBox="0 0 ${c.width} ${height}" width="100%" role="img" aria-label="${esc(`Timeline of ${node}`)}">`,
+    '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+      '<rect width="6" height="6" fill="#24292f" opacity="0.55"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2" opacity="0.5"/>' +
+      '</pattern></defs>',
+  );
+
+  // Phases.
+  t.phases.forEach((p, i) => {
+    const x0 = x(p.startMs);
+    const w = Math.max(0, x(p.endMs) - x0);
+    const chars = Math.floor((w - 8) / 6.2);
+    const label = chars >= p.label.length ? p.label : chars > 3 ? `${p.label.slice(0, chars - 1)}…` : '';
+    out.push(
+      `<g class="phase"><rect x="${num(x0)}" y="${phaseTop}" width="${num(w)}" height="${c.phaseHeight}" ` +
+        `fill="${i % 2 === 0 ? '#eaeef2' : '#f6f8fa'}"><title>${esc(`${p.label}: ${secs(p.startMs)} → ${secs(p.endMs)}`)}</title></rect>` +
+        `<text x="${num(x0 + 4)}" y="${phaseTop + 15}" class="phase-label">${esc(label)}</text></g>`,
+    );
+  });
+
+  // Rates.
+  const seconds = t.seconds.filter((s) => s.node === node && s.ms > 0);
+  const callsPerSec = seconds.map((s) => (s.counts.calls * 1000) / s.ms);
+  const maxCalls = niceCeil(Math.max(1, ...callsPerSec) * 1.1);
+  const yCalls = (v: number) => rateBottom - (v / maxCalls) * c.rateHeight;
+  const yRate = (r: number) => rateBottom - Math.min(Math.max(r, 0), 1) * c.rateHeight;
+  out.push(`<g class="rate-grid">`);
+  for (const f of [0, 0.25, 0.5, 0.75, 1]) {
+    const y = num(rateBottom - f * c.rateHeight);
+    out.push(
+      `<line x1="${c.left}" x2="${c.left + plotW}" y1="${y}" y2="${y}" stroke="#d0d7de" stroke-width="${f === 0 ? 1 : 0.5}"/>`,
+      `<text x="${c.left - 6}" y="${y}" dy="4" text-anchor="end" class="axis calls-axis">${Math.round(f * maxCalls)}</text>`,
+      `<text x="${c.left + plotW + 6}" y="${y}" dy="4" class="axis rate-axis">${Math.round(f * 100)}%</text>`,
+    );
+  }
+  out.push(
+    `<text x="${c.left - 6}" y="${phaseTop + 15}" text-anchor="end" class="axis-title" fill="${LINE_COLOURS.calls}">calls/s</text>`,
+    `<text x="${c.left + plotW + 6}" y="${phaseTop + 15}" class="axis-title" fill="${LINE_COLOURS.error}">error</text>`,
+    '</g>',
+  );
+  const mid = (s: { atMs: number; ms: number }) => x(s.atMs - s.ms / 2);
+  // A line through the points; an undefined value (nothing to measure that second) leaves a gap.
+  const path = (points: [number, number | undefined][]) => {
+    let move = true;
+    const d: string[] = [];
+    for (const [px, py] of points) {
+      if (py === undefined) move = true;
+      else {
+        d.push(`${move ? 'M' : 'L'}${num(px)},${num(py)}`);
+        move = false;
+      }
+    }
+    return d.join(' ');
+  };
+  // A step line: each value holds until the next one, then to the end.
+  const steps = (points: [number, number][]) => {
+    const d = points.map(([px, py], i) => (i === 0 ? `M${num(px)},${num(py)}` : `H${num(px)} V${num(py)}`));
+    return d.length === 0 ? '' : `${d.join(' ')} H${num(x(duration))}`;
+  };
+  const line = (cls: string, d: string, colour: string, extra = '') =>
+    d === '' ? '' : `<path class="${cls}" d="${d}" fill="none" stroke="${colour}" ${extra}/>`;
+  out.push(
+    line(
+      'line-calls',
+      path(seconds.map((s, i) => [mid(s), yCalls(callsPerSec[i] ?? 0)])),
+      LINE_COLOURS.calls,
+      'stroke-width="2"',
+    ),
+    line(
+      'line-error',
+      path(
+        seconds.map((s) => [mid(s), s.counts.ok + s.counts.failed > 0 ? yRate(serviceErrorRate(s.counts)) : undefined]),
+      ),
+      LINE_COLOURS.error,
+      'stroke-width="2"',
+    ),
+  );
+  for (const key of t.services) {
+    const thresholds = t.thresholds.filter((m) => m.node === node && m.key === key);
+    out.push(
+      line(
+        'line-window',
+        path(
+          seconds.map((s) => {
+            const k = s.services[key];
+            // A window thinner than minSample cannot trip the breaker: its rate is left out.
+            return [x(s.atMs), k !== undefined && k.samples >= k.minSample ? yRate(k.errorRate) : undefined];
+          }),
+        ),
+        LINE_COLOURS.window,
+        'stroke-width="1.5" stroke-dasharray="1 3" stroke-linecap="round"',
+      ),
+      line(
+        'line-threshold',
+        steps(thresholds.map((m) => [x(m.atMs), yRate(m.errRate)])),
+        LINE_COLOURS.threshold,
+        'stroke-width="1.5" stroke-dasharray="6 4"',
+      ),
+    );
+  }
+
+  // Bands.
+  rows.forEach((r, i) => {
+    const y = rowY(i);
+    out.push(
+      `<g class="band" data-level="${r.level}" data-key="${esc(r.key)}">`,
+      `<text x="${c.left - 8}" y="${y + c.bandHeight - 4}" text-anchor="end" class="band-label">${esc(r.label)}</text>`,
+    );
+    for (const s of segments(t, node, r.level, r.key)) {
+      out.push(
+        `<rect class="band-segment" data-state="${s.state}" x="${num(x(s.startMs))}" y="${y}" ` +
+          `width="${num(Math.max(0.5, x(s.endMs) - x(s.startMs)))}" height="${c.bandHeight}" fill="${STATE_COLOURS[s.state]}">` +
+          `<title>${esc(`${r.label}: ${s.state} ${secs(s.startMs)} → ${secs(s.endMs)}`)}</title></rect>`,
+      );
+    }
+    if (r.level === 'instance') {
+      for (const d of downSpans(t, r.key)) {
+        const w = x(d.endMs) - x(d.startMs);
+        out.push(
+          `<rect class="down-span" x="${num(x(d.startMs))}" y="${y}" width="${num(w)}" height="${c.bandHeight}" fill="url(#hatch)">` +
+            `<title>${esc(`${r.key}: process down ${secs(d.startMs)} → ${secs(d.endMs)}`)}</title></rect>`,
+          w > 70
+            ? `<text x="${num(x(d.startMs) + 4)}" y="${y + c.bandHeight - 4}" class="down-label">process down</text>`
+            : '',
+        );
+      }
+    }
+    out.push('</g>');
+  });
+
+  // Time axis.
+  const tick = tickStepMs(duration);
+  out.push('<g class="time-axis">');
+  for (let ms = 0; ms <= duration + 1; ms += tick) {
+    out.push(
+      `<line x1="${num(x(ms))}" x2="${num(x(ms))}" y1="${bandBottom + 2}" y2="${bandBottom + 7}" stroke="#57606a"/>`,
+      `<text x="${num(x(ms))}" y="${bandBottom + 20}" text-anchor="middle" class="axis">${ms / 1000}s</text>`,
+    );
+  }
+  out.push('</g>');
+
+  // Markers.
+  t.steps.forEach((s, i) => {
+    const mx = num(x(s.atMs));
+    out.push(
+      `<g class="marker" data-step="${i + 1}"><title>${esc(`${i + 1}. ${secs(s.atMs)} ${s.text}`)}</title>` +
+        `<line x1="${mx}" x2="${mx}" y1="${c.markerRow - 2}" y2="${bandBottom}" stroke="#24292f" stroke-width="1" stroke-dasharray="3 3"/>` +
+        `<circle cx="${mx}" cy="${c.markerRow / 2}" r="8" fill="#24292f"/>` +
+        `<text x="${mx}" y="${c.markerRow / 2 + 4}" text-anchor="middle" class="marker-label">${i + 1}</text></g>`,
+    );
+  });
+
+  // The readout follows the pointer over the plot (see the report's script).
+  out.push(
+    `<line class="cursor" x1="0" x2="0" y1="${phaseTop}" y2="${bandBottom}" stroke="#57606a" visibility="hidden"/>`,
+    `<rect class="hover-area" x="${c.left}" y="${phaseTop}" width="${plotW}" height="${bandBottom - phaseTop}" ` +
+      `fill="transparent" data-left="${c.left}" data-width="${plotW}" data-duration="${duration}"/>`,
+    '</svg>',
+  );
+  return out.filter((s) => s !== '').join('\n');
+}
+
+/** The legend under a chart, as HTML; without `lines`, the bands' colours only (for the fleet chart). */
+export function legendHtml(lines = true): string {
+  const swatch = (colour: string, label: string) =>
+    `<span class="swatch"><i style="background:${colour}"></i>${esc(label)}</span>`;
+  const lineSwatch = (colour: string, label: string, dash = false) =>
+    `<span class="swatch"><b style="border-top:2px ${dash ? 'dashed' : 'solid'} ${colour}"></b>${esc(label)}</span>`;
+  const bands = [
+    swatch(STATE_COLOURS.CLOSED, 'CLOSED: calls flow'),
+    swatch(STATE_COLOURS.HALFOPEN, 'HALFOPEN: probing'),
+    swatch(STATE_COLOURS.OPEN, 'OPEN: rejected / skipped'),
+    swatch('repeating-linear-gradient(45deg,#24292f 0 3px,#8c959f 3px 6px)', 'process down'),
+  ];
+  if (!lines) return bands.join(' ');
+  return [
+    ...bands,
+    lineSwatch(LINE_COLOURS.calls, 'calls/s (left axis)'),
+    lineSwatch(LINE_COLOURS.error, 'error rate per second: failed ÷ answered (right axis)'),
+    lineSwatch(LINE_COLOURS.window, "service breaker's window error rate (when it holds ≥ minSample calls)", true),
+    lineSwatch(LINE_COLOURS.threshold, 'its threshold (errRate)', true),
+  ].join(' ');
+}
+
+/** Geometry of the fleet chart, in SVG units. */
+const FLEET = { headHeight: 18, bandHeight: 12, bandGap: 3, groupGap: 10 } as const;
+
+/**
+ * A fleet run's breakers side by side: for each service key and instance, a
+ * band per client node coloured by its breaker's state, on one time axis,
+ * so that the nodes opening together, and the one node probing for the
+ * fleet, show at a glance. Phases on top, steps as markers, a time axis.
+ */
+export function renderFleetChart(t: Timeline): string {
+  const c = CHART;
+  const f = FLEET;
+  const plotW = c.width - c.left - c.right;
+  const duration = Math.max(1, t.durationMs);
+  const x = (ms: number) => c.left + (Math.min(Math.max(ms, 0), duration) / duration) * plotW;
+  const phaseTop = c.markerRow;
+  const groups = [
+    ...t.services.map((key) => ({ level: 'service' as const, key, label: `service ${key}` })),
+    ...t.instances.map((key) => ({ level: 'instance' as const, key, label: `instance ${key}` })),
+  ];
+  const groupHeight = f.headHeight + t.nodes.length * (f.bandHeight + f.bandGap) - f.bandGap;
+  const groupTop = (i: number) => phaseTop + c.phaseHeight + 8 + i * (groupHeight + f.groupGap);
+  const bottom = groupTop(groups.length) - f.groupGap;
+  const height = bottom + c.axisHeight;
+  const out: string[] = [
+    `<svg class="fleet-chart" data-node="" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${c.width} ${height}" ` +
+      `width="100%" role="img" aria-label="The fleet's breakers, node by node">`,
+    '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+      '<rect width="6" height="6" fill="#24292f" opacity="0.55"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2" opacity="0.5"/>' +
+      '</pattern></defs>',
+  ];
+  t.phases.forEach((p, i) => {
+    const x0 = x(p.startMs);
+    const w = Math.max(0, x(p.endMs) - x0);
+    const chars = Math.floor((w - 8) / 6.2);
+    const label = chars >= p.label.length ? p.label : chars > 3 ? `${p.label.slice(0, chars - 1)}…` : '';
+    out.push(
+      `<g class="phase"><rect x="${num(x0)}" y="${phaseTop}" width="${num(w)}" height="${c.phaseHeight}" ` +
+        `fill="${i % 2 === 0 ? '#eaeef2' : '#f6f8fa'}"><title>${esc(`${p.label}: ${secs(p.startMs)} → ${secs(p.endMs)}`)}</title></rect>` +
+        `<text x="${num(x0 + 4)}" y="${phaseTop + 15}" class="phase-label">${esc(label)}</text></g>`,
+    );
+  });
+  groups.forEach((g, gi) => {
+    const top = groupTop(gi);
+    out.push(
+      `<g class="fleet-group" data-level="${g.level}" data-key="${esc(g.key)}">`,
+      `<text x="${c.left + 4}" y="${top + f.headHeight - 5}" class="axis-title">${esc(g.label)}</text>`,
+    );
+    t.nodes.forEach((node, ni) => {
+      const y = top + f.headHeight + ni * (f.bandHeight + f.bandGap);
+      out.push(
+        `<g class="band" data-node="${esc(node)}" data-level="${g.level}" data-key="${esc(g.key)}">`,
+        `<text x="${c.left - 8}" y="${y + f.bandHeight - 2}" text-anchor="end" class="band-label">${esc(node)}</text>`,
+      );
+      for (const s of segments(t, node, g.level, g.key)) {
+        out.push(
+          `<rect class="band-segment" data-state="${s.state}" x="${num(x(s.startMs))}" y="${y}" ` +
+            `width="${num(Math.max(0.5, x(s.endMs) - x(s.startMs)))}" height="${f.bandHeight}" fill="${STATE_COLOURS[s.state]}">` +
+            `<title>${esc(`${node}, ${g.label}: ${s.state} ${secs(s.startMs)} → ${secs(s.endMs)}`)}</title></rect>`,
+        );
+      }
+      if (g.level === 'instance') {
+        for (const d of downSpans(t, g.key)) {
+          out.push(
+            `<rect class="down-span" x="${num(x(d.startMs))}" y="${y}" width="${num(x(d.endMs) - x(d.startMs))}" ` +
+              `height="${f.bandHeight}" fill="url(#hatch)"><title>${esc(`${g.key}: process down ${secs(d.startMs)} → ${secs(d.endMs)}`)}</title></rect>`,
+          );
+        }
+      }
+      out.push('</g>');
+    });
+    out.push('</g>');
+  });
+  const tick = tickStepMs(duration);
+  out.push('<g class="time-axis">');
+  for (let ms = 0; ms <= duration + 1; ms += tick) {
+    out.push(
+      `<line x1="${num(x(ms))}" x2="${num(x(ms))}" y1="${bottom + 2}" y2="${bottom + 7}" stroke="#57606a"/>`,
+      `<text x="${num(x(ms))}" y="${bottom + 20}" text-anchor="middle" class="axis">${ms / 1000}s</text>`,
+    );
+  }
+  out.push('</g>');
+  t.steps.forEach((s, i) => {
+    const mx = num(x(s.atMs));
+    out.push(
+      `<g class="marker" data-step="${i + 1}"><title>${esc(`${i + 1}. ${secs(s.atMs)} ${s.text}`)}</title>` +
+        `<line x1="${mx}" x2="${mx}" y1="${c.markerRow - 2}" y2="${bottom}" stroke="#24292f" stroke-width="1" stroke-dasharray="3 3"/>` +
+        `<circle cx="${mx}" cy="${c.markerRow / 2}" r="8" fill="#24292f"/>` +
+        `<text x="${mx}" y="${c.markerRow / 2 + 4}" text-anchor="middle" class="marker-label">${i + 1}</text></g>`,
+    );
+  });
+  // The report's script shows the time under the pointer.
+  out.push(
+    `<line class="cursor" x1="0" x2="0" y1="${phaseTop}" y2="${bottom}" stroke="#57606a" visibility="hidden"/>`,
+    `<rect class="hover-area" x="${c.left}" y="${phaseTop}" width="${plotW}" height="${bottom - phaseTop}" ` +
+      `fill="transparent" data-left="${c.left}" data-width="${plotW}" data-duration="${duration}"/>`,
+    '</svg>',
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,171 @@
+import { int } from './format.js';
+import type { Level } from './snapshot.js';
+import type { StateMark, Timeline } from './timeline.js';
+
+/** Changes of one key to the same state on several nodes, this close together, are one wave. */
+export const WAVE_GAP_MS = 1000;
+
+/** One open (or close) of a key and the nodes that followed it. */
+export interface Wave {
+  readonly level: Level;
+  readonly key: string;
+  readonly to: 'OPEN' | 'CLOSED';
+  readonly startMs: number;
+  /** From the first node's change to the last one's. */
+  readonly spreadMs: number;
+  /** Nodes that changed by their own decision (a trip, their probes), in order. */
+  readonly own: readonly string[];
+  /** Nodes the fleet told (cause `remote`), in order. */
+  readonly remote: readonly string[];
+}
+
+/** A stretch of time during which some node was HALFOPEN for a key: its probe episode. */
+export interface ProbeEpisode {
+  readonly level: Level;
+  readonly key: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  /** The nodes that went HALFOPEN: one when the fleet's probe lease works. */
+  readonly probers: readonly string[];
+  /** How it ended: the prober closed, or opened again; or the run ended first. */
+  readonly outcome: 'closed' | 'reopened' | 'unfinished';
+}
+
+/** What the fleet's breakers did together. */
+export interface FleetFacts {
+  readonly nodes: readonly string[];
+  readonly waves: readonly Wave[];
+  readonly probes: readonly ProbeEpisode[];
+}
+
+/**
+ * Reads the fleet's waves and probe episodes off a timeline: for each key,
+ * opens (and closes) of several nodes within {@link WAVE_GAP_MS} of the
+ * first make one wave; each stretch with a node HALFOPEN is a probe episode.
+ */
+export function fleetFacts(t: Timeline): FleetFacts {
+  const byKey = new Map<string, StateMark[]>();
+  for (const s of [...t.states].sort((a, b) => a.atMs - b.atMs)) {
+    const id = `${s.level}\n${s.key}`;
+    byKey.set(id, [...(byKey.get(id) ?? []), s]);
+  }
+  const waves: Wave[] = [];
+  const probes: ProbeEpisode[] = [];
+  for (const states of byKey.values()) {
+    let wave: { -readonly [K in keyof Wave]: Wave[K] } | undefined;
+    let probe: { startMs: number; probers: string[] } | undefined;
+    const halfOpen = new Set<string>();
+    const endWave = () => {
+      if (wave !== undefined) waves.push(wave);
+      wave = undefined;
+    };
+    for (const s of states) {
+      const to = s.from === 'CLOSED' && s.to === 'OPEN' ? 'OPEN' : s.to === 'CLOSED' ? 'CLOSED' : undefined;
+      const w = wave;
+      const joins =
+        w !== undefined &&
+        to === w.to &&
+        !w.own.includes(s.node) &&
+        !w.remote.includes(s.node) &&
+        s.atMs - w.startMs <= WAVE_GAP_MS;
+      if (joins) {
+        if (s.cause === 'remote') w.remote = [...w.remote, s.node];
+        else w.own = [...w.own, s.node];
+        w.spreadMs = s.atMs - w.startMs;
+      } else {
+        endWave();
+        if (to !== undefined) {
+          const remote = s.cause === 'remote';
+          wave = {
+            level: s.level,
+            key: s.key,
+            to,
+            startMs: s.atMs,
+            spreadMs: 0,
+            own: remote ? [] : [s.node],
+            remote: remote ? [s.node] : [],
+          };
+        }
+      }
+      if (s.to === 'HALFOPEN') {
+        probe ??= { startMs: s.atMs, probers: [] };
+        if (!probe.probers.includes(s.node)) probe.probers.push(s.node);
+        halfOpen.add(s.node);
+      } else if (s.from === 'HALFOPEN') {
+        halfOpen.delete(s.node);
+        if (probe !== undefined && halfOpen.size === 0) {
+          const outcome = s.to === 'CLOSED' ? 'closed' : 'reopened';
+          probes.push({
+            level: s.level,
+            key: s.key,
+            startMs: probe.startMs,
+            endMs: s.atMs,
+            probers: probe.probers,
+            outcome,
+          });
+          probe = undefined;
+        }
+      }
+    }
+    endWave();
+    const first = states[0];
+    if (probe !== undefined && first !== undefined) {
+      const { startMs, probers } = probe;
+      probes.push({ level: first.level, key: first.key, startMs, endMs: t.durationMs, probers, outcome: 'unfinished' });
+    }
+  }
+  return { nodes: [...t.nodes], waves, probes };
+}
+
+/** `1.2 ms` */
+export function ms(x: number): string {
+  return `${x.toFixed(1)} ms`;
+}
+
+/** `a`, `a and b`, `a, b and c` */
+export function list(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+const times = (n: number) => `${int(n)} ${n === 1 ? 'time' : 'times'}`;
+
+/** The fleet's part of the summary: for each key, how its opens spread, how many nodes probed, how its closes spread. */
+export function fleetSummaryLines(f: FleetFacts): string[] {
+  const all = f.nodes.length;
+  const lines = [`  the fleet: ${all} client nodes, their breakers shared through Redis`];
+  const keys = new Map<string, { level: Level; key: string }>();
+  for (const x of [...f.waves, ...f.probes].sort((a, b) =>
+    a.level === b.level ? 0 : a.level === 'service' ? -1 : 1,
+  )) {
+    keys.set(`${x.level}\n${x.key}`, { level: x.level, key: x.key });
+  }
+  for (const { level, key } of keys.values()) {
+    const who = level === 'service' ? 'service breaker' : `instance breaker for ${key}`;
+    const mine = <T extends { level: Level; key: string }>(xs: readonly T[]) =>
+      xs.filter((x) => x.level === level && x.key === key);
+    const opens = mine(f.waves).filter((w) => w.to === 'OPEN');
+    const closes = mine(f.waves).filter((w) => w.to === 'CLOSED');
+    const probes = mine(f.probes);
+    const spread = (w: Wave) => `on ${w.own.length + w.remote.length} of ${all} nodes within ${ms(w.spreadMs)}`;
+    if (opens.length > 0) {
+      const why = (w: Wave) => {
+        const own = w.own.length === 1 ? `${w.own[0]} tripped` : `${w.own.length} tripped on their own`;
+        return w.remote.length === 0 ? own : `${own}, ${w.remote.length} followed from Redis`;
+      };
+      lines.push(
+        `    ${who} opened ${times(opens.length)}: ${opens.map((w) => `${spread(w)} (${why(w)})`).join('; ')}`,
+      );
+    }
+    if (probes.length > 0) {
+      const each = probes.every((p) => p.probers.length === 1)
+        ? `1 node probed each time (${probes.map((p) => p.probers[0]).join(', ')}), the holder of the fleet's probe lease`
+        : `nodes probing each time: ${probes.map((p) => `${p.probers.length} (${list(p.probers)})`).join(', ')}`;
+      lines.push(`    ${who} half-open ${times(probes.length)}: ${each}`);
+    }
+    if (closes.length > 0) {
+      lines.push(`    ${who} closed ${times(closes.length)}: ${closes.map(spread).join('; ')}`);
+    }
+  }
+  return lines;
+}

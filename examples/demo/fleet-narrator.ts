@@ -1,0 +1,295 @@
+import { list, ms } from './fleet-facts.js';
+import type { FleetStateChange } from './fleet-ipc.js';
+import { int, pct, secs } from './format.js';
+import { describeTransition } from './narrator.js';
+import type { StateName } from './snapshot.js';
+import type { Narration } from './view.js';
+
+/** A state change of a fleet node, its time since the run began. */
+export type FleetChange = Omit<FleetStateChange, 'at'> & { readonly atMs: number };
+
+/** Changes are told this long after they happen, in the order they happened (they come from several processes). */
+export const REORDER_MS = 100;
+/** A wave (nodes following one open or close) still short of some node this long after it began is told as it is. */
+export const WAVE_MS = 500;
+
+interface Wave {
+  readonly to: 'OPEN' | 'CLOSED';
+  readonly first: string;
+  readonly startMs: number;
+  lastMs: number;
+  /** Nodes that changed by their own decision (a trip, a probe's result), and those told by the fleet. */
+  readonly own: string[];
+  readonly remote: string[];
+}
+
+interface Track {
+  readonly level: FleetChange['level'];
+  readonly key: string;
+  readonly states: Map<string, StateName>;
+  /** Nodes whose OPEN (or HALFOPEN) is their own, not the fleet's. */
+  readonly alone: Set<string>;
+  wave: Wave | undefined;
+  /** Nodes that went HALFOPEN since no node was. */
+  probers: string[];
+  /** Those still HALFOPEN. */
+  probing: Set<string>;
+  /** The probers of the last half-open episode. */
+  lastProbers: string[];
+}
+
+/**
+ * The story of a fleet's breakers: each node's changes, and what they mean
+ * together. A trip on one node opens the key on every node within
+ * milliseconds (cause `remote`); after cooling, one node alone (the holder
+ * of the fleet's probe lease) goes HALFOPEN, and its probes' result closes
+ * or reopens every node. Changes are held for {@link REORDER_MS} and told in
+ * the order they happened.
+ */
+export class FleetNarrator {
+  private readonly tracks = new Map<string, Track>();
+  private pending: FleetChange[] = [];
+
+  constructor(
+    private readonly nodes: readonly string[],
+    private readonly detectMs: number,
+  ) {}
+
+  /** A change as it arrives. */
+  push(c: FleetChange): void {
+    this.pending.push(c);
+  }
+
+  /** What to tell at `nowMs`: the changes older than {@link REORDER_MS}, in order, and waves done or given up. */
+  drain(nowMs: number): Narration[] {
+    const due = this.pending.filter((c) => c.atMs <= nowMs - REORDER_MS).sort((a, b) => a.atMs - b.atMs);
+    this.pending = this.pending.filter((c) => c.atMs > nowMs - REORDER_MS);
+    const out: Narration[] = [];
+    for (const c of due) {
+      // Waves that ran out of time before this change are told first.
+      for (const t of this.tracks.values()) out.push(...this.expire(t, c.atMs));
+      out.push(...this.change(c));
+    }
+    for (const t of this.tracks.values()) out.push(...this.expire(t, nowMs - REORDER_MS));
+    return out;
+  }
+
+  /** Everything still held, and every wave as it stands (at the end of the run). */
+  flush(): Narration[] {
+    const out = this.drain(Number.POSITIVE_INFINITY);
+    for (const t of this.tracks.values()) if (t.wave) out.push(this.endWave(t, t.wave));
+    return out;
+  }
+
+  private track(c: FleetChange): Track {
+    const id = `${c.level}\n${c.key}`;
+    let t = this.tracks.get(id);
+    if (t === undefined) {
+      t = {
+        level: c.level,
+        key: c.key,
+        states: new Map(this.nodes.map((n) => [n, 'CLOSED'])),
+        alone: new Set(),
+        wave: undefined,
+        probers: [],
+        probing: new Set(),
+        lastProbers: [],
+      };
+      this.tracks.set(id, t);
+    }
+    return t;
+  }
+
+  private change(c: FleetChange): Narration[] {
+    const t = this.track(c);
+    const out: Narration[] = [];
+    t.states.set(c.node, c.to);
+    if (c.to !== 'CLOSED' && !c.fleet) t.alone.add(c.node);
+    else t.alone.delete(c.node);
+    const w = t.wave;
+    const joins =
+      w !== undefined &&
+      w.to === c.to &&
+      (c.to === 'CLOSED' || c.from === 'CLOSED') &&
+      !w.own.includes(c.node) &&
+      !w.remote.includes(c.node);
+    if (w !== undefined && !joins) out.push(this.endWave(t, w));
+
+    if (c.from === 'HALFOPEN') {
+      t.probing.delete(c.node);
+      if (t.probing.size === 0) {
+        t.lastProbers = t.probers;
+        t.probers = [];
+      }
+    }
+    if (c.to === 'HALFOPEN') {
+      if (!t.probers.includes(c.node)) t.probers.push(c.node);
+      t.probing.add(c.node);
+    }
+
+    const wave = joins ? w : undefined;
+    out.push({ atMs: c.atMs, kind: 'state', state: c.to, text: this.line(t, c, wave) });
+    if (wave !== undefined) {
+      (c.cause === 'remote' ? wave.remote : wave.own).push(c.node);
+      wave.lastMs = c.atMs;
+    } else if (c.fleet && ((c.to === 'OPEN' && c.from === 'CLOSED') || c.to === 'CLOSED')) {
+      // A fleet-wide open (or close) while no other node is open (or closed) starts a wave the others follow.
+      // A node open alone does not stop a fleet open: the fleet's open takes it over.
+      const others = this.nodes.filter((n) => n !== c.node);
+      const starts =
+        c.to === 'OPEN'
+          ? others.every((n) => t.states.get(n) === 'CLOSED' || t.alone.has(n))
+          : others.every((n) => t.states.get(n) !== 'CLOSED');
+      const started: Wave = {
+        to: c.to,
+        first: c.node,
+        startMs: c.atMs,
+        lastMs: c.atMs,
+        own: c.cause === 'remote' ? [] : [c.node],
+        remote: c.cause === 'remote' ? [c.node] : [],
+      };
+      t.wave = starts ? started : undefined;
+    }
+    if (t.wave !== undefined && this.nodes.every((n) => t.states.get(n) === t.wave?.to)) {
+      out.push(this.endWave(t, t.wave));
+    }
+    return out;
+  }
+
+  private expire(t: Track, atMs: number): Narration[] {
+    const w = t.wave;
+    return w !== undefined && atMs - w.startMs > WAVE_MS ? [this.endWave(t, w)] : [];
+  }
+
+  // What a wave amounts to: every node in the same state within some milliseconds, or only some of them.
+  private endWave(t: Track, w: Wave): Narration {
+    t.wave = undefined;
+    const n = w.own.length + w.remote.length;
+    const all = this.nodes.length;
+    const opened = w.to === 'OPEN';
+    const spread = ms(w.lastMs - w.startMs);
+    const who = this.who(t);
+    let why: string;
+    if (opened) {
+      const tripped =
+        w.own.length === 1
+          ? `${w.own[0]} tripped`
+          : w.own.length > 1
+            ? `${list(w.own)} tripped on their own counts at nearly the same moment, before Redis told them`
+            : 'the open came from Redis';
+      why = w.remote.length > 0 ? `${tripped}; ${list(w.remote)} followed from Redis` : tripped;
+    } else {
+      const prober = t.lastProbers.length === 1 ? t.lastProbers[0] : undefined;
+      const probers = prober !== undefined && w.own.includes(prober) ? `only ${prober} probed` : undefined;
+      const closed = w.own.length > 0 ? `${list(w.own)} closed on its probes` : 'the close came from Redis';
+      why = [probers ?? closed, w.remote.length > 0 ? `${list(w.remote)} followed from Redis` : '']
+        .filter((s) => s !== '')
+        .join('; ');
+    }
+    const rest = this.nodes.filter((x) => !w.own.includes(x) && !w.remote.includes(x));
+    // Nodes open alone before the fleet opened: its open took them over, without a change of state.
+    const already = opened ? rest.filter((x) => t.states.get(x) === 'OPEN') : [];
+    const missing = rest.filter((x) => !already.includes(x));
+    let text = `${who}: the fleet ${opened ? 'opened' : 'closed'} together, ${n} of ${all} nodes ${w.to} within ${spread} (${why})`;
+    if (missing.length > 0) {
+      text = `${who}: ${n} of ${all} nodes ${w.to} within ${spread} of ${w.first} (${why}); ${list(missing)} did not follow`;
+    }
+    if (already.length > 0)
+      text += `; ${list(already)} had opened alone before, and now ${already.length === 1 ? 'is' : 'are'} the fleet's too`;
+    return { atMs: w.lastMs, kind: 'state', state: w.to, text };
+  }
+
+  private who(t: Track): string {
+    return t.level === 'service' ? `service breaker for ${t.key}` : `instance breaker for ${t.key}`;
+  }
+
+  private line(t: Track, c: FleetChange, wave: Wave | undefined): string {
+    const service = c.level === 'service';
+    const breaker = `${service ? 'service' : 'instance'} breaker ${c.to} for ${c.key}`;
+    const name = `${breaker} on ${c.node}`;
+    const after = wave === undefined ? '' : `, ${ms(c.atMs - wave.startMs)} after ${wave.first}`;
+    if (c.cause === 'remote') {
+      const what =
+        c.to === 'OPEN'
+          ? service
+            ? 'it rejects calls too'
+            : 'its picks skip the instance too'
+          : c.to === 'CLOSED'
+            ? service
+              ? 'calls reach the service again'
+              : 'the instance is back in its rotation'
+            : `it is ${c.to} too`;
+      return `${name}${after}: applied from the fleet (cause remote); ${what}`;
+    }
+    // What the embedded demo would say, naming the node.
+    const plain = describeTransition(
+      {
+        level: c.level,
+        key: c.key,
+        from: c.from,
+        to: c.to,
+        cause: c.cause,
+        samples: c.own.samples,
+        failures: c.own.failures,
+        errorRate: c.own.errorRate,
+        conseErrors: c.conseErrors,
+        coolingMs: c.coolingMs,
+      },
+      { errRate: c.errRate, detectMs: this.detectMs },
+    ).replace(breaker, name);
+    if (!c.fleet) {
+      return c.from === 'CLOSED' && c.to === 'OPEN'
+        ? `${plain}; it opens on ${c.node} alone, not for the fleet, and probes alone`
+        : plain;
+    }
+    if (c.from === 'CLOSED' && c.to === 'OPEN') {
+      const f = c.fleetWindow;
+      const failed = !service
+        ? c.conseErrors >= 3
+          ? `${c.conseErrors} attempts or connections in a row failed`
+          : `${pct(c.own.errorRate, 0)} of its last ${int(c.own.samples)} attempts failed`
+        : f !== undefined
+          ? `${pct(f.errorRate, 0)} of the fleet's last ${int(f.samples)} calls failed`
+          : `${pct(c.own.errorRate, 0)} of its last ${int(c.own.samples)} calls failed`;
+      if (wave !== undefined) {
+        return `${name} too${after}: it tripped on its own counts (${failed}) before the fleet's open reached it`;
+      }
+      const why = service
+        ? `${failed} (trips at ${pct(c.errRate, 0)})${f === undefined ? '' : `, with errors on ${f.failingNodes} nodes`}`
+        : failed;
+      const then = service
+        ? 'calls are now rejected at once, without reaching the service'
+        : 'picks skip it, so calls go to the other instances';
+      return (
+        `${name}: ${why}: it opens for the whole fleet, and Redis tells the other nodes; ${then}; ` +
+        `next probe in ${secs(c.coolingMs)}`
+      );
+    }
+    if (c.to === 'HALFOPEN') {
+      const also = t.probers.filter((n) => n !== c.node && t.probing.has(n));
+      if (also.length > 0) return `${name} too, while ${list(also)} probes`;
+      const probe = service
+        ? `one probe call every ${this.detectMs} ms`
+        : 'its next pick of the instance is a probe call';
+      const wait = service ? 'stay OPEN and keep rejecting' : 'keep skipping it';
+      const others = this.nodes.filter((n) => n !== c.node);
+      return (
+        `${name}: cooling is over and ${c.node} holds the fleet's probe lease, so it alone probes (${probe}); ` +
+        `${list(others)} ${wait} until the probe's result comes`
+      );
+    }
+    if (c.from === 'HALFOPEN' && c.to === 'OPEN') {
+      return (
+        `${name} again: the probe failed; the whole fleet stays OPEN and cools again; ` +
+        `next probe in ${secs(c.coolingMs)}${service ? ' (backoff)' : ''}`
+      );
+    }
+    if (c.from === 'HALFOPEN' && c.to === 'CLOSED') {
+      const then = service
+        ? 'calls reach the service again (the window starts afresh)'
+        : 'the instance is back in rotation';
+      return `${name}: probes succeeded; Redis tells the other nodes to close; ${then}`;
+    }
+    return plain;
+  }
+}

@@ -1,0 +1,40 @@
+import type { StateName } from './snapshot.js';
+
+/** `14.0s` */
+export function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** `34.8%` */
+export function pct(x: number, digits = 1): string {
+  return `${(x * 100).toFixed(digits)}%`;
+}
+
+/** `12,345` */
+export function int(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** A narration line: the time since the run began, right-aligned, then the text. */
+export function logLine(atMs: number, text: string): string {
+  return `${secs(atMs).padStart(7)}  ${text}`;
+}
+
+const CODES = { red: 31, green: 32, yellow: 33, cyan: 36, bold: 1, dim: 2 } as const;
+export type Style = keyof typeof CODES;
+
+/** Wraps `text` in an ANSI style, or returns it as is when colour is off. */
+export function paint(text: string, style: Style, colour: boolean): string {
+  return colour ? `\x1b[${CODES[style]}m${text}\x1b[0m` : text;
+}
+
+/** The colour of a breaker state: CLOSED green, HALFOPEN yellow, OPEN red. */
+export function stateStyle(state: StateName): Style {
+  return state === 'CLOSED' ? 'green' : state === 'OPEN' ? 'red' : 'yellow';
+}
+
+/** Fits `text` into `width` columns: cut with `…` or padded with spaces. */
+export function clip(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  if (text.length > width) return width <= 1 ? text.slice(0, width) : `${text.slice(0, width - 1)}…`;
+  return align === 'left' ? text.padEnd(width) : text.padStart(width);
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { cut, LiveView, renderLive } from './live-view.js';
+import { A, B, KEY, node, world } from './test-worlds.js';
+
+/** `s` without its escape codes. */
+const strip = (s: string) =>
+  s
+    .split('\x1b[')
+    .map((part, i) => (i === 0 ? part : part.replace(/^[0-9;?]*[A-Za-z]/, '')))
+    .join('');
+
+describe('renderLive', () => {
+  const w = world({
+    atMs: 21_400,
+    counters: { calls: 4210, ok: 3890, failed: 312, rejectedService: 5, retries: 7, skips: 122 },
+    service: 'HALFOPEN',
+    instances: { [B]: 'OPEN' },
+    down: [B],
+  });
+
+  it('shows progress, the call rate, and a row per service key and per instance', () => {
+    const lines = renderLive(w, 201, { width: 200, colour: false });
+    expect(lines[0]).toBe('cbsuite demo · 1 client node · 2 instances');
+    expect(lines[1]).toBe(`${'█'.repeat(30)} 21.4s / 20.0s   phase: steady load`);
+    expect(lines[2]).toBe(
+      '201 calls/s · 3 in flight · ok 3,890 · failed 312 · rejected 5 service / 0 instance · retried 7 · skips 122',
+    );
+    const text = lines.join('\n');
+    expect(text).toMatch(new RegExp(`${KEY} +HALFOPEN +4,210 +312 +5 +7 +5\\.0% of 400 +50%`));
+    expect(text).toMatch(new RegExp(`${A} +up, healthy, 15 ms +CLOSED +1,945 +0 +0\\.0% of 200 +0`));
+    expect(text).toMatch(new RegExp(`${B} +DOWN +OPEN +1,945 +0 +0\\.0% of 200 +122`));
+  });
+
+  it('draws a full progress bar at the end and an empty one at the start', () => {
+    const bar = (atMs: number) => renderLive({ ...w, atMs }, 0, { width: 200, colour: false })[1]?.slice(0, 30);
+    expect(bar(0)).toBe('░'.repeat(30));
+    expect(bar(10_000)).toBe(`${'█'.repeat(15)}${'░'.repeat(15)}`);
+    expect(bar(25_000)).toBe('█'.repeat(30));
+  });
+
+  it('colours states only when asked, and cuts lines to the width', () => {
+    const plain = renderLive(w, 201, { width: 60, colour: false });
+    expect(plain.join('')).not.toContain('\x1b');
+    expect(Math.max(...plain.map((l) => l.length))).toBeLessThanOrEqual(60);
+    const coloured = renderLive(w, 201, { width: 60, colour: true });
+    expect(coloured.join('')).toContain('\x1b[33mHALFOPEN');
+    expect(coloured.join('')).toContain('\x1b[31mOPEN');
+    expect(coloured.map(strip)).toEqual(plain);
+  });
+
+  it('with several nodes: a row per node for the service key, and per instance the state on each node and the sums', () => {
+    const two = {
+      ...w,
+      nodes: [
+        node({ atMs: 0, node: 'client-1', counters: { calls: 100, ok: 90, skips: 4 }, instances: { [B]: 'HALFOPEN' } }),
+        node({ atMs: 0, node: 'client-2', counters: { calls: 50, ok: 40, skips: 6 }, service: 'OPEN' }),
+      ],
+    };
+    const lines = renderLive(two, 0, { width: 200, colour: false });
+    expect(lines[0]).toBe('cbsuite demo · 2 client nodes · 2 instances');
+    expect(lines.filter((l) => l.startsWith('client-2 '))).toHaveLength(1);
+    const text = lines.join('\n');
+    expect(text).toMatch(new RegExp(`^client-1 +${KEY} +CLOSED +100 `, 'm'));
+    expect(text).toMatch(new RegExp(`^client-2 +${KEY} +OPEN +50 `, 'm'));
+    expect(text).toMatch(/^INSTANCE +PROCESS +client-1 +client-2 +ANSWERED +FAILED +SKIPS$/m);
+    expect(text).toMatch(new RegExp(`^${A} +up, healthy, 15 ms +CLOSED +CLOSED +65 +0 +0$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${B} +DOWN +HALFOPEN +CLOSED +65 +0 +10$`, 'm'));
+  });
+});
+
+describe('cut', () => {
+  it('counts visible columns only and keeps escape codes whole', () => {
+    expect(cut('abcdef', 4)).toBe('abcd');
+    expect(cut('\x1b[31mabcdef\x1b[0m', 3)).toBe('\x1b[31mabc\x1b[0m');
+  });
+});
+
+describe('LiveView', () => {
+  it('redraws its block in place, with narration scrolling above it', () => {
+    let written = '';
+    const write = (s: string) => {
+      written += s;
+      return true;
+    };
+    const out = { columns: 200, write } as unknown as NodeJS.WriteStream;
+    const view = new LiveView(out, false);
+    view.update(world({ atMs: 200 }));
+    const block = renderLive(world({ atMs: 200 }), 0, { width: 199, colour: false }).length;
+    view.narrate({ atMs: 300, kind: 'step', text: 'something happened' });
+    view.stop(world({ atMs: 400 }));
+    const frames = written.split(`\x1b[${block}A\r\x1b[J`);
+    expect(frames).toHaveLength(3);
+    expect(frames[0]?.startsWith('\x1b[?25l')).toBe(true);
+    expect(frames[1]?.startsWith('   0.3s  something happened\ncbsuite demo')).toBe(true);
+    expect(frames[2]).toContain('0.4s / 20.0s');
+    expect(written.endsWith('\x1b[?25h')).toBe(true);
+  });
+});

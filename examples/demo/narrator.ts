@@ -1,0 +1,59 @@
+import { pct, secs } from './format.js';
+import type { Level, StateName } from './snapshot.js';
+
+/** A breaker's change of state, with the window's counts at that moment. */
+export interface Transition {
+  readonly level: Level;
+  /** The service key, or the instance address. */
+  readonly key: string;
+  readonly from: StateName;
+  readonly to: StateName;
+  readonly cause: string;
+  readonly samples: number;
+  readonly failures: number;
+  readonly errorRate: number;
+  /** Failures since the last success. */
+  readonly conseErrors: number;
+  /** For changes to OPEN: how long it cools. */
+  readonly coolingMs: number;
+}
+
+/** What the narration needs besides the transition. */
+export interface NarrationContext {
+  /** The trip threshold in force for the key (`errRate`). */
+  readonly errRate: number;
+  /** HALFOPEN lets one probe through per this many ms. */
+  readonly detectMs: number;
+}
+
+/** One line of plain English: what a breaker did and what it means for the calls. */
+export function describeTransition(t: Transition, ctx: NarrationContext): string {
+  const service = t.level === 'service';
+  const name = `${service ? 'service' : 'instance'} breaker ${t.to} for ${t.key}`;
+  const probeIn = `next probe in ${secs(t.coolingMs)}`;
+  if (t.from === 'CLOSED' && t.to === 'OPEN') {
+    if (service) {
+      return (
+        `${name}: ${pct(t.errorRate, 0)} of its last ${t.samples} calls failed (trips at ${pct(ctx.errRate, 0)}); ` +
+        `calls are now rejected at once, without reaching the service; ${probeIn}`
+      );
+    }
+    const why =
+      t.conseErrors >= 3
+        ? `${t.conseErrors} attempts or connections in a row failed`
+        : `${pct(t.errorRate, 0)} of its last ${t.samples} attempts failed`;
+    return `${name}: ${why}; picks skip it, so calls go to the other instances; ${probeIn}`;
+  }
+  if (t.to === 'HALFOPEN') {
+    return service
+      ? `${name}: cooling is over; one probe call goes through every ${ctx.detectMs} ms, the others are still rejected`
+      : `${name}: cooling is over; the next pick of it sends a probe call`;
+  }
+  if (t.from === 'HALFOPEN' && t.to === 'OPEN') return `${name} again: a probe failed; ${probeIn} (backoff)`;
+  if (t.from === 'HALFOPEN' && t.to === 'CLOSED') {
+    return service
+      ? `${name}: probes succeeded; calls reach the service again (the window starts afresh)`
+      : `${name}: probes succeeded; it is back in rotation`;
+  }
+  return `${name}: was ${t.from} (${t.cause})`;
+}

@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
+import { renderReport } from './report.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// No network here: without these flags Chromium stalls on background requests.
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('the HTML report', () => {
+  it('renders a recorded run in a real browser: bands, lines, markers, no errors, nothing fetched', async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `this test opens the report in Chromium, expected at ${CHROMIUM}; install it with \`apt-get install chromium\``,
+      );
+    }
+    const t = quickRun();
+    const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'report.html');
+    await writeFile(file, renderReport(t));
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    cleanups.push(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    const fetched: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) fetched.push(r.url());
+    });
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+
+    const chart = page.locator('svg.timeline-chart');
+    expect(await chart.count()).toBe(1);
+    const box = await chart.boundingBox();
+    expect(box?.width).toBeGreaterThan(1000);
+    expect(box?.height).toBeGreaterThan(250);
+    expect(await page.locator('g.band').count()).toBe(t.services.length + t.instances.length);
+    for (const state of ['CLOSED', 'OPEN', 'HALFOPEN']) {
+      expect(await page.locator(`rect.band-segment[data-state="${state}"]`).count()).toBeGreaterThan(0);
+    }
+    expect(await page.locator('rect.down-span').count()).toBe(1);
+    for (const cls of ['line-calls', 'line-error', 'line-window', 'line-threshold']) {
+      const line = page.locator(`path.${cls}`);
+      expect(await line.count()).toBe(1);
+      expect((await line.boundingBox())?.width).toBeGreaterThan(500);
+    }
+    expect(await page.locator('g.marker').count()).toBe(t.steps.length);
+    expect(await page.locator('ol.steps li').count()).toBe(t.steps.length);
+    expect(await page.locator('h1').textContent()).toBe(t.title);
+
+    // The readout follows the pointer over the chart.
+    const area = await page.locator('rect.hover-area').boundingBox();
+    expect(area).not.toBeNull();
+    if (area) await page.mouse.move(area.x + area.width * 0.62, area.y + area.height / 2);
+    expect(await page.locator('.readout').textContent()).toMatch(/^\d+\.\ds · \d+ calls\/s · failed \d+/);
+
+    const shot = await page.screenshot({ fullPage: true });
+    expect(shot.subarray(1, 4).toString()).toBe('PNG');
+    expect(shot.length).toBeGreaterThan(50_000);
+    expect(errors).toEqual([]);
+    expect(fetched).toEqual([]);
+  });
+
+  it('renders a recorded fleet run: the fleet chart node by node, a chart per node, the waves and probe episodes', async () => {
+    const t = fleetQuickRun();
+    const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'report.html');
+    await writeFile(file, renderReport(t));
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    cleanups.push(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    const fetched: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) fetched.push(r.url());
+    });
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+
+    expect(await page.locator('h1').textContent()).toBe(t.title);
+    expect(await page.locator('p.meta').first().textContent()).toMatch(
+      /^fleet mode · .* · 4 client nodes · 3 instances$/,
+    );
+    expect(await page.locator('svg.timeline-chart').count()).toBe(4);
+    for (const node of t.nodes) {
+      expect(await page.locator(`svg.timeline-chart[data-node="${node}"] g.band`).count()).toBe(4);
+    }
+
+    // The fleet chart: per key, a band per node; the service opened on every node, and only the probers were HALFOPEN.
+    const fleet = page.locator('svg.fleet-chart');
+    expect((await fleet.boundingBox())?.width).toBeGreaterThan(1000);
+    expect(await fleet.locator('g.fleet-group').count()).toBe(t.services.length + t.instances.length);
+    expect(await fleet.locator('g.band').count()).toBe(4 * (t.services.length + t.instances.length));
+    const band = (node: string, state: string) =>
+      fleet.locator(`g.fleet-group[data-level="service"] g.band[data-node="${node}"] rect[data-state="${state}"]`);
+    for (const node of t.nodes) expect(await band(node, 'OPEN').count()).toBe(2);
+    expect(await band('client-1', 'HALFOPEN').count()).toBe(0);
+    expect(await band('client-2', 'HALFOPEN').count()).toBe(0);
+    expect(await band('client-3', 'HALFOPEN').count()).toBe(1);
+    expect(await band('client-4', 'HALFOPEN').count()).toBe(1);
+    expect(await fleet.locator('rect.down-span').count()).toBe(4);
+    expect(await fleet.locator('g.marker').count()).toBe(t.steps.length);
+
+    // The waves of opens and closes, and the probe episodes, one node probing each.
+    const tables = page.locator('h2:text("The fleet") ~ table');
+    expect(await tables.nth(0).locator('tbody tr').count()).toBe(6);
+    expect(await tables.nth(1).locator('tbody tr').count()).toBe(3);
+    expect(await tables.nth(1).locator('tbody tr td:nth-child(4)').allTextContents()).toEqual(['1', '1', '1']);
+    expect(await page.locator('.fleet-cards .card b').allTextContents()).toEqual(['4 of 4', '23.3 ms', '1']);
+
+    // The readouts follow the pointer: the time over the fleet chart, a node's numbers over its chart.
+    const readout = async (i: number) => {
+      const area = page.locator('rect.hover-area').nth(i);
+      await area.scrollIntoViewIfNeeded();
+      const box = await area.boundingBox();
+      if (box) await page.mouse.move(box.x + box.width * 0.62, box.y + box.height / 2);
+      return page.locator('.readout').nth(i).textContent();
+    };
+    expect(await readout(0)).toMatch(/^\d+\.\ds$/);
+    expect(await readout(3)).toMatch(/^\d+\.\ds · \d+ calls\/s · failed \d+/);
+
+    const shot = await page.screenshot({ fullPage: true });
+    expect(shot.length).toBeGreaterThan(100_000);
+    expect(errors).toEqual([]);
+    expect(fetched).toEqual([]);
+  });
+});

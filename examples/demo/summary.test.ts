@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
+import { summarize, summaryLines } from './summary.js';
+
+describe('summary', () => {
+  it('reads the numbers of a run off its timeline', () => {
+    const f = summarize(quickRun());
+    expect(f.totals).toMatchObject({ calls: 2704, ok: 2031, failed: 134, rejectedService: 539, skips: 19, retries: 2 });
+    expect(f.serviceOpens).toBe(2);
+    expect(f.instanceOpens).toBe(1);
+    expect(f.lastServiceCloseMs).toBeCloseTo(11455.3, 1);
+    expect(f.killed).toBe('127.0.0.1:39283');
+    expect(f.phases.map((p) => p.name)).toEqual([
+      'steady',
+      'instance-down',
+      'instance-back',
+      'degraded',
+      'threshold-lowered',
+      'recovered',
+    ]);
+  });
+
+  it('prints what the caller saw, what the breakers saved and why, phase by phase', () => {
+    const lines = summaryLines(summarize(quickRun()), '/tmp/demo-report.html');
+    expect(lines[0]).toBe('Summary (14.5s)');
+    expect(lines).toContain('  calls made                  2,704   ok 2,031');
+    expect(lines).toContain(
+      '  calls the caller saw fail     673   134 failed by the service, 539 rejected at once by a breaker',
+    );
+    expect(lines).toContain('  calls the breakers saved      560');
+    expect(lines.find((l) => l.includes('service-level rejections'))).toMatch(
+      /^ {8}539 {2}service-level rejections +calls/,
+    );
+    expect(lines.find((l) => l.includes('instance-level skips'))).toMatch(/^ {9}19 /);
+    expect(lines.find((l) => l.includes('retries on another instance'))).toMatch(/^ {10}2 .*never saw them fail$/);
+    expect(lines).toContain(
+      '  while 127.0.0.1:39283 was dead (1.5s → 4.0s): 0 of 482 calls failed for the caller; 2 attempts were retried on another instance',
+    );
+    expect(lines).toContain('  service breaker opened 2 times, last closed at 11.5s; instance breakers opened 1 time');
+    expect(lines).toContain(
+      '    instance down        1.5s → 4.0s    482 calls · ok 482 · failed 0 · rejected 0 · retried 2  (failed 0%)',
+    );
+    expect(lines[lines.length - 1]).toBe('  report: /tmp/demo-report.html');
+    expect(summaryLines(summarize(quickRun()), undefined).at(-1)).toBe('  report: skipped (--no-report)');
+  });
+
+  it('with several nodes, counts the breakers of all nodes and adds what the fleet did together', () => {
+    const f = summarize(fleetQuickRun());
+    expect(f.nodes).toBe(4);
+    expect(f.fleet?.waves).toHaveLength(6);
+    const lines = summaryLines(f, undefined);
+    const at = lines.indexOf('  the fleet: 4 client nodes, their breakers shared through Redis');
+    expect(lines[at - 1]).toBe(
+      '  service breakers opened 8 times on 4 nodes in all, last closed at 11.0s; instance breakers opened 4 times on 4 nodes in all',
+    );
+    expect(lines[at + 1]).toMatch(
+      /^ {4}service breaker opened 2 times: on 4 of 4 nodes within 23\.3 ms \(client-3 tripped/,
+    );
+    expect(lines[at + 7]).toBe('  by phase:');
+    expect(summarize(quickRun()).fleet).toBeUndefined();
+  });
+});

@@ -1,0 +1,53 @@
+// Prometheus metrics of a CBSuite, served on /metrics: breaker states,
+// recorded outcomes, rejections and transitions, per level and key.
+//
+// Run from the repository root: npx tsx examples/metrics.ts
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CBSuite } from '@cbsuite/grpc-interceptor';
+import { CBSuiteMetrics } from '@cbsuite/grpc-interceptor/prometheus';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { closeEchoServers, EchoClient, say, startEchoServers } from './support/echo-server.js';
+
+const servers = await startEchoServers(1);
+const cbs = new CBSuite(undefined, { fromService: 'checkout', defaultServiceCBConfig: { minSample: 6 } });
+const client = new EchoClient(servers[0]!.address, grpc.credentials.createInsecure(), {
+  interceptors: [cbs.interceptor()],
+});
+
+// The metrics read the suite when scraped; `suite` labels every series.
+const registry = new Registry();
+new CBSuiteMetrics({ registry }).add(cbs, 'checkout-client');
+const metricsServer = createServer(async (req, res) => {
+  if (req.url !== '/metrics') {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', registry.contentType);
+  res.end(await registry.metrics());
+});
+metricsServer.listen(0, '127.0.0.1');
+await once(metricsServer, 'listening');
+
+console.log('3 calls succeed; then the server fails: 3 failures trip the breaker (minSample 6), 2 calls are rejected.');
+for (let i = 0; i < 3; i++) await say(client, 'ok');
+servers[0]!.behaviour = () => ({ code: grpc.status.UNAVAILABLE, details: 'down' });
+for (let i = 0; i < 5; i++) await say(client, 'fails');
+
+// What Prometheus would scrape.
+const res = await fetch(`http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`);
+const text = await res.text();
+console.log(`GET /metrics: ${res.status}. Its non-zero series of state, calls, rejections and transitions:`);
+const wanted = /^cbsuite_(breaker_state|calls_total|rejections_total|transitions_total)\{/;
+for (const line of text.split('\n')) {
+  if (wanted.test(line) && !line.endsWith(' 0')) console.log(`  ${line}`);
+}
+
+// A real service keeps the metrics server running for as long as it runs.
+metricsServer.close();
+client.close();
+cbs.close();
+await closeEchoServers(servers);
