@@ -73,8 +73,9 @@ export interface CBSuiteOptions {
   readonly maxAttempts?: number;
   /**
    * Methods safe to run twice. Their unary attempts are retried on another
-   * instance after a connection-level failure too, which the server may have
-   * processed. Default: none.
+   * instance after a connection-level failure too, up to the call's status,
+   * though the server may have processed them; their response headers and
+   * reply are held back until the status. Default: none.
    */
   readonly idempotent?: (ri: RPCInfo) => boolean;
   /**

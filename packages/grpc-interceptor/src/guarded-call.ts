@@ -52,23 +52,25 @@ export interface AttemptPlan {
  * - the server's HTTP/2 layer refused the stream (REFUSED_STREAM, which is
  *   what streams cut by a GOAWAY get; grpc-js retries one transparently), or
  * - for idempotent methods only, the connection failed (dropped, reset, a
- *   failed write) before any response message arrived: the server may have
- *   run the request, which is safe only for idempotent methods. The response
- *   headers of such a call are held back until its first message (or its
- *   status), so that the caller never sees the headers of an attempt that
- *   was then retried.
+ *   failed write) before the call's status arrived: the server may have run
+ *   the request, or even sent its whole reply before the connection died
+ *   under the trailers, which is safe to repeat only for idempotent methods.
+ *   The response headers and message of such an attempt are held back until
+ *   its status, so the caller never sees anything of an attempt that was
+ *   then retried; a unary caller gets nothing before the status anyway.
  *
- * Never after a response message (nor, for other methods, after response
- * headers), never after the caller cancelled, never past the deadline or
- * `maxAttempts`, and never for a call an instance-level breaker dropped
- * (every instance was tripped).
+ * For other methods, never after response headers. Never after the caller
+ * cancelled, never past the deadline or `maxAttempts`, and never for a call
+ * an instance-level breaker dropped (every instance was tripped).
  */
 export class GuardedCall implements InterceptingCallInterface {
   private attempt: InterceptingCallInterface;
   private listener: Partial<InterceptingListener> | undefined;
   private metadata: Metadata | undefined;
-  /** Response headers of the current attempt, held back while it may still be retried. */
+  /** Response headers and message of the current attempt, held back while it may still be retried. */
   private heldHeaders: Metadata | undefined;
+  private heldMessage: unknown;
+  private hasHeldMessage = false;
   private message: unknown;
   private hasMessage = false;
   private halfClosed = false;
@@ -145,7 +147,7 @@ export class GuardedCall implements InterceptingCallInterface {
       onReceiveMetadata: (md) => {
         if (attempt !== this.attempt) return;
         this.checkPicked();
-        if (this.plan.idempotent && this.attempts < this.plan.maxAttempts) {
+        if (this.holding()) {
           this.heldHeaders = md;
           return;
         }
@@ -160,8 +162,12 @@ export class GuardedCall implements InterceptingCallInterface {
           this.nullMessage = true;
           return;
         }
+        if (this.holding()) {
+          this.heldMessage = msg;
+          this.hasHeldMessage = true;
+          return;
+        }
         this.responded = true;
-        this.releaseHeaders();
         this.listener?.onReceiveMessage?.(msg);
       },
       onReceiveStatus: (status) => {
@@ -176,18 +182,30 @@ export class GuardedCall implements InterceptingCallInterface {
           }
         }
         this.finish(status);
-        this.releaseHeaders();
+        this.release();
         if (this.nullMessage) this.listener?.onReceiveMessage?.(null);
         this.listener?.onReceiveStatus?.(status);
       },
     };
   }
 
-  private releaseHeaders(): void {
+  /** Whether this attempt's response is held back until its status, because a connection failure may still be retried. */
+  private holding(): boolean {
+    return this.plan.idempotent && this.attempts < this.plan.maxAttempts;
+  }
+
+  private release(): void {
     const md = this.heldHeaders;
-    if (md === undefined) return;
-    this.heldHeaders = undefined;
-    this.listener?.onReceiveMetadata?.(md);
+    if (md !== undefined) {
+      this.heldHeaders = undefined;
+      this.listener?.onReceiveMetadata?.(md);
+    }
+    if (this.hasHeldMessage) {
+      const msg = this.heldMessage;
+      this.heldMessage = undefined;
+      this.hasHeldMessage = false;
+      this.listener?.onReceiveMessage?.(msg);
+    }
   }
 
   private checkPicked(): void {
@@ -210,6 +228,8 @@ export class GuardedCall implements InterceptingCallInterface {
     this.attempts++;
     this.nullMessage = false;
     this.heldHeaders = undefined;
+    this.heldMessage = undefined;
+    this.hasHeldMessage = false;
     this.host.retried();
     const next = this.nextCall(this.options);
     this.attempt = next;

@@ -5,6 +5,7 @@ import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
 import { circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
 import type { CBStateChangeEvent } from './events.js';
 import { type ChildServer, startChildServer } from './test-support/child-server.js';
+import { type CutPoint, type CutServer, startCutServer } from './test-support/cut-server.js';
 import {
   count,
   EchoClient,
@@ -239,6 +240,124 @@ describe('instance-level breaker: a killed instance', () => {
     const afterDeath = replies.slice(-300);
     expect(afterDeath.some((r) => r.instance === victim.address)).toBe(false);
   });
+});
+
+describe('instance-level breaker: the connection dies under a call', () => {
+  interface CutSetup {
+    cut: CutServer;
+    healthy: EchoServer;
+    cbs: CBSuite;
+    client: EchoClient;
+    /** What each attempt of the last call received, as the interceptor under the suite saw it. */
+    attempts: string[];
+  }
+
+  /** A cut server and a healthy one behind one client; `reached` fires when an attempt on the cut server has got as far as `point`. */
+  async function cutSetup(point: CutPoint, idempotent: boolean, reached: () => void): Promise<CutSetup> {
+    const cut = await startCutServer(point);
+    const healthy = await startEchoServer(() => ({ headers: true }));
+    const cbs = new CBSuite(undefined, {
+      defaultServiceCBConfig: { minSample: 100_000 },
+      idempotent: () => idempotent,
+    });
+    const attempts: string[] = [];
+    const probe: grpc.Interceptor = (options, nextCall) =>
+      new grpc.InterceptingCall(nextCall(options), {
+        start: (md, _listener, next) =>
+          next(md, {
+            onReceiveMetadata: (m: grpc.Metadata, nextMd: (m: grpc.Metadata) => void) => {
+              const from = String(m.get('x-instance')[0]);
+              attempts.push(`headers from ${from}`);
+              nextMd(m);
+              if (point === 'headers' && from === cut.address) reached();
+            },
+            onReceiveMessage: (msg: SayReply | null, nextMsg: (msg: SayReply | null) => void) => {
+              if (msg !== null) attempts.push(`reply from ${msg.instance}`);
+              nextMsg(msg);
+              if (point === 'reply' && msg?.instance === cut.address) reached();
+            },
+          }),
+      });
+    const client = new EchoClient(`ipv4:${cut.address},${healthy.address}`, grpc.credentials.createInsecure(), {
+      ...cbs.channelOptions(),
+      interceptors: [cbs.interceptor(), probe],
+    });
+    cleanups.push(
+      () => cut.close(),
+      () => healthy.close(),
+      () => client.close(),
+      () => cbs.close(),
+    );
+    return { cut, healthy, cbs, client, attempts };
+  }
+
+  interface CallSeen {
+    error?: grpc.ServiceError;
+    reply?: SayReply;
+    /** The `x-instance` of every 'metadata' event the caller got. */
+    headers: string[];
+  }
+
+  /**
+   * Calls until one lands on the cut server (round robin alternates), cuts its
+   * connection once that call has got as far as the cut point, and returns
+   * what the caller of that call saw.
+   */
+  async function callAndCut(point: CutPoint, idempotent: boolean): Promise<CutSetup & { seen: CallSeen }> {
+    let onReached: () => void = () => {};
+    const s = await cutSetup(point, idempotent, () => onReached());
+    for (let i = 0; i < 10; i++) {
+      s.attempts.length = 0;
+      const reached = new Promise<'reached'>((resolve) => {
+        onReached = () => resolve('reached');
+      });
+      const seen: CallSeen = { headers: [] };
+      const done = new Promise<'done'>((resolve) => {
+        const call = s.client.Say({ text: 'x' }, new grpc.Metadata(), {}, (error, reply) => {
+          if (error) seen.error = error;
+          else seen.reply = reply;
+          resolve('done');
+        });
+        call.on('metadata', (m: grpc.Metadata) => seen.headers.push(String(m.get('x-instance')[0])));
+      });
+      if ((await Promise.race([reached, done])) === 'reached') {
+        s.cut.cut();
+        await done;
+        return { ...s, seen };
+      }
+    }
+    throw new Error('no call landed on the cut server in 10 calls');
+  }
+
+  it.each([['headers'], ['reply']] as const)(
+    'retries an idempotent call whose connection dies after its %s on another instance; the caller sees only that answer',
+    async (point) => {
+      const { cut, healthy, cbs, attempts, seen } = await callAndCut(point, true);
+      expect(seen.error).toBeUndefined();
+      expect(seen.reply).toEqual({ text: 'x', instance: healthy.address });
+      expect(seen.headers).toEqual([healthy.address]);
+      expect(attempts).toEqual([
+        `headers from ${cut.address}`,
+        ...(point === 'reply' ? [`reply from ${cut.address}`] : []),
+        `headers from ${healthy.address}`,
+        `reply from ${healthy.address}`,
+      ]);
+      expect(cut.calls()).toBe(1);
+      expect(cbs.stats().instance.retries).toBe(1);
+    },
+  );
+
+  it.each([['headers'], ['reply']] as const)(
+    'fails a call that is not idempotent when its connection dies after its %s, with the headers it got',
+    async (point) => {
+      const { cut, cbs, seen } = await callAndCut(point, false);
+      expect(seen.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(seen.reply).toBeUndefined();
+      expect(seen.headers).toEqual([cut.address]);
+      expect(cut.calls()).toBe(1);
+      expect(cbs.stats().instance.retries).toBe(0);
+    },
+  );
 });
 
 describe('instance-level breaker: address changes', () => {

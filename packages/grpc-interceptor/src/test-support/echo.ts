@@ -49,6 +49,8 @@ export interface Answer {
   readonly trailers?: grpc.Metadata;
   /** Delay before answering, in ms (real time: only for deadline tests). */
   readonly delayMs?: number;
+  /** Send the response headers (with `x-instance`: the server's address) before answering. */
+  readonly headers?: boolean;
 }
 export type Behavior = (method: Method, text: string) => Answer | undefined;
 
@@ -71,6 +73,12 @@ const fail = (a: Answer): Partial<grpc.StatusObject> => ({
   metadata: a.trailers ?? new grpc.Metadata(),
 });
 
+function instanceHeader(self: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set('x-instance', self);
+  return md;
+}
+
 export async function startEchoServer(behavior: Behavior = () => undefined, port = 0): Promise<EchoServer> {
   let b = behavior;
   const hits: Record<Method, number> = { Say: 0, Count: 0, Collect: 0, Chat: 0 };
@@ -84,6 +92,7 @@ export async function startEchoServer(behavior: Behavior = () => undefined, port
   server.addService(EchoService, {
     Say: (call: grpc.ServerUnaryCall<SayRequest, SayReply>, cb: grpc.sendUnaryData<SayReply>) => {
       const a = answer('Say', call.request.text);
+      if (a.headers) call.sendMetadata(instanceHeader(self));
       later(a.delayMs, () => (a.code ? cb(fail(a)) : cb(null, { text: call.request.text, instance: self })));
     },
     Count: (call: grpc.ServerWritableStream<{ text: string; count: number }, SayReply>) => {
