@@ -6,6 +6,7 @@ import { pinToCpu, startServerProcess } from '../../packages/grpc-interceptor/sr
 import { EchoClient, grpc, say, startEchoServer } from '../../packages/grpc-interceptor/src/test-support/echo.js';
 import { RedisSync } from '../../packages/redis-sync/src/redis-sync.js';
 import { latest, type StateReport, startFleet } from '../../packages/redis-sync/src/test-support/fleet.js';
+import { deletePrefix } from '../../packages/redis-sync/src/test-support/redis.js';
 import type { Case } from './core-cases.js';
 import { measureSync, median, percentile } from './harness.js';
 
@@ -15,7 +16,9 @@ const SYNC_MS = 200;
 /** Calls per second of the whole fleet, whatever its size. */
 const FLEET_RATE = 200;
 let ns = 0;
-const namespace = () => `cbs-bench-${process.pid}-${++ns}`;
+/** Every namespace of this process starts with this, so its keys can be deleted when the case ends. */
+const PREFIX = `cbs-bench-${process.pid}-`;
+const namespace = () => `${PREFIX}${++ns}`;
 
 interface Trial {
   failing: number;
@@ -176,36 +179,49 @@ async function callLatency(smoke: boolean): Promise<Record<string, number>> {
   };
 }
 
-export const fleetCases: Record<string, Case> = {
-  'outage/4': fleetCase(4),
-  'outage/8': fleetCase(8),
-  'commands/1k': async (_o, smoke) => ({ perNode: await commandsPerSecond(1000, 5, smoke ? 1000 : 4000) }),
-  'commands/10k': async (_o, smoke) => ({ perNode: await commandsPerSecond(10_000, 5, smoke ? 1000 : 4000) }),
-  'latency/grpc': (_o, smoke) => callLatency(smoke),
-  'latency/engine': async (o) => {
-    // The raw cost the sync adds to an outcome: one counter in the breaker's link.
-    const redis = new Redis(REDIS);
-    const sync = new RedisSync({ redis, namespace: namespace(), syncIntervalMs: SYNC_MS });
-    const alone = new Panel();
-    const shared = new Panel();
-    sync.attach(shared, 'bench');
-    await sync.ready();
-    const run = (p: Panel) =>
-      measureSync((n) => {
-        const b = p.getBreaker('svc/pkg.Svc/M');
-        for (let i = 0; i < n; i++) {
-          const permit = b.acquire();
-          if (permit !== 0) b.succeed(undefined, permit);
-        }
-      }, o);
-    const off: number[] = [];
-    const on: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      off.push(run(alone));
-      on.push(run(shared));
+/** Runs a case, then deletes every key it left in Redis (breaker states live as long as their cooling time). */
+const clean =
+  (c: Case): Case =>
+  async (o, smoke) => {
+    try {
+      return await c(o, smoke);
+    } finally {
+      await deletePrefix(REDIS, PREFIX);
     }
-    await sync.close();
-    redis.disconnect();
-    return { off: median(off), on: median(on) };
-  },
-};
+  };
+
+export const fleetCases: Record<string, Case> = Object.fromEntries(
+  Object.entries({
+    'outage/4': fleetCase(4),
+    'outage/8': fleetCase(8),
+    'commands/1k': async (_o, smoke) => ({ perNode: await commandsPerSecond(1000, 5, smoke ? 1000 : 4000) }),
+    'commands/10k': async (_o, smoke) => ({ perNode: await commandsPerSecond(10_000, 5, smoke ? 1000 : 4000) }),
+    'latency/grpc': (_o, smoke) => callLatency(smoke),
+    'latency/engine': async (o) => {
+      // The raw cost the sync adds to an outcome: one counter in the breaker's link.
+      const redis = new Redis(REDIS);
+      const sync = new RedisSync({ redis, namespace: namespace(), syncIntervalMs: SYNC_MS });
+      const alone = new Panel();
+      const shared = new Panel();
+      sync.attach(shared, 'bench');
+      await sync.ready();
+      const run = (p: Panel) =>
+        measureSync((n) => {
+          const b = p.getBreaker('svc/pkg.Svc/M');
+          for (let i = 0; i < n; i++) {
+            const permit = b.acquire();
+            if (permit !== 0) b.succeed(undefined, permit);
+          }
+        }, o);
+      const off: number[] = [];
+      const on: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        off.push(run(alone));
+        on.push(run(shared));
+      }
+      await sync.close();
+      redis.disconnect();
+      return { off: median(off), on: median(on) };
+    },
+  } satisfies Record<string, Case>).map(([id, c]) => [id, clean(c)]),
+);
