@@ -26,7 +26,14 @@ import {
   wrapErrorTypeFunc,
 } from './classify.js';
 import type { CBTripFuncFactory } from './config-store.js';
-import { type CBEvent, type CBFaultEvent, type CBStateChangeEvent, EventRing, Listeners } from './events.js';
+import {
+  type CBConfigChangeEvent,
+  type CBEvent,
+  type CBFaultEvent,
+  type CBStateChangeEvent,
+  EventRing,
+  Listeners,
+} from './events.js';
 import type { AttemptPlan } from './guarded-call.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import { INSTANCE_LEVEL_OPTION, INSTANCE_POLICY_NAME, registerInstanceBreakerPolicy } from './instance-policy.js';
@@ -182,6 +189,9 @@ export class CBSuite {
   private readonly instance: InstanceLevel;
   private readonly stateListeners = new Listeners<CBStateChangeEvent>();
   private readonly faultListeners = new Listeners<CBFaultEvent>();
+  private readonly configListeners = new Listeners<CBConfigChangeEvent>();
+  /** Where config changes come from right now: the fleet while its configs are applied. */
+  private configSource: CBConfigChangeEvent['source'] = 'local';
   private readonly ring: EventRing<CBEvent>;
   private readonly maxAttempts: number;
   private readonly idempotent: (ri: RPCInfo) => boolean;
@@ -267,6 +277,8 @@ export class CBSuite {
           this.routing(),
         ),
     );
+    this.service.configs.watch((key, from, to) => this.configChanged('service', key, from, to));
+    this.instance.configs.watch((key, from, to) => this.configChanged('instance', key, from, to));
     this.sync = o.sync === undefined ? undefined : checkSync(o.sync);
     if (this.sync !== undefined) this.joinFleet(this.sync);
   }
@@ -276,11 +288,38 @@ export class CBSuite {
     sync.attach(this.service.panel, 'service');
     sync.attach(this.instance.panel, 'instance');
     this.unsubscribe.push(
-      sync.onConfig(CONFIG_SCOPES.service, (key, v) => this.service.configs.update(key, v)),
-      sync.onConfig(CONFIG_SCOPES.serviceDefault, (_key, v) => this.service.configs.updateDefault(v)),
-      sync.onConfig(CONFIG_SCOPES.instance, (key, v) => this.instance.configs.update(key, v)),
-      sync.onConfig(CONFIG_SCOPES.instanceDefault, (_key, v) => this.instance.configs.updateDefault(v)),
+      sync.onConfig(CONFIG_SCOPES.service, (key, v) => this.fromFleet(() => this.service.configs.update(key, v))),
+      sync.onConfig(CONFIG_SCOPES.serviceDefault, (_key, v) =>
+        this.fromFleet(() => this.service.configs.updateDefault(v)),
+      ),
+      sync.onConfig(CONFIG_SCOPES.instance, (key, v) => this.fromFleet(() => this.instance.configs.update(key, v))),
+      sync.onConfig(CONFIG_SCOPES.instanceDefault, (_key, v) =>
+        this.fromFleet(() => this.instance.configs.updateDefault(v)),
+      ),
     );
+  }
+
+  private fromFleet(apply: () => void): void {
+    this.configSource = 'fleet';
+    try {
+      apply();
+    } finally {
+      this.configSource = 'local';
+    }
+  }
+
+  private configChanged(level: Level, key: string | undefined, from: CBConfig, to: CBConfig): void {
+    if (this.configListeners.size === 0) return;
+    const e: CBConfigChangeEvent = {
+      type: 'configChange',
+      level,
+      key,
+      from,
+      to,
+      source: this.configSource,
+      time: Date.now(),
+    };
+    for (const err of this.configListeners.emit(e)) this.warn('listener', err);
   }
 
   /**
@@ -446,6 +485,15 @@ export class CBSuite {
     return this.stateListeners.add(listener);
   }
 
+  /**
+   * Listens to changes of the configs in force, local or from the fleet (a
+   * published config arriving is otherwise silent). Returns a function that
+   * stops listening.
+   */
+  onConfigChange(listener: (e: CBConfigChangeEvent) => void): () => void {
+    return this.configListeners.add(listener);
+  }
+
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */
   onFault(listener: (e: CBFaultEvent) => void): () => void {
     return this.faultListeners.add(listener);
@@ -495,6 +543,7 @@ export class CBSuite {
     this.instance.panel.close();
     this.stateListeners.clear();
     this.faultListeners.clear();
+    this.configListeners.clear();
   }
 
   /** grpc-js 1.14.3 stringifies channel options, where the suite's instance level sits. */

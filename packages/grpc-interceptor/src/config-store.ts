@@ -1,8 +1,11 @@
 import type { TripFunc } from '@cbsuite/core';
-import { type CBConfig, CBConfigError, DEFAULT_CB_CONFIG, parseCBConfig } from './cb-config.js';
+import { type CBConfig, CBConfigError, cbConfigEquals, DEFAULT_CB_CONFIG, parseCBConfig } from './cb-config.js';
 
 /** Builds the trip func of a config; default `rateTripFunc(cfg.errRate, cfg.minSample)`. */
 export type CBTripFuncFactory = (cfg: CBConfig, key: string) => TripFunc;
+
+/** A config changed: `key` undefined for the default. */
+export type ConfigChangeHandler = (key: string | undefined, from: CBConfig, to: CBConfig) => void;
 
 interface Entry {
   readonly cfg: CBConfig;
@@ -18,6 +21,7 @@ interface Entry {
 export class ConfigStore {
   private readonly entries = new Map<string, Entry>();
   private fallback: Entry;
+  private changed: ConfigChangeHandler | undefined;
 
   constructor(
     private readonly makeTrip: CBTripFuncFactory,
@@ -25,6 +29,11 @@ export class ConfigStore {
     private readonly what: string,
   ) {
     this.fallback = this.entry(parseCBConfig(defaults ?? {}, DEFAULT_CB_CONFIG, what), '');
+  }
+
+  /** Reports every change of a config in force (not updates that leave it as it was). */
+  watch(handler: ConfigChangeHandler): void {
+    this.changed = handler;
   }
 
   /** The config in force for `key`. */
@@ -45,14 +54,19 @@ export class ConfigStore {
   /** Sets `key`'s config; fields left out keep their current value. */
   update(key: unknown, cfg: unknown): CBConfig {
     if (typeof key !== 'string') throw new CBConfigError('key', key, 'must be a string');
-    const next = parseCBConfig(cfg, this.get(key), 'config');
+    const prev = this.get(key);
+    const next = parseCBConfig(cfg, prev, 'config');
     this.entries.set(key, this.entry(next, key));
+    this.report(key, prev, next);
     return next;
   }
 
   /** Drops `key`'s own config; it falls back to the default. */
   remove(key: string): void {
+    const prev = this.entries.get(key);
+    if (prev === undefined) return;
     this.entries.delete(key);
+    this.report(key, prev.cfg, this.fallback.cfg);
   }
 
   get default(): CBConfig {
@@ -61,14 +75,20 @@ export class ConfigStore {
 
   /** Sets the default for keys with no config of their own. */
   updateDefault(cfg: unknown): CBConfig {
-    const next = parseCBConfig(cfg, this.fallback.cfg, this.what);
+    const prev = this.fallback.cfg;
+    const next = parseCBConfig(cfg, prev, this.what);
     this.fallback = this.entry(next, '');
+    this.report(undefined, prev, next);
     return next;
   }
 
   /** Keys with a config of their own, and their configs. */
   own(): Map<string, CBConfig> {
     return new Map([...this.entries].map(([k, e]) => [k, e.cfg]));
+  }
+
+  private report(key: string | undefined, from: CBConfig, to: CBConfig): void {
+    if (!cbConfigEquals(from, to)) this.changed?.(key, from, to);
   }
 
   private entry(cfg: CBConfig, key: string): Entry {

@@ -1,4 +1,5 @@
 import type { Counts, State, TransitionCause } from '@cbsuite/core';
+import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
 
 /** A breaker of the suite changed state (Kitex's `service_cb` / `instance_cb` events). */
@@ -39,6 +40,27 @@ export interface CBFaultEvent {
 }
 
 export type CBEvent = CBStateChangeEvent | CBFaultEvent;
+
+/**
+ * A config in force changed, by a call on this suite or by a config the fleet
+ * published. Updates that leave a config as it was, and bad configs (which
+ * change nothing), are not reported.
+ */
+export interface CBConfigChangeEvent {
+  readonly type: 'configChange';
+  readonly level: Level;
+  /**
+   * The service key or instance address; `undefined` for the default service
+   * config or the config shared by every instance.
+   */
+  readonly key: string | undefined;
+  readonly from: CBConfig;
+  readonly to: CBConfig;
+  /** `'local'`: an update, remove or publish call on this suite; `'fleet'`: a config received through its `sync`. */
+  readonly source: 'local' | 'fleet';
+  /** Wall-clock time of the change, epoch ms. */
+  readonly time: number;
+}
 
 /** A set of listeners; a throwing listener does not stop the others. */
 export class Listeners<E> {

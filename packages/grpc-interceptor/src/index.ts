@@ -46,7 +46,7 @@ export {
   wrapErrorTypeFunc,
 } from './classify.js';
 export type { CBTripFuncFactory } from './config-store.js';
-export type { CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
+export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
 export type { InstanceStats } from './instance-level.js';
 export {
   CALL_ID_HEADER,

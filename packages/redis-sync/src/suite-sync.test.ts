@@ -27,13 +27,27 @@ async function replica(namespace: string) {
   const opened = new Promise<string>((resolve) =>
     cbs.onStateChange((e) => e.toName === 'OPEN' && resolve(`${e.level} ${e.key} ${e.cause} fleet=${e.fleet}`)),
   );
+  // Configs that arrived from the fleet, as `level key -> errRate/minSample`, in order.
+  const fromFleet: string[] = [];
+  let waiting: { n: number; resolve: () => void } | undefined;
+  cbs.onConfigChange((e) => {
+    if (e.source !== 'fleet') return;
+    fromFleet.push(`${e.level} ${e.key ?? '(default)'} -> ${e.to.errRate}/${e.to.minSample}`);
+    if (waiting !== undefined && fromFleet.length >= waiting.n) waiting.resolve();
+  });
+  /** Resolves with the configs from the fleet once `n` have arrived. */
+  const fleetConfigs = (n: number) =>
+    new Promise<string[]>((resolve) => {
+      if (fromFleet.length >= n) resolve([...fromFleet]);
+      else waiting = { n, resolve: () => resolve([...fromFleet]) };
+    });
   cleanups.push(
     () => cbs.close(),
     () => sync.close(),
     () => redis.disconnect(),
   );
   await sync.ready();
-  return { cbs, sync, opened };
+  return { cbs, sync, opened, fleetConfigs };
 }
 
 describe('CBSuite with a RedisSync', () => {
@@ -67,29 +81,29 @@ describe('CBSuite with a RedisSync', () => {
     const b = await replica(n);
     const key = 'checkout/echo.v1.Echo/Say';
     await expect(a.cbs.publishServiceCBConfig(key, { errRate: 7 })).rejects.toSatisfy(isCBConfigError);
-    const applied = () =>
-      new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (b.cbs.serviceCBConfig(key).errRate === 0.3) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 5);
-      });
     await a.cbs.publishServiceCBConfig(key, { errRate: 0.3, minSample: 50 });
     await a.cbs.publishDefaultServiceCBConfig({ minSample: 77 });
     await a.cbs.publishInstanceCBConfig({ errRate: 0.9 });
-    await applied();
     // A value that is not a CBConfig, written by anything with access to Redis: refused, counted, nothing changes.
     await a.sync.publishConfig('cb-service', 'rogue', { errRate: 'high' });
     await a.sync.publishConfig('cb-service', 'sentinel', { minSample: 1 });
-    for (let i = 0; i < 200 && b.cbs.serviceCBConfig('sentinel').minSample !== 1; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    expect(await b.fleetConfigs(4)).toEqual([
+      `service ${key} -> 0.3/50`,
+      'service (default) -> 0.5/77',
+      'instance (default) -> 0.9/3',
+      'service sentinel -> 0.5/1',
+    ]);
     expect(b.cbs.serviceCBConfig(key)).toEqual({ enable: true, errRate: 0.3, minSample: 50 });
+    expect(b.cbs.serviceCBConfig('rogue')).toEqual({ enable: true, errRate: 0.5, minSample: 77 });
     expect(b.sync.stats().refusedConfigs).toBe(1);
+
     const late = await replica(n);
-    await new Promise((r) => setTimeout(r, 50));
+    expect((await late.fleetConfigs(4)).sort()).toEqual([
+      'instance (default) -> 0.9/3',
+      'service (default) -> 0.5/77',
+      `service ${key} -> 0.3/50`,
+      'service sentinel -> 0.5/1',
+    ]);
     expect(late.cbs.serviceCBConfig(key)).toEqual({ enable: true, errRate: 0.3, minSample: 50 });
     expect(late.cbs.serviceCBConfig('other')).toEqual({ enable: true, errRate: 0.5, minSample: 77 });
     expect(late.cbs.instanceCBConfig()).toEqual({ enable: true, errRate: 0.9, minSample: 3 });
