@@ -42,51 +42,48 @@ async function throughput(client: EchoClient, ms: number, concurrency: number): 
 }
 
 /**
- * Rounds of a baseline A and a variant B in A-B-B-A order, which cancels a
- * linear drift within each round; the client is pinned to CPU 0 and the
- * servers to CPU 1. Returns the medians of throughput and of client CPU per
- * call, and the medians of the per-round ratios B/A.
+ * Rounds of a baseline A and variants B, C, … in A-B-C-C-B-A order, which
+ * cancels a linear drift within each round; the client is pinned to CPU 0 and
+ * the servers to CPU 1. Returns the medians of throughput and of client CPU
+ * per call of each variant, and for each variant after the first the medians
+ * of its per-round ratios to A (`<name>Ratio`, `<name>CpuRatio`).
  */
-async function rounds(
-  variants: [[string, EchoClient], [string, EchoClient]],
-  smoke: boolean,
-): Promise<Record<string, number>> {
+async function rounds(variants: [string, EchoClient][], smoke: boolean): Promise<Record<string, number>> {
   const n = smoke ? 1 : 20;
   const ms = smoke ? 50 : 250;
-  const [[a, ca], [b, cb]] = variants;
+  const [first] = variants;
+  if (first === undefined) throw new Error('rounds needs a baseline');
   // Both processes' JIT warms up for seconds; warm each variant twice, alternating.
-  for (let w = 0; w < 2; w++) for (const c of [ca, cb]) await throughput(c, smoke ? 50 : 1500, 16);
-  const tp: Record<string, number[]> = { [a]: [], [b]: [] };
-  const cpu: Record<string, number[]> = { [a]: [], [b]: [] };
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
+  for (let w = 0; w < 2; w++) for (const [, c] of variants) await throughput(c, smoke ? 50 : 1500, 16);
+  const tp = new Map<string, number[]>(variants.map(([k]) => [k, []]));
+  const cpu = new Map<string, number[]>(variants.map(([k]) => [k, []]));
+  const ratios = new Map<string, number[]>(variants.map(([k]) => [k, []]));
+  const cpuRatios = new Map<string, number[]>(variants.map(([k]) => [k, []]));
   for (let r = 0; r < n; r++) {
-    const sum = { [a]: [0, 0], [b]: [0, 0] } as Record<string, [number, number]>;
-    for (const [k, c] of [
-      [a, ca],
-      [b, cb],
-      [b, cb],
-      [a, ca],
-    ] as [string, EchoClient][]) {
+    const sum = new Map<string, [number, number]>(variants.map(([k]) => [k, [0, 0]]));
+    for (const [k, c] of [...variants, ...[...variants].reverse()]) {
       const [t, u] = await throughput(c, ms, 16);
-      const acc = sum[k] as [number, number];
+      const acc = sum.get(k) as [number, number];
       acc[0] += t / 2;
       acc[1] += u / 2;
     }
-    for (const k of [a, b]) {
-      tp[k]?.push((sum[k] as [number, number])[0]);
-      cpu[k]?.push((sum[k] as [number, number])[1]);
+    const [baseTp, baseCpu] = sum.get(first[0]) as [number, number];
+    for (const [k] of variants) {
+      const [t, u] = sum.get(k) as [number, number];
+      tp.get(k)?.push(t);
+      cpu.get(k)?.push(u);
+      ratios.get(k)?.push(t / baseTp);
+      cpuRatios.get(k)?.push(u / baseCpu);
     }
-    ratios.push((sum[b] as [number, number])[0] / (sum[a] as [number, number])[0]);
-    cpuRatios.push((sum[b] as [number, number])[1] / (sum[a] as [number, number])[1]);
   }
   const out: Record<string, number> = {};
-  for (const k of [a, b]) {
-    out[k] = median(tp[k] as number[]);
-    out[`${k}Cpu`] = median(cpu[k] as number[]);
+  for (const [k] of variants) {
+    out[k] = median(tp.get(k) as number[]);
+    out[`${k}Cpu`] = median(cpu.get(k) as number[]);
+    if (k === first[0]) continue;
+    out[`${k}Ratio`] = median(ratios.get(k) as number[]);
+    out[`${k}CpuRatio`] = median(cpuRatios.get(k) as number[]);
   }
-  out.ratio = median(ratios);
-  out.cpuRatio = median(cpuRatios);
   return out;
 }
 
@@ -167,17 +164,21 @@ export const grpcCases: Record<string, Case> = {
     const target = server.addresses[0] as string;
     const cbs = new CBSuite(undefined, { fromService: 'bench' });
     const bare = new EchoClient(target, insecure());
+    // A second bare client, measured like the others: how far apart two identical clients come out (the noise).
+    const control = new EchoClient(target, insecure());
     const guarded = new EchoClient(target, insecure(), { interceptors: [cbs.interceptor()] });
     try {
       return await rounds(
         [
           ['bare', bare],
+          ['control', control],
           ['cbsuite', guarded],
         ],
         smoke,
       );
     } finally {
       bare.close();
+      control.close();
       guarded.close();
       await server.kill();
     }

@@ -122,7 +122,7 @@ if (!smoke) {
       `- **Command:** \`pnpm bench\` (${processes} processes per case unless a table says otherwise; ${seconds} s in all)`,
       '- **Peers:** opossum 10.0.0, cockatiel 4.0.0, @grpc/grpc-js 1.14.7, Redis 7.',
       '',
-      ...report,
+      report.join('\n\n'),
       '',
     ].join('\n');
     writeFileSync(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), md);
