@@ -10,6 +10,12 @@ import { closeEchoServers, EchoClient, say, startEchoServers } from './support/e
 const servers = await startEchoServers(1, () => ({ code: grpc.status.INTERNAL, details: 'bug in the handler' }));
 const cbs = new CBSuite(undefined, { fromService: 'checkout' });
 cbs.onStateChange((e) => console.log(`  breaker: ${e.fromName} -> ${e.toName}`));
+// Every config in force that changes, here or (with a fleet sync) published by another replica.
+cbs.onConfigChange((e) => {
+  const fields = (['enable', 'errRate', 'minSample'] as const).filter((f) => e.from[f] !== e.to[f]);
+  const change = fields.map((f) => `${f} ${e.from[f]} -> ${e.to[f]}`).join(', ');
+  console.log(`  config of ${e.key ?? `the ${e.level} default`}: ${change} (${e.source})`);
+});
 const client = new EchoClient(servers[0]!.address, grpc.credentials.createInsecure(), {
   interceptors: [cbs.interceptor()],
 });
