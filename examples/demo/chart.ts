@@ -52,6 +52,73 @@ export function tickStepMs(durationMs: number): number {
   return 600_000;
 }
 
+/** The pattern of a process-down span, defined once per chart. */
+const HATCH =
+  '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
+  '<rect width="6" height="6" fill="#24292f" opacity="0.55"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2" opacity="0.5"/>' +
+  '</pattern></defs>';
+
+/** The horizontal geometry of both charts: the plot's width, the run's duration, and the x of a time. */
+function plotOf(t: Timeline): { plotW: number; duration: number; x: (ms: number) => number } {
+  const c = CHART;
+  const plotW = c.width - c.left - c.right;
+  const duration = Math.max(1, t.durationMs);
+  return { plotW, duration, x: (ms) => c.left + (Math.min(Math.max(ms, 0), duration) / duration) * plotW };
+}
+
+/** The phases of the script, as a row of labelled spans along the top of a chart. */
+function phases(t: Timeline): string[] {
+  const c = CHART;
+  const { x } = plotOf(t);
+  return t.phases.map((p, i) => {
+    const x0 = x(p.startMs);
+    const w = Math.max(0, x(p.endMs) - x0);
+    const chars = Math.floor((w - 8) / 6.2);
+    const label = chars >= p.label.length ? p.label : chars > 3 ? `${p.label.slice(0, chars - 1)}…` : '';
+    return (
+      `<g class="phase"><rect x="${num(x0)}" y="${c.markerRow}" width="${num(w)}" height="${c.phaseHeight}" ` +
+      `fill="${i % 2 === 0 ? '#eaeef2' : '#f6f8fa'}"><title>${esc(`${p.label}: ${secs(p.startMs)} → ${secs(p.endMs)}`)}</title></rect>` +
+      `<text x="${num(x0 + 4)}" y="${c.markerRow + 15}" class="phase-label">${esc(label)}</text></g>`
+    );
+  });
+}
+
+/**
+ * The end of a chart whose rows stop at `bottom`: the time axis, the numbered
+ * step markers, the pointer's hover area (the report's script shows the time
+ * under it), and the closing tag.
+ */
+function axisAndMarkers(t: Timeline, bottom: number): string[] {
+  const c = CHART;
+  const { plotW, duration, x } = plotOf(t);
+  const top = c.markerRow;
+  const tick = tickStepMs(duration);
+  const out: string[] = ['<g class="time-axis">'];
+  for (let ms = 0; ms <= duration + 1; ms += tick) {
+    out.push(
+      `<line x1="${num(x(ms))}" x2="${num(x(ms))}" y1="${bottom + 2}" y2="${bottom + 7}" stroke="#57606a"/>`,
+      `<text x="${num(x(ms))}" y="${bottom + 20}" text-anchor="middle" class="axis">${ms / 1000}s</text>`,
+    );
+  }
+  out.push('</g>');
+  t.steps.forEach((s, i) => {
+    const mx = num(x(s.atMs));
+    out.push(
+      `<g class="marker" data-step="${i + 1}"><title>${esc(`${i + 1}. ${secs(s.atMs)} ${s.text}`)}</title>` +
+        `<line x1="${mx}" x2="${mx}" y1="${c.markerRow - 2}" y2="${bottom}" stroke="#24292f" stroke-width="1" stroke-dasharray="3 3"/>` +
+        `<circle cx="${mx}" cy="${c.markerRow / 2}" r="8" fill="#24292f"/>` +
+        `<text x="${mx}" y="${c.markerRow / 2 + 4}" text-anchor="middle" class="marker-label">${i + 1}</text></g>`,
+    );
+  });
+  out.push(
+    `<line class="cursor" x1="0" x2="0" y1="${top}" y2="${bottom}" stroke="#57606a" visibility="hidden"/>`,
+    `<rect class="hover-area" x="${c.left}" y="${top}" width="${plotW}" height="${bottom - top}" ` +
+      `fill="transparent" data-left="${c.left}" data-width="${plotW}" data-duration="${duration}"/>`,
+    '</svg>',
+  );
+  return out;
+}
+
 interface Row {
   readonly level: Level;
   readonly key: string;
@@ -67,9 +134,7 @@ interface Row {
  */
 export function renderChart(t: Timeline, node: string): string {
   const c = CHART;
-  const plotW = c.width - c.left - c.right;
-  const duration = Math.max(1, t.durationMs);
-  const x = (ms: number) => c.left + (Math.min(Math.max(ms, 0), duration) / duration) * plotW;
+  const { plotW, duration, x } = plotOf(t);
   const phaseTop = c.markerRow;
   const rateTop = phaseTop + c.phaseHeight + 10;
   const rateBottom = rateTop + c.rateHeight;
@@ -86,23 +151,10 @@ export function renderChart(t: Timeline, node: string): string {
   out.push(
     `<svg class="timeline-chart" data-node="${esc(node)}" xmlns="http://www.w3.org/2000/svg" ` +
       `viewBox="0 0 ${c.width} ${height}" width="100%" role="img" aria-label="${esc(`Timeline of ${node}`)}">`,
-    '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
-      '<rect width="6" height="6" fill="#24292f" opacity="0.55"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2" opacity="0.5"/>' +
-      '</pattern></defs>',
+    HATCH,
   );
 
-  // Phases.
-  t.phases.forEach((p, i) => {
-    const x0 = x(p.startMs);
-    const w = Math.max(0, x(p.endMs) - x0);
-    const chars = Math.floor((w - 8) / 6.2);
-    const label = chars >= p.label.length ? p.label : chars > 3 ? `${p.label.slice(0, chars - 1)}…` : '';
-    out.push(
-      `<g class="phase"><rect x="${num(x0)}" y="${phaseTop}" width="${num(w)}" height="${c.phaseHeight}" ` +
-        `fill="${i % 2 === 0 ? '#eaeef2' : '#f6f8fa'}"><title>${esc(`${p.label}: ${secs(p.startMs)} → ${secs(p.endMs)}`)}</title></rect>` +
-        `<text x="${num(x0 + 4)}" y="${phaseTop + 15}" class="phase-label">${esc(label)}</text></g>`,
-    );
-  });
+  out.push(...phases(t));
 
   // Rates.
   const seconds = t.seconds.filter((s) => s.node === node && s.ms > 0);
@@ -214,35 +266,7 @@ export function renderChart(t: Timeline, node: string): string {
     out.push('</g>');
   });
 
-  // Time axis.
-  const tick = tickStepMs(duration);
-  out.push('<g class="time-axis">');
-  for (let ms = 0; ms <= duration + 1; ms += tick) {
-    out.push(
-      `<line x1="${num(x(ms))}" x2="${num(x(ms))}" y1="${bandBottom + 2}" y2="${bandBottom + 7}" stroke="#57606a"/>`,
-      `<text x="${num(x(ms))}" y="${bandBottom + 20}" text-anchor="middle" class="axis">${ms / 1000}s</text>`,
-    );
-  }
-  out.push('</g>');
-
-  // Markers.
-  t.steps.forEach((s, i) => {
-    const mx = num(x(s.atMs));
-    out.push(
-      `<g class="marker" data-step="${i + 1}"><title>${esc(`${i + 1}. ${secs(s.atMs)} ${s.text}`)}</title>` +
-        `<line x1="${mx}" x2="${mx}" y1="${c.markerRow - 2}" y2="${bandBottom}" stroke="#24292f" stroke-width="1" stroke-dasharray="3 3"/>` +
-        `<circle cx="${mx}" cy="${c.markerRow / 2}" r="8" fill="#24292f"/>` +
-        `<text x="${mx}" y="${c.markerRow / 2 + 4}" text-anchor="middle" class="marker-label">${i + 1}</text></g>`,
-    );
-  });
-
-  // The readout follows the pointer over the plot (see the report's script).
-  out.push(
-    `<line class="cursor" x1="0" x2="0" y1="${phaseTop}" y2="${bandBottom}" stroke="#57606a" visibility="hidden"/>`,
-    `<rect class="hover-area" x="${c.left}" y="${phaseTop}" width="${plotW}" height="${bandBottom - phaseTop}" ` +
-      `fill="transparent" data-left="${c.left}" data-width="${plotW}" data-duration="${duration}"/>`,
-    '</svg>',
-  );
+  out.push(...axisAndMarkers(t, bandBottom));
   return out.filter((s) => s !== '').join('\n');
 }
 
@@ -280,9 +304,7 @@ const FLEET = { headHeight: 18, bandHeight: 12, bandGap: 3, groupGap: 10 } as co
 export function renderFleetChart(t: Timeline): string {
   const c = CHART;
   const f = FLEET;
-  const plotW = c.width - c.left - c.right;
-  const duration = Math.max(1, t.durationMs);
-  const x = (ms: number) => c.left + (Math.min(Math.max(ms, 0), duration) / duration) * plotW;
+  const { x } = plotOf(t);
   const phaseTop = c.markerRow;
   const groups = [
     ...t.services.map((key) => ({ level: 'service' as const, key, label: `service ${key}` })),
@@ -295,21 +317,9 @@ export function renderFleetChart(t: Timeline): string {
   const out: string[] = [
     `<svg class="fleet-chart" data-node="" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${c.width} ${height}" ` +
       `width="100%" role="img" aria-label="The fleet's breakers, node by node">`,
-    '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
-      '<rect width="6" height="6" fill="#24292f" opacity="0.55"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2" opacity="0.5"/>' +
-      '</pattern></defs>',
+    HATCH,
   ];
-  t.phases.forEach((p, i) => {
-    const x0 = x(p.startMs);
-    const w = Math.max(0, x(p.endMs) - x0);
-    const chars = Math.floor((w - 8) / 6.2);
-    const label = chars >= p.label.length ? p.label : chars > 3 ? `${p.label.slice(0, chars - 1)}…` : '';
-    out.push(
-      `<g class="phase"><rect x="${num(x0)}" y="${phaseTop}" width="${num(w)}" height="${c.phaseHeight}" ` +
-        `fill="${i % 2 === 0 ? '#eaeef2' : '#f6f8fa'}"><title>${esc(`${p.label}: ${secs(p.startMs)} → ${secs(p.endMs)}`)}</title></rect>` +
-        `<text x="${num(x0 + 4)}" y="${phaseTop + 15}" class="phase-label">${esc(label)}</text></g>`,
-    );
-  });
+  out.push(...phases(t));
   groups.forEach((g, gi) => {
     const top = groupTop(gi);
     out.push(
@@ -341,30 +351,6 @@ export function renderFleetChart(t: Timeline): string {
     });
     out.push('</g>');
   });
-  const tick = tickStepMs(duration);
-  out.push('<g class="time-axis">');
-  for (let ms = 0; ms <= duration + 1; ms += tick) {
-    out.push(
-      `<line x1="${num(x(ms))}" x2="${num(x(ms))}" y1="${bottom + 2}" y2="${bottom + 7}" stroke="#57606a"/>`,
-      `<text x="${num(x(ms))}" y="${bottom + 20}" text-anchor="middle" class="axis">${ms / 1000}s</text>`,
-    );
-  }
-  out.push('</g>');
-  t.steps.forEach((s, i) => {
-    const mx = num(x(s.atMs));
-    out.push(
-      `<g class="marker" data-step="${i + 1}"><title>${esc(`${i + 1}. ${secs(s.atMs)} ${s.text}`)}</title>` +
-        `<line x1="${mx}" x2="${mx}" y1="${c.markerRow - 2}" y2="${bottom}" stroke="#24292f" stroke-width="1" stroke-dasharray="3 3"/>` +
-        `<circle cx="${mx}" cy="${c.markerRow / 2}" r="8" fill="#24292f"/>` +
-        `<text x="${mx}" y="${c.markerRow / 2 + 4}" text-anchor="middle" class="marker-label">${i + 1}</text></g>`,
-    );
-  });
-  // The report's script shows the time under the pointer.
-  out.push(
-    `<line class="cursor" x1="0" x2="0" y1="${phaseTop}" y2="${bottom}" stroke="#57606a" visibility="hidden"/>`,
-    `<rect class="hover-area" x="${c.left}" y="${phaseTop}" width="${plotW}" height="${bottom - phaseTop}" ` +
-      `fill="transparent" data-left="${c.left}" data-width="${plotW}" data-duration="${duration}"/>`,
-    '</svg>',
-  );
+  out.push(...axisAndMarkers(t, bottom));
   return out.join('\n');
 }
