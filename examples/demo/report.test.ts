@@ -3,10 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
 import { renderReport } from './report.js';
+import type { Timeline } from './timeline.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // No network here: without these flags Chromium stalls on background requests.
@@ -25,32 +26,38 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** Writes the report of `t` to a temporary file and opens it in Chromium; collects page errors and any fetch. */
+async function openReport(t: Timeline): Promise<{ page: Page; errors: string[]; fetched: string[] }> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `this test opens the report in Chromium, expected at ${CHROMIUM}; install it with \`apt-get install chromium\``,
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'report.html');
+  await writeFile(file, renderReport(t));
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  cleanups.push(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const fetched: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => {
+    if (!r.url().startsWith('file:')) fetched.push(r.url());
+  });
+  await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+  return { page, errors, fetched };
+}
+
 describe('the HTML report', () => {
   it('renders a recorded run in a real browser: bands, lines, markers, no errors, nothing fetched', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `this test opens the report in Chromium, expected at ${CHROMIUM}; install it with \`apt-get install chromium\``,
-      );
-    }
     const t = quickRun();
-    const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'report.html');
-    await writeFile(file, renderReport(t));
-
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-    cleanups.push(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const fetched: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:')) fetched.push(r.url());
-    });
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    const { page, errors, fetched } = await openReport(t);
 
     const chart = page.locator('svg.timeline-chart');
     expect(await chart.count()).toBe(1);
@@ -86,24 +93,7 @@ describe('the HTML report', () => {
 
   it('renders a recorded fleet run: the fleet chart node by node, a chart per node, the waves and probe episodes', async () => {
     const t = fleetQuickRun();
-    const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const file = join(dir, 'report.html');
-    await writeFile(file, renderReport(t));
-
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-    cleanups.push(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const fetched: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:')) fetched.push(r.url());
-    });
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    const { page, errors, fetched } = await openReport(t);
 
     expect(await page.locator('h1').textContent()).toBe(t.title);
     expect(await page.locator('p.meta').first().textContent()).toMatch(
