@@ -1,31 +1,15 @@
-import { describeBehaviour } from './behaviour.js';
 import { ClientNode } from './client-node.js';
 import { pct, secs } from './format.js';
 import { Instances } from './instances.js';
-import { LiveView } from './live-view.js';
 import { describeTransition } from './narrator.js';
-import { PlainLog } from './plain-log.js';
-import type { Profile } from './profile.js';
-import { writeReport } from './report.js';
-import { runScenario, type ScenarioContext, script } from './scenario.js';
-import { countersByNode, type StateName, type WorldSnapshot } from './snapshot.js';
-import { summarize, summaryLines } from './summary.js';
-import { TimelineRecorder } from './timeline.js';
-import type { View } from './view.js';
+import type { ScenarioContext } from './scenario.js';
+import type { StateName } from './snapshot.js';
+import { Stage, type StageOptions } from './stage.js';
 
 const INSTANCES = 3;
-const REDRAW_MS = 200;
-const SAMPLE_MS = 1000;
 
 /** Options of an embedded run. */
-export interface EmbeddedOptions {
-  readonly profile: Profile;
-  /** Where to write the HTML report; undefined: no report. */
-  readonly reportPath: string | undefined;
-  readonly out: NodeJS.WriteStream;
-  /** Ends the run early (the summary and report still come). */
-  readonly signal: AbortSignal;
-}
+export type EmbeddedOptions = StageOptions;
 
 /**
  * The embedded demo: three Echo instances in child processes, one client
@@ -63,31 +47,13 @@ export async function runEmbedded(o: EmbeddedOptions): Promise<void> {
 
 async function play(o: EmbeddedOptions, instances: Instances, node: ClientNode): Promise<void> {
   const p = o.profile;
-  const t0 = performance.now();
-  const now = () => performance.now() - t0;
-  const recorder = new TimelineRecorder({
-    title: 'cbsuite demo: circuit breakers for a gRPC client',
-    mode: 'embedded',
-    startedAt: Date.now(),
-    nodes: [node.name],
-    instances: instances.addresses,
-  });
-  let phase = 'starting';
-  const world = (): WorldSnapshot => ({
-    atMs: now(),
-    durationMs: p.durationMs,
-    phase,
-    nodes: [node.snapshot()],
-    processes: instances.addresses.map((address) => ({
-      address,
-      up: instances.isUp(address),
-      behaviour: describeBehaviour(instances.currentBehaviour),
-    })),
-  });
-  const colour = o.out.isTTY === true && process.env.NO_COLOR === undefined;
-  const view: View = o.out.isTTY
-    ? new LiveView(o.out, colour)
-    : new PlainLog((line) => o.out.write(`${line}\n`), p.summaryEveryMs);
+  const stage = new Stage(
+    o,
+    { title: 'cbsuite demo: circuit breakers for a gRPC client', mode: 'embedded', nodes: [node.name] },
+    instances,
+    () => [node.snapshot()],
+  );
+  const { recorder, view, now } = stage;
 
   node.onStateChange((e) => {
     const atMs = now();
@@ -125,28 +91,5 @@ async function play(o: EmbeddedOptions, instances: Instances, node: ClientNode):
     },
   };
   recorder.threshold({ atMs: 0, node: node.name, key: node.serviceKey, errRate: ctx.serviceErrRate() });
-  node.load.start();
-  const redraw = setInterval(() => view.update(world()), REDRAW_MS);
-  const sample = setInterval(() => recorder.sample(world()), SAMPLE_MS);
-  try {
-    await runScenario(script(p), ctx, p.durationMs, {
-      now,
-      signal: o.signal,
-      onStep: (step, result, atMs) => {
-        phase = step.phase.label;
-        recorder.beginPhase(step.phase.name, step.phase.label, atMs, countersByNode(world()));
-        recorder.step({ atMs, kind: step.kind, text: result.text, target: result.target });
-        view.narrate({ atMs, kind: 'step', text: result.text });
-      },
-    });
-    if (o.signal.aborted) view.narrate({ atMs: now(), kind: 'note', text: 'interrupted: stopping early' });
-  } finally {
-    clearInterval(redraw);
-    clearInterval(sample);
-    await node.load.stop();
-    view.stop(world());
-  }
-  const timeline = recorder.finish(world());
-  const reportPath = o.reportPath === undefined ? undefined : await writeReport(o.reportPath, timeline);
-  o.out.write(`\n${summaryLines(summarize(timeline), reportPath).join('\n')}\n`);
+  await stage.play(ctx, { startLoad: () => node.load.start(), stopLoad: () => node.load.stop() });
 }

@@ -1,20 +1,13 @@
-import { describeBehaviour } from './behaviour.js';
 import { demoSuite, SAY, SERVICE_MIN_SAMPLE } from './client-node.js';
 import { list, ms } from './fleet-facts.js';
 import { FleetNarrator } from './fleet-narrator.js';
 import { FleetNodes } from './fleet-nodes.js';
 import { pct, secs } from './format.js';
 import { Instances } from './instances.js';
-import { LiveView } from './live-view.js';
-import { PlainLog } from './plain-log.js';
-import { type Profile, shareOf } from './profile.js';
+import { shareOf } from './profile.js';
 import { deleteNamespace, type FindRedisOptions, findRedis } from './redis.js';
-import { writeReport } from './report.js';
-import { runScenario, type ScenarioContext, script } from './scenario.js';
-import { countersByNode, type WorldSnapshot } from './snapshot.js';
-import { summarize, summaryLines } from './summary.js';
-import { TimelineRecorder } from './timeline.js';
-import type { View } from './view.js';
+import type { ScenarioContext } from './scenario.js';
+import { Stage, type StageOptions } from './stage.js';
 
 /** The client nodes of the fleet, one process each; the first publishes the runtime config. */
 export const FLEET_NODES = ['client-1', 'client-2', 'client-3', 'client-4'] as const;
@@ -32,20 +25,12 @@ const SYNC_INTERVAL_MS = 200;
  */
 export const FLEET_MIN_SAMPLE = SERVICE_MIN_SAMPLE * FLEET_NODES.length;
 const SNAPSHOT_MS = 100;
-const REDRAW_MS = 200;
-const SAMPLE_MS = 1000;
 const NARRATE_MS = 25;
 
 /** Options of a fleet run. */
-export interface FleetOptions {
-  readonly profile: Profile;
-  /** Where to write the HTML report; undefined: no report. */
-  readonly reportPath: string | undefined;
+export interface FleetOptions extends StageOptions {
   /** Where to find Redis: `{ url: process.env.REDIS_URL }` for `pnpm demo:fleet`. */
   readonly redis: FindRedisOptions;
-  readonly out: NodeJS.WriteStream;
-  /** Ends the run early (the summary and report still come). */
-  readonly signal: AbortSignal;
 }
 
 /**
@@ -116,33 +101,11 @@ export async function runFleet(o: FleetOptions): Promise<void> {
 
 async function play(o: FleetOptions, instances: Instances, fleet: FleetNodes, serviceKey: string): Promise<void> {
   const p = o.profile;
-  const t0 = performance.now();
+  const stage = new Stage(o, { title: FLEET_TITLE, mode: 'fleet', nodes: fleet.names }, instances, () =>
+    fleet.snapshots(),
+  );
   // State changes carry epoch times from the nodes' processes: the same clock as this one's.
-  const t0Epoch = performance.timeOrigin + t0;
-  const now = () => performance.now() - t0;
-  const recorder = new TimelineRecorder({
-    title: FLEET_TITLE,
-    mode: 'fleet',
-    startedAt: Date.now(),
-    nodes: fleet.names,
-    instances: instances.addresses,
-  });
-  let phase = 'starting';
-  const world = (): WorldSnapshot => ({
-    atMs: now(),
-    durationMs: p.durationMs,
-    phase,
-    nodes: fleet.snapshots(),
-    processes: instances.addresses.map((address) => ({
-      address,
-      up: instances.isUp(address),
-      behaviour: describeBehaviour(instances.currentBehaviour),
-    })),
-  });
-  const colour = o.out.isTTY === true && process.env.NO_COLOR === undefined;
-  const view: View = o.out.isTTY
-    ? new LiveView(o.out, colour)
-    : new PlainLog((line) => o.out.write(`${line}\n`), p.summaryEveryMs);
+  const { recorder, view, now, t0Epoch } = stage;
 
   const narrator = new FleetNarrator(fleet.names, p.breaker.detectMs);
   fleet.onStateChange(({ at, ...c }) => {
@@ -202,32 +165,12 @@ async function play(o: FleetOptions, instances: Instances, fleet: FleetNodes, se
     },
   };
   for (const node of fleet.names) recorder.threshold({ atMs: 0, node, key: serviceKey, errRate });
-  fleet.startLoad();
-  const redraw = setInterval(() => view.update(world()), REDRAW_MS);
-  const sample = setInterval(() => recorder.sample(world()), SAMPLE_MS);
-  const narrate = setInterval(tell, NARRATE_MS);
-  try {
-    await runScenario(script(p), ctx, p.durationMs, {
-      now,
-      signal: o.signal,
-      onStep: (step, result, atMs) => {
-        tell();
-        phase = step.phase.label;
-        recorder.beginPhase(step.phase.name, step.phase.label, atMs, countersByNode(world()));
-        recorder.step({ atMs, kind: step.kind, text: result.text, target: result.target });
-        view.narrate({ atMs, kind: 'step', text: result.text });
-      },
-    });
-    if (o.signal.aborted) view.narrate({ atMs: now(), kind: 'note', text: 'interrupted: stopping early' });
-  } finally {
-    clearInterval(redraw);
-    clearInterval(sample);
-    clearInterval(narrate);
-    await fleet.stopLoad();
-    for (const n of narrator.flush()) view.narrate(n);
-    view.stop(world());
-  }
-  const timeline = recorder.finish(world());
-  const reportPath = o.reportPath === undefined ? undefined : await writeReport(o.reportPath, timeline);
-  o.out.write(`\n${summaryLines(summarize(timeline), reportPath).join('\n')}\n`);
+  await stage.play(ctx, {
+    startLoad: () => fleet.startLoad(),
+    stopLoad: () => fleet.stopLoad(),
+    tick: { everyMs: NARRATE_MS, run: tell },
+    afterLoad: () => {
+      for (const n of narrator.flush()) view.narrate(n);
+    },
+  });
 }
