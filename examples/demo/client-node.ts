@@ -9,7 +9,7 @@ import {
 } from '@cbsuite/core';
 import { type CBStateChangeEvent, CBSuite } from '@cbsuite/grpc-interceptor';
 import * as grpc from '@grpc/grpc-js';
-import { EchoClient } from './echo.js';
+import { EchoClient } from '../support/echo.js';
 import { Load } from './load.js';
 import type { Profile } from './profile.js';
 import type { InstanceView, NodeSnapshot, ServiceView, StateName, WindowCounts } from './snapshot.js';

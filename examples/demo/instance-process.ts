@@ -4,8 +4,8 @@
 // Reports {type: 'listening', port} once bound, then takes behaviour commands
 // until it is killed or the demo goes away.
 import * as grpc from '@grpc/grpc-js';
+import { EchoService, type SayReply, type SayRequest } from '../support/echo.js';
 import { answerFor, type Behaviour, IMMEDIATE } from './behaviour.js';
-import { EchoService, type SayReply, type SayRequest } from './echo.js';
 import type { FromInstance, ToInstance } from './instance-ipc.js';
 
 const send = (m: FromInstance, then?: () => void) => process.send?.(m, undefined, {}, then);

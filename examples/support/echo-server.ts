@@ -1,17 +1,10 @@
 // The Echo service of proto/echo.proto for the examples: servers on
 // 127.0.0.1:0 that answer `Say` as a behaviour function decides and count the
 // calls that reach them, and a client. The servers implement `Say` only.
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { type EchoClient, EchoService, type SayReply } from './echo.js';
 
-const PROTO = fileURLToPath(new URL('../../proto/echo.proto', import.meta.url));
-
-export interface SayReply {
-  text: string;
-  /** The address of the server that answered. */
-  instance: string;
-}
+export { EchoClient, type SayReply } from './echo.js';
 
 /** How a server answers a `Say` of `text`: `undefined` echoes it, a status with a non-OK code fails the call. */
 export type Behaviour = (text: string) => Partial<grpc.StatusObject> | undefined;
@@ -24,27 +17,6 @@ export interface EchoServer {
   /** Replace it to change how the server answers from the next call on. */
   behaviour: Behaviour;
 }
-
-/** The generated-looking client of `echo.v1.Echo` (the methods the examples call). */
-export interface EchoClient extends grpc.Client {
-  Say(
-    request: { text: string },
-    callback: (err: grpc.ServiceError | null, reply?: SayReply) => void,
-  ): grpc.ClientUnaryCall;
-  Count(request: { text: string; count: number }): grpc.ClientReadableStream<SayReply>;
-}
-
-const definition = protoLoader.loadSync(PROTO, { keepCase: true, defaults: true });
-const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-  echo: { v1: { Echo: grpc.ServiceClientConstructor } };
-};
-
-/** `new EchoClient(target, credentials, options)`. */
-export const EchoClient = loaded.echo.v1.Echo as unknown as new (
-  target: string,
-  credentials: grpc.ChannelCredentials,
-  options?: grpc.ClientOptions,
-) => EchoClient;
 
 const running = new Map<EchoServer, grpc.Server>();
 
@@ -61,7 +33,7 @@ async function startEchoServer(behaviour: Behaviour): Promise<EchoServer> {
     ),
   );
   const echo: EchoServer = { address: `127.0.0.1:${port}`, hits: 0, behaviour };
-  server.addService(loaded.echo.v1.Echo.service, {
+  server.addService(EchoService, {
     Say: (call: grpc.ServerUnaryCall<{ text: string }, SayReply>, callback: grpc.sendUnaryData<SayReply>) => {
       echo.hits++;
       const failure = echo.behaviour(call.request.text);

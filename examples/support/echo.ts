@@ -1,5 +1,5 @@
-// The Echo service of proto/echo.proto, loaded at run time, for the demo's
-// instances and its client.
+// The Echo service of proto/echo.proto, loaded at run time: the client the
+// examples and the demo call, and the service definition their servers add.
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -12,18 +12,22 @@ export interface SayRequest {
 
 export interface SayReply {
   text: string;
-  /** The address of the instance that answered. */
+  /** The address of the server (instance) that answered. */
   instance: string;
 }
 
-/** The generated-looking client of `echo.v1.Echo`; the demo only calls `Say`. */
+type SayCallback = (err: grpc.ServiceError | null, reply?: SayReply) => void;
+
+/** The generated-looking client of `echo.v1.Echo` (the methods the examples and the demo call). */
 export interface EchoClient extends grpc.Client {
+  Say(request: SayRequest, callback: SayCallback): grpc.ClientUnaryCall;
   Say(
     request: SayRequest,
     metadata: grpc.Metadata,
     options: grpc.CallOptions,
-    callback: (err: grpc.ServiceError | null, reply?: SayReply) => void,
+    callback: SayCallback,
   ): grpc.ClientUnaryCall;
+  Count(request: { text: string; count: number }): grpc.ClientReadableStream<SayReply>;
 }
 
 const definition = protoLoader.loadSync(PROTO, { keepCase: true, defaults: true });
@@ -31,7 +35,7 @@ const loaded = grpc.loadPackageDefinition(definition) as unknown as {
   echo: { v1: { Echo: grpc.ServiceClientConstructor } };
 };
 
-/** Client constructor of `echo.v1.Echo`. */
+/** `new EchoClient(target, credentials, options)`. */
 export const EchoClient = loaded.echo.v1.Echo as unknown as new (
   target: string,
   credentials: grpc.ChannelCredentials,
