@@ -1,24 +1,11 @@
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { deleteNamespace, findRedis, NoRedisError } from './redis.js';
+import { deleteNamespace, findRedis, freePort, NoRedisError } from './redis.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** A loopback port nothing listens on. */
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function answers(url: string): Promise<boolean> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -37,7 +24,7 @@ describe('findRedis', () => {
   it('takes REDIS_URL when it answers, and refuses it when it does not', async () => {
     const url = inject('redisUrl');
     expect(await findRedis({ url })).toMatchObject({ url, origin: 'REDIS_URL', own: false });
-    const dead = `redis://127.0.0.1:${await unusedPort()}`;
+    const dead = `redis://127.0.0.1:${await freePort()}`;
     await expect(findRedis({ url: dead })).rejects.toThrow(
       new RegExp(`^REDIS_URL is ${dead}, but no Redis answers there \\(.*ECONNREFUSED`),
     );
@@ -49,7 +36,7 @@ describe('findRedis', () => {
   });
 
   it('starts a redis-server of its own when nothing answers, and stops it', async () => {
-    const redis = await findRedis({ localUrl: `redis://127.0.0.1:${await unusedPort()}` });
+    const redis = await findRedis({ localUrl: `redis://127.0.0.1:${await freePort()}` });
     cleanups.push(() => redis.stop());
     expect(redis.own).toBe(true);
     expect(redis.origin).toMatch(/^a redis-server of its own on port \d+$/);
@@ -59,7 +46,7 @@ describe('findRedis', () => {
   });
 
   it('says how to get a Redis when there is none and no redis-server to start', async () => {
-    const local = `redis://127.0.0.1:${await unusedPort()}`;
+    const local = `redis://127.0.0.1:${await freePort()}`;
     const failed = findRedis({ localUrl: local, serverCommand: 'cbsuite-demo-no-such-redis-server' });
     await expect(failed).rejects.toBeInstanceOf(NoRedisError);
     await expect(failed).rejects.toThrow(

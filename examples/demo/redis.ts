@@ -137,7 +137,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on (it was free a moment ago). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
