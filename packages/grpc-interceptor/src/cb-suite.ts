@@ -34,6 +34,7 @@ import {
   EventRing,
   Listeners,
 } from './events.js';
+import { grpcVersionOf } from './grpc-compat.js';
 import type { AttemptPlan } from './guarded-call.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import { INSTANCE_LEVEL_OPTION, INSTANCE_POLICY_NAME, registerInstanceBreakerPolicy } from './instance-policy.js';
@@ -139,7 +140,7 @@ export type ChildPolicy = 'round_robin' | 'weighted_round_robin' | 'pick_first' 
 export interface ChannelOptionsInput {
   /**
    * The policy the instance breaker wraps. Default `round_robin`.
-   * `weighted_round_robin` works the same way. With `pick_first` every call
+   * `weighted_round_robin` (grpc-js 1.14+) works the same way. With `pick_first` every call
    * goes to one instance: when its breaker trips there is no other to pick,
    * so calls fail fast until it closes.
    */
@@ -384,12 +385,18 @@ export class CBSuite {
       'serviceConfig',
       'grpc',
     ]) as ChannelOptionsInput;
-    registerInstanceBreakerPolicy(o.grpc ?? installedGrpc);
+    const grpc = o.grpc ?? installedGrpc;
+    registerInstanceBreakerPolicy(grpc);
     const child = o.childPolicy ?? 'round_robin';
     let childPolicy: readonly object[];
-    if (child === 'round_robin' || child === 'weighted_round_robin' || child === 'pick_first')
+    if (child === 'round_robin' || child === 'weighted_round_robin' || child === 'pick_first') {
+      if (!grpc.experimental.isLoadBalancerNameRegistered(child)) {
+        throw new TypeError(
+          `childPolicy ${child} is not in @grpc/grpc-js ${grpcVersionOf(grpc) ?? '(unknown version)'}; weighted_round_robin came in 1.14.0`,
+        );
+      }
       childPolicy = [{ [child]: {} }];
-    else if (Array.isArray(child)) childPolicy = child;
+    } else if (Array.isArray(child)) childPolicy = child;
     else
       throw new TypeError(
         `childPolicy must be round_robin, weighted_round_robin, pick_first or an array of LB configs, got ${show(child)}`,
@@ -576,9 +583,9 @@ export class CBSuite {
     const message =
       `cbsuite: a call of ${ri.path} reached a server through a channel that does not run the ` +
       `"${INSTANCE_POLICY_NAME}" policy, so grpc-js fell back to pick_first and the instance-level breaker is off. ` +
-      'The policy is registered in another copy of @grpc/grpc-js than the one this channel uses. Fix: pass your grpc ' +
-      'module, cbs.channelOptions({ grpc }) or registerInstanceBreakerPolicy(grpc), before creating the client; ' +
-      '(a channel meant to be service-level only needs a CBSuite whose channelOptions() it does not share).';
+      'Usually the policy is registered in another copy of @grpc/grpc-js than the one this channel uses. Fix: pass ' +
+      'your grpc module, cbs.channelOptions({ grpc }) or registerInstanceBreakerPolicy(grpc), before creating the ' +
+      'client; (a channel meant to be service-level only needs a CBSuite whose channelOptions() it does not share).';
     this.fault('instance', 'policy', undefined, new Error(message));
     if (this.onMissingPolicy === 'fail') {
       const metadata = new Metadata();

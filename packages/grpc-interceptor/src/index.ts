@@ -47,6 +47,7 @@ export {
 } from './classify.js';
 export type { CBTripFuncFactory } from './config-store.js';
 export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
+export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
 export type { InstanceStats } from './instance-level.js';
 export {
   CALL_ID_HEADER,
@@ -63,3 +64,4 @@ export {
   withWrappedInstanceGetErrorType,
   withWrappedServiceGetErrorType,
 } from './suite-options.js';
+export { isUnsupportedGrpcError, UnsupportedGrpcError } from './unsupported-grpc-error.js';

@@ -1,4 +1,4 @@
-import { anyTripFunc, consecutiveTripFunc, rateTripFunc, State } from '@cbsuite/core';
+import { anyTripFunc, consecutiveTripFunc, ErrorType, rateTripFunc, State } from '@cbsuite/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/src/test-support/manual-clock.js';
 import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
@@ -16,6 +16,7 @@ import {
   say,
   startEchoServer,
 } from './test-support/echo.js';
+import { grpcJsAtLeast } from './test-support/grpc-version.js';
 import { setTestAddresses } from './test-support/test-resolver.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -158,6 +159,27 @@ describe('instance-level breaker', () => {
     expect(b.hits.Say).toBe(10);
     expect(state(cbs, b)).toBe(State.Closed);
     expect(cbs.instancePanel.getMetricer(b.address).failures()).toBe(0);
+  });
+
+  it("gives the instance classifier each attempt's whole status: code, details and trailers", async () => {
+    const seen: string[] = [];
+    const { servers, client } = await setup({
+      instanceGetErrorType: (s, ctx) => {
+        seen.push(`${ctx.key} ${s.code} ${s.details} ${String(s.metadata.get('x-load')[0])}`);
+        return ErrorType.Success;
+      },
+    });
+    seen.length = 0;
+    const b = servers[1] as EchoServer;
+    const trailers = new grpc.Metadata();
+    trailers.set('x-load', 'high');
+    b.setBehavior(() => ({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'busy', trailers }));
+    await calls(client, 3);
+    expect(b.hits.Say).toBe(1);
+    expect(seen.filter((line) => line.startsWith(`${b.address} `))).toEqual([
+      `${b.address} ${grpc.status.RESOURCE_EXHAUSTED} busy high`,
+    ]);
+    expect(seen).toHaveLength(3);
   });
 
   it('applies per-address overrides over the shared instance config', async () => {
@@ -329,7 +351,24 @@ describe('instance-level breaker: the connection dies under a call', () => {
     throw new Error('no call landed on the cut server in 10 calls');
   }
 
-  it.each([['headers'], ['reply']] as const)(
+  // grpc-js before 1.12 reports a connection lost under a call as CANCELLED
+  // "Call cancelled" (it takes the RST_STREAM code Node makes up for the
+  // streams of a dead connection), which cbsuite cannot tell from a cancel.
+  const dropIsCancel = !grpcJsAtLeast('1.12.0');
+
+  it.runIf(dropIsCancel).each([['headers'], ['reply']] as const)(
+    'on grpc-js < 1.12, sees a connection lost after the %s as a cancel: no retry, no instance failure',
+    async (point) => {
+      const { cut, cbs, seen } = await callAndCut(point, true);
+      expect(seen.error?.code).toBe(grpc.status.CANCELLED);
+      expect(seen.error?.details).toBe('Call cancelled');
+      expect(cut.calls()).toBe(1);
+      expect(cbs.stats().instance.retries).toBe(0);
+      expect(cbs.instancePanel.breaker(cut.address)?.metricer().failures()).toBe(0);
+    },
+  );
+
+  it.skipIf(dropIsCancel).each([['headers'], ['reply']] as const)(
     'retries an idempotent call whose connection dies after its %s on another instance; the caller sees only that answer',
     async (point) => {
       const { cut, healthy, cbs, attempts, seen } = await callAndCut(point, true);
@@ -344,18 +383,22 @@ describe('instance-level breaker: the connection dies under a call', () => {
       ]);
       expect(cut.calls()).toBe(1);
       expect(cbs.stats().instance.retries).toBe(1);
+      expect(cbs.instancePanel.breaker(cut.address)?.metricer().failures()).toBe(1);
     },
   );
 
-  it.each([['headers'], ['reply']] as const)(
+  it.skipIf(dropIsCancel).each([['headers'], ['reply']] as const)(
     'fails a call that is not idempotent when its connection dies after its %s, with the headers it got',
     async (point) => {
       const { cut, cbs, seen } = await callAndCut(point, false);
       expect(seen.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(seen.error?.details).toBe('Connection dropped');
       expect(seen.reply).toBeUndefined();
       expect(seen.headers).toEqual([cut.address]);
       expect(cut.calls()).toBe(1);
       expect(cbs.stats().instance.retries).toBe(0);
+      // The attempt's details reach the instance classifier, which counts the drop against the instance.
+      expect(cbs.instancePanel.breaker(cut.address)?.metricer().failures()).toBe(1);
     },
   );
 });

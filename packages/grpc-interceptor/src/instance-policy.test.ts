@@ -17,6 +17,7 @@ import {
 import { rpcInfoOf } from './rpc-info.js';
 import { type EchoClient, type EchoServer, grpc, ipv4Target, say, startEchoServer } from './test-support/echo.js';
 import { loadSecondGrpcCopy } from './test-support/grpc-copy.js';
+import { grpcJsAtLeast } from './test-support/grpc-version.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -168,7 +169,11 @@ describe('policy registration and config', () => {
   it.each([
     [{ child_policy: [{ round_robin: {} }] }, undefined],
     [{}, undefined],
-    [{ child_policy: [{ weighted_round_robin: {} }] }, undefined],
+    // weighted_round_robin came in grpc-js 1.14.0.
+    [
+      { child_policy: [{ weighted_round_robin: {} }] },
+      grpcJsAtLeast('1.14.0') ? undefined : /no policy of child_policy/,
+    ],
     [{ child_policy: [{ pick_first: {} }] }, undefined],
     [{ child_policy: [] }, /child_policy must be a non-empty array/],
     [{ child_policy: [{ no_such_policy: {} }] }, /no policy of child_policy is registered/],

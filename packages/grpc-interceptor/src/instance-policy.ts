@@ -2,6 +2,16 @@ import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import type { experimental, StatusObject } from '@grpc/grpc-js';
 import * as installedGrpc from '@grpc/grpc-js';
 import { circuitBreakStatus } from './circuit-break-error.js';
+import {
+  type ChildHandlerConstructor,
+  checkInstanceLevelSupport,
+  constructorOptions,
+  endpointsOf,
+  noSubchannelPrefix,
+  onCallEndedGetsStatus,
+  type StatusSlot,
+  withStatusSlot,
+} from './grpc-compat.js';
 import type { CallState, InstanceLevel } from './instance-level.js';
 
 /** The name the instance-level policy is registered under. */
@@ -10,9 +20,9 @@ export const INSTANCE_POLICY_NAME = 'cbsuite_instance_cb';
 /**
  * The channel option that hands a suite's instance level to the policy. Its
  * prefix keeps it out of subchannel arguments (and so out of subchannel
- * pooling), as grpc-js-xds does for its own live objects.
+ * pooling) on grpc-js 1.13+, as grpc-js-xds does for its own live objects.
  */
-export const INSTANCE_LEVEL_OPTION = `${installedGrpc.experimental.SUBCHANNEL_ARGS_EXCLUDE_KEY_PREFIX}.cbsuite`;
+export const INSTANCE_LEVEL_OPTION = `${noSubchannelPrefix(installedGrpc)}.cbsuite`;
 
 /**
  * Private header the interceptor puts on each call so that the picker can
@@ -30,10 +40,14 @@ const registered = new WeakSet<object>();
  * Registers the instance-level policy in a grpc-js module: by default the
  * copy this package resolves, or the one your clients use if that is another
  * copy. Idempotent. `CBSuite.channelOptions()` calls it for the default copy.
+ *
+ * @throws UnsupportedGrpcError when that grpc-js is older than 1.10.0 (its
+ * experimental load-balancing API lacks what the policy needs).
  */
 export function registerInstanceBreakerPolicy(grpc: Grpc = installedGrpc): void {
   const x = grpc.experimental;
   if (registered.has(x) && x.isLoadBalancerNameRegistered(INSTANCE_POLICY_NAME)) return;
+  checkInstanceLevelSupport(grpc);
   const { Config, Policy } = makePolicy(grpc);
   x.registerLoadBalancerType(INSTANCE_POLICY_NAME, Policy, Config);
   registered.add(x);
@@ -41,7 +55,8 @@ export function registerInstanceBreakerPolicy(grpc: Grpc = installedGrpc): void 
 
 /** Whether the policy is registered in `grpc` (default: the copy this package resolves). */
 export function isInstanceBreakerPolicyRegistered(grpc: Grpc = installedGrpc): boolean {
-  return grpc.experimental.isLoadBalancerNameRegistered(INSTANCE_POLICY_NAME);
+  const x = grpc.experimental as Partial<X>;
+  return x.isLoadBalancerNameRegistered?.(INSTANCE_POLICY_NAME) === true;
 }
 
 function isInstanceLevel(value: unknown): value is InstanceLevel {
@@ -89,6 +104,9 @@ function makePolicy(grpc: Grpc) {
     }
   }
 
+  const ChildHandler = x.ChildLoadBalancerHandler as unknown as ChildHandlerConstructor;
+
+  // The signatures are grpc-js 1.14's; see grpc-compat.ts for what older versions pass.
   class Policy implements experimental.LoadBalancer {
     private readonly child: experimental.ChildLoadBalancerHandler;
     private level: InstanceLevel | undefined;
@@ -97,25 +115,30 @@ function makePolicy(grpc: Grpc) {
       string,
       [experimental.SubchannelInterface, experimental.ConnectivityStateListener]
     >();
+    /** The channel options, on versions that give them to the constructor (1.10–1.12). */
+    private readonly channelOptions: Record<string, unknown> | undefined;
 
-    constructor(helper: experimental.ChannelControlHelper) {
-      this.child = new x.ChildLoadBalancerHandler(
-        x.createChildChannelControlHelper(helper, {
-          updateState: (state, picker, error) => {
-            const level = this.level;
-            helper.updateState(
-              state,
-              state === READY && level !== undefined ? new BreakerPicker(picker, level, this.endpoints, x) : picker,
-              error,
-            );
-          },
-          createSubchannel: (address, args) => {
-            const sc = helper.createSubchannel(address, args);
-            this.watch(sc);
-            return sc;
-          },
-        }),
-      );
+    // `rest`, `more`: what a version passes beyond 1.14's arguments (options
+    // and credentials to the constructor, a credentials override to
+    // createSubchannel in 1.12), handed on unchanged.
+    constructor(helper: experimental.ChannelControlHelper, ...rest: unknown[]) {
+      this.channelOptions = constructorOptions(rest);
+      const childHelper = x.createChildChannelControlHelper(helper, {
+        updateState: (state, picker, ...more: [string | null]) => {
+          const level = this.level;
+          helper.updateState(
+            state,
+            state === READY && level !== undefined ? new BreakerPicker(picker, level, this.endpoints, x) : picker,
+            ...more,
+          );
+        },
+        createSubchannel: (address, args, ...more: []) => {
+          const sc = helper.createSubchannel(address, args, ...more);
+          this.watch(sc);
+          return sc;
+        },
+      });
+      this.child = new ChildHandler(childHelper, ...rest);
     }
 
     updateAddressList(
@@ -125,14 +148,16 @@ function makePolicy(grpc: Grpc) {
       note: string,
     ): boolean {
       if (!(config instanceof Config)) return false;
-      const level = options[INSTANCE_LEVEL_OPTION];
+      const level = options?.[INSTANCE_LEVEL_OPTION] ?? this.channelOptions?.[INSTANCE_LEVEL_OPTION];
       this.level = isInstanceLevel(level) ? level : undefined;
-      if (endpoints.ok) {
-        const addresses = endpoints.value.flatMap((e) => e.addresses.map((a) => x.subchannelAddressToString(a)));
+      const list = endpointsOf(endpoints);
+      if (list !== undefined) {
+        const addresses = list.flatMap((e) => e.addresses.map((a) => x.subchannelAddressToString(a)));
         this.endpoints = Math.max(1, addresses.length);
         this.level?.updateAddresses(this, addresses);
       }
-      return this.child.updateAddressList(endpoints, config.child, options, note);
+      // Versions before 1.14 return nothing; they ignore what this returns.
+      return this.child.updateAddressList(endpoints, config.child, options, note) !== false;
     }
 
     exitIdle(): void {
@@ -181,12 +206,17 @@ function makePolicy(grpc: Grpc) {
  * `UNAVAILABLE` and the instance marker, and grpc-js does not retry it.
  */
 export class BreakerPicker implements experimental.Picker {
+  /** Whether onCallEnded gets only the code, so the status is read off the subchannel call (≤ 1.13). */
+  private readonly slotted: boolean;
+
   constructor(
     private readonly child: experimental.Picker,
     private readonly level: InstanceLevel,
     private readonly endpoints: number,
     private readonly x: X,
-  ) {}
+  ) {
+    this.slotted = !onCallEndedGetsStatus(x);
+  }
 
   pick(args: experimental.PickArgs): experimental.PickResult {
     const level = this.level;
@@ -249,9 +279,10 @@ export class BreakerPicker implements experimental.Picker {
     }
     const childStarted = r.onCallStarted;
     const childEnded = r.onCallEnded;
+    const slot: StatusSlot | undefined = this.slotted ? { status: undefined } : undefined;
     return {
       pickResultType: r.pickResultType,
-      subchannel: r.subchannel,
+      subchannel: slot !== undefined && r.subchannel !== null ? withStatusSlot(r.subchannel, slot) : r.subchannel,
       status: r.status,
       onCallStarted: () => {
         if (probe !== undefined) probe.started = true;
@@ -259,7 +290,11 @@ export class BreakerPicker implements experimental.Picker {
       },
       onCallEnded: (code, details, metadata) => {
         const latency = o.trackSlow ? o.now() - pickedAt : undefined;
-        level.recordAttempt(addr, breaker, permit, { code, details, metadata }, state, latency);
+        let status: StatusObject;
+        if (details !== undefined) status = { code, details, metadata };
+        else if (slot?.status?.code === code) status = slot.status;
+        else status = { code, details: '', metadata: new installedGrpc.Metadata() };
+        level.recordAttempt(addr, breaker, permit, status, state, latency);
         childEnded?.(code, details, metadata);
       },
     };

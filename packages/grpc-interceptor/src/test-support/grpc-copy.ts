@@ -8,7 +8,8 @@ import type * as Grpc from '@grpc/grpc-js';
 
 export function loadSecondGrpcCopy(): { grpc: typeof Grpc; remove: () => void } {
   const require = createRequire(import.meta.url);
-  const original = dirname(require.resolve('@grpc/grpc-js/package.json'));
+  // Under the grpc-js matrix, a copy of the release under test.
+  const original = process.env.CBSUITE_GRPC_JS_DIR ?? dirname(require.resolve('@grpc/grpc-js/package.json'));
   const deps = dirname(dirname(original));
   const root = mkdtempSync(join(tmpdir(), 'cbsuite-grpc-copy-'));
   const modules = join(root, 'node_modules');

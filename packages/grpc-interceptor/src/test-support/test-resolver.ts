@@ -2,10 +2,20 @@
 // `cbtest:<name>`. It answers once per resolution cycle, asynchronously: a
 // resolver that answers every updateResolution() at once loops with
 // round_robin, which asks for re-resolution whenever a child leaves READY.
+// It speaks both listener shapes: a function (grpc-js 1.14) or an object.
 import { grpc } from './echo.js';
 
 type Resolver = grpc.experimental.Resolver;
 type Listener = grpc.experimental.ResolverListener;
+interface OldListener {
+  onSuccessfulResolution(
+    endpoints: unknown[],
+    config: null,
+    configError: null,
+    selector: null,
+    attributes: object,
+  ): void;
+}
 
 const lists = new Map<string, number[]>();
 const live = new Map<string, Set<TestResolver>>();
@@ -39,7 +49,12 @@ class TestResolver implements Resolver {
       if (this.destroyed) return;
       const ports = lists.get(this.name) ?? [];
       const endpoints = ports.map((port) => ({ addresses: [{ host: '127.0.0.1', port }] }));
-      this.listener(grpc.experimental.statusOrFromValue(endpoints), {}, null, '');
+      if (typeof this.listener === 'function') {
+        this.listener(grpc.experimental.statusOrFromValue(endpoints), {}, null, '');
+      } else {
+        // grpc-js before 1.14: a listener object.
+        (this.listener as unknown as OldListener).onSuccessfulResolution(endpoints, null, null, null, {});
+      }
     });
   }
 
