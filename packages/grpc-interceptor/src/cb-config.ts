@@ -21,8 +21,34 @@ export function getDefaultCBConfig(): CBConfig {
   return { ...DEFAULT_CB_CONFIG };
 }
 
+/**
+ * A config as Kitex's config centers publish it: the JSON field names of Go's
+ * `circuitbreak.CBConfig` (`enable`, `err_rate`, `min_sample`).
+ */
+export interface KitexCBConfig {
+  readonly enable?: boolean;
+  readonly err_rate?: number;
+  readonly min_sample?: number;
+}
+
+/**
+ * What {@link parseCBConfig} and the suite's config methods take: a partial
+ * {@link CBConfig}, a {@link KitexCBConfig}, or fields of both (each field
+ * once).
+ */
+export type CBConfigInput = Partial<CBConfig> & KitexCBConfig;
+
 const BRAND = Symbol.for('@cbsuite/grpc-interceptor:CBConfigError');
-const FIELDS = ['enable', 'errRate', 'minSample'] as const;
+
+/** Each accepted field name, ours and Kitex's, and the field it sets. */
+const FIELD_OF: Readonly<Record<string, keyof CBConfig>> = {
+  enable: 'enable',
+  errRate: 'errRate',
+  err_rate: 'errRate',
+  minSample: 'minSample',
+  min_sample: 'minSample',
+};
+const KNOWN = 'enable, errRate (err_rate), minSample (min_sample)';
 
 /** A config (or its key) was refused. `field` names what was wrong and `value` is what it got. */
 export class CBConfigError extends Error {
@@ -47,24 +73,36 @@ export function isCBConfigError(err: unknown): err is CBConfigError {
  * left out keep `base`'s value. Returns a frozen config, or throws a
  * {@link CBConfigError} naming the first bad field; `base` is never changed.
  * `what` names the whole value in the error when it is not an object.
+ *
+ * Kitex's JSON field names are accepted too (`err_rate`, `min_sample`; see
+ * {@link KitexCBConfig}), so a payload a config center publishes for Kitex
+ * applies as is. Unlike Go's decoder, which sets a field the JSON leaves out
+ * to its zero value (`enable: false`), a field left out keeps `base`'s value.
+ * Unknown fields, and a field given under both names, are refused.
  */
 export function parseCBConfig(value: unknown, base: CBConfig = DEFAULT_CB_CONFIG, what = 'config'): CBConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new CBConfigError(what, value, 'must be an object with enable, errRate and minSample');
+    throw new CBConfigError(what, value, `must be an object with ${KNOWN}`);
   }
   const v = value as Record<string, unknown>;
-  for (const field of Object.keys(v)) {
-    if (!(FIELDS as readonly string[]).includes(field)) {
-      throw new CBConfigError(field, v[field], `is not a CBConfig field (known: ${FIELDS.join(', ')})`);
-    }
+  const given: Partial<Record<keyof CBConfig, unknown>> = {};
+  const nameOf: Partial<Record<keyof CBConfig, string>> = {};
+  for (const name of Object.keys(v)) {
+    const field = Object.hasOwn(FIELD_OF, name) ? FIELD_OF[name] : undefined;
+    if (field === undefined) throw new CBConfigError(name, v[name], `is not a CBConfig field (known: ${KNOWN})`);
+    if (v[name] === undefined) continue;
+    const other = nameOf[field];
+    if (other !== undefined) throw new CBConfigError(name, v[name], `sets ${field}, which ${other} sets already`);
+    given[field] = v[name];
+    nameOf[field] = name;
   }
-  const { enable = base.enable, errRate = base.errRate, minSample = base.minSample } = v;
+  const { enable = base.enable, errRate = base.errRate, minSample = base.minSample } = given;
   if (typeof enable !== 'boolean') throw new CBConfigError('enable', enable, 'must be a boolean');
   if (typeof errRate !== 'number' || !(errRate >= 0 && errRate <= 1)) {
-    throw new CBConfigError('errRate', errRate, 'must be a number in [0, 1]');
+    throw new CBConfigError(nameOf.errRate ?? 'errRate', errRate, 'must be a number in [0, 1]');
   }
   if (typeof minSample !== 'number' || !Number.isSafeInteger(minSample) || minSample < 0) {
-    throw new CBConfigError('minSample', minSample, 'must be a non-negative integer');
+    throw new CBConfigError(nameOf.minSample ?? 'minSample', minSample, 'must be a non-negative integer');
   }
   return Object.freeze({ enable, errRate, minSample });
 }

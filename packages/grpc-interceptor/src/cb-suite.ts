@@ -15,7 +15,7 @@ import {
 } from '@cbsuite/core';
 import * as installedGrpc from '@grpc/grpc-js';
 import { type ChannelOptions, type Interceptor, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import type { CBConfig } from './cb-config.js';
+import type { CBConfig, CBConfigInput } from './cb-config.js';
 import {
   errorTypeOnInstanceLevel,
   errorTypeOnServiceLevel,
@@ -49,9 +49,9 @@ export interface CBSuiteOptions {
   /** The calling service: the `from` of every key. Default `''`. */
   readonly fromService?: string;
   /** Config of service keys that have none of their own. Default `{enable: true, errRate: 0.5, minSample: 200}`. */
-  readonly defaultServiceCBConfig?: Partial<CBConfig>;
+  readonly defaultServiceCBConfig?: CBConfigInput;
   /** The config shared by every instance. Default `{enable: true, errRate: 0.5, minSample: 200}`. */
-  readonly instanceCBConfig?: Partial<CBConfig>;
+  readonly instanceCBConfig?: CBConfigInput;
   /** Window, cooling, detect, half-open, backoff and probe options of the service breakers (gopkg defaults). */
   readonly serviceBreaker?: BreakerTimingOptions;
   /** The same for the instance breakers. */
@@ -328,28 +328,28 @@ export class CBSuite {
    * that join later included). Validated first: a bad config throws a
    * `CBConfigError` and changes nothing. Needs the `sync` option.
    */
-  async publishServiceCBConfig(key: string, cfg: Partial<CBConfig>): Promise<void> {
+  async publishServiceCBConfig(key: string, cfg: CBConfigInput): Promise<void> {
     const sync = this.fleet();
     const full = this.service.configs.update(key, cfg);
     await sync.publishConfig(CONFIG_SCOPES.service, key, full);
   }
 
   /** Sets the default service config here and on every node. */
-  async publishDefaultServiceCBConfig(cfg: Partial<CBConfig>): Promise<void> {
+  async publishDefaultServiceCBConfig(cfg: CBConfigInput): Promise<void> {
     const sync = this.fleet();
     const full = this.service.configs.updateDefault(cfg);
     await sync.publishConfig(CONFIG_SCOPES.serviceDefault, '', full);
   }
 
   /** Sets the shared instance config here and on every node. */
-  async publishInstanceCBConfig(cfg: Partial<CBConfig>): Promise<void> {
+  async publishInstanceCBConfig(cfg: CBConfigInput): Promise<void> {
     const sync = this.fleet();
     const full = this.instance.configs.updateDefault(cfg);
     await sync.publishConfig(CONFIG_SCOPES.instanceDefault, '', full);
   }
 
   /** Sets one instance's config here and on every node. */
-  async publishInstanceCBConfigFor(address: string, cfg: Partial<CBConfig>): Promise<void> {
+  async publishInstanceCBConfigFor(address: string, cfg: CBConfigInput): Promise<void> {
     const sync = this.fleet();
     const full = this.instance.configs.update(address, cfg);
     await sync.publishConfig(CONFIG_SCOPES.instance, address, full);
@@ -424,12 +424,12 @@ export class CBSuite {
    * value. Takes effect for the calls that follow; the key's statistics are
    * kept. A bad config throws a `CBConfigError` and changes nothing.
    */
-  updateServiceCBConfig(key: string, cfg: Partial<CBConfig>): void {
+  updateServiceCBConfig(key: string, cfg: CBConfigInput): void {
     this.service.configs.update(key, cfg);
   }
 
   /** Sets the config of service keys that have none of their own (Kitex cannot). */
-  updateDefaultServiceCBConfig(cfg: Partial<CBConfig>): void {
+  updateDefaultServiceCBConfig(cfg: CBConfigInput): void {
     this.service.configs.updateDefault(cfg);
   }
 
@@ -444,12 +444,12 @@ export class CBSuite {
   }
 
   /** Sets the config shared by every instance (Kitex's `UpdateInstanceCBConfig`). */
-  updateInstanceCBConfig(cfg: Partial<CBConfig>): void {
+  updateInstanceCBConfig(cfg: CBConfigInput): void {
     this.instance.configs.updateDefault(cfg);
   }
 
   /** Sets the config of one instance, over the shared one. */
-  updateInstanceCBConfigFor(address: string, cfg: Partial<CBConfig>): void {
+  updateInstanceCBConfigFor(address: string, cfg: CBConfigInput): void {
     this.instance.configs.update(address, cfg);
   }
 

@@ -1,5 +1,12 @@
 import type { TripFunc } from '@cbsuite/core';
-import { type CBConfig, CBConfigError, cbConfigEquals, DEFAULT_CB_CONFIG, parseCBConfig } from './cb-config.js';
+import {
+  type CBConfig,
+  CBConfigError,
+  type CBConfigInput,
+  cbConfigEquals,
+  DEFAULT_CB_CONFIG,
+  parseCBConfig,
+} from './cb-config.js';
 
 /** Builds the trip func of a config; default `rateTripFunc(cfg.errRate, cfg.minSample)`. */
 export type CBTripFuncFactory = (cfg: CBConfig, key: string) => TripFunc;
@@ -25,7 +32,7 @@ export class ConfigStore {
 
   constructor(
     private readonly makeTrip: CBTripFuncFactory,
-    defaults: Partial<CBConfig> | undefined,
+    defaults: CBConfigInput | undefined,
     private readonly what: string,
   ) {
     this.fallback = this.entry(parseCBConfig(defaults ?? {}, DEFAULT_CB_CONFIG, what), '');

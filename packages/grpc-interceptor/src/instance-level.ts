@@ -9,7 +9,7 @@ import {
   show,
 } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
-import type { CBConfig } from './cb-config.js';
+import type { CBConfigInput } from './cb-config.js';
 import type { GetErrorTypeFunc } from './classify.js';
 import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
 import type { RPCInfo } from './rpc-info.js';
@@ -17,7 +17,7 @@ import type { LevelHooks } from './service-level.js';
 
 export interface InstanceLevelOptions {
   readonly panelOptions: PanelOptions;
-  readonly defaults: Partial<CBConfig> | undefined;
+  readonly defaults: CBConfigInput | undefined;
   readonly makeTrip: CBTripFuncFactory;
   readonly getErrorType: GetErrorTypeFunc;
 }

@@ -231,7 +231,8 @@ describe('service-level breaker: runtime config', () => {
     ['minSample negative', { minSample: -1 }, 'minSample', -1],
     ['minSample fraction', { minSample: 2.5 }, 'minSample', 2.5],
     ['enable string', { enable: 'yes' }, 'enable', 'yes'],
-    ['unknown field', { err_rate: 0.3 }, 'err_rate', 0.3],
+    ['unknown field', { ErrRate: 0.3 }, 'ErrRate', 0.3],
+    ['a field given twice', { errRate: 0.2, err_rate: 0.3 }, 'err_rate', 0.3],
     ['not an object', 'strict', 'config', 'strict'],
     ['null', null, 'config', null],
   ];

@@ -15,7 +15,7 @@ import {
   type NextCall,
   type StatusObject,
 } from '@grpc/grpc-js';
-import type { CBConfig } from './cb-config.js';
+import type { CBConfigInput } from './cb-config.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import type { GetErrorTypeFunc, Level } from './classify.js';
 import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
@@ -47,7 +47,7 @@ export interface ServiceLevelOptions {
   readonly genKey: GenServiceCBKeyFunc;
   readonly getErrorType: GetErrorTypeFunc;
   readonly panelOptions: PanelOptions;
-  readonly defaults: Partial<CBConfig> | undefined;
+  readonly defaults: CBConfigInput | undefined;
   readonly makeTrip: CBTripFuncFactory;
 }
 
