@@ -73,8 +73,19 @@ export interface ExecuteOptions {
   readonly classify?: (err: unknown) => ErrorType;
 }
 
-/** The function `execute` runs; it receives an abort signal when the call has a timeout or a caller's signal. */
+/**
+ * The function `execute` runs. It receives an abort signal when the call has
+ * a `timeoutMs` or a caller's `signal`, and `undefined` otherwise (the fast
+ * path makes no `AbortController`).
+ */
 export type Executable<T> = (signal: AbortSignal | undefined) => T | PromiseLike<T>;
+
+/** A function that needs its signal: `execute` takes it with options that set `timeoutMs` or `signal`. */
+export type SignalledExecutable<T> = (signal: AbortSignal) => T | PromiseLike<T>;
+
+/** Options with which `execute` always passes a signal: a `timeoutMs`, a caller's `signal`, or both. */
+export type SignalledExecuteOptions = ExecuteOptions &
+  ({ readonly timeoutMs: number } | { readonly signal: AbortSignal });
 
 interface ClosedInner {
   readonly state: typeof State.Closed;
@@ -309,22 +320,27 @@ export class Breaker {
    * Rejected calls of one breaker in one state share one error and one
    * rejected promise, which is marked handled: a caller that drops it gets
    * no unhandled-rejection warning for it.
+   *
+   * `fn` gets an abort signal when `options` set `timeoutMs` or `signal`,
+   * so with those it may declare `(signal: AbortSignal) =>`.
    */
-  execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T> {
+  execute<T>(fn: SignalledExecutable<T>, options: SignalledExecuteOptions): Promise<T>;
+  execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T>;
+  execute<T>(fn: Executable<T> | SignalledExecutable<T>, options?: ExecuteOptions): Promise<T> {
     const permit = this.acquire();
     if (permit === NO_PERMIT) return (this.rejection ?? this.makeRejection()).promise;
     if (options === undefined && permit === PERMIT && !this.opts.trackSlow) {
       const h = this.handlers ?? this.makeHandlers();
       let result: T | PromiseLike<T>;
       try {
-        result = fn(undefined);
+        result = (fn as Executable<T>)(undefined);
       } catch (err) {
         this.fail();
         return Promise.reject(err);
       }
       return Promise.resolve(result).then(h.ok, h.err) as Promise<T>;
     }
-    return this.executeSlow(fn, permit, options);
+    return this.executeSlow(fn as Executable<T>, permit, options);
   }
 
   /** The error a rejected call gets: one instance per state, without a stack trace. */

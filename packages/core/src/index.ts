@@ -8,6 +8,8 @@ export type {
   ExecuteOptions,
   KeyedStateChangeHandler,
   Permit,
+  SignalledExecutable,
+  SignalledExecuteOptions,
   TransitionCause,
   TransitionInfo,
 } from './breaker.js';

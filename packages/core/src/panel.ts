@@ -6,6 +6,8 @@ import {
   NO_PERMIT,
   PERMIT,
   type Permit,
+  type SignalledExecutable,
+  type SignalledExecuteOptions,
   type TransitionInfo,
 } from './breaker.js';
 import type { ErrorType } from './error-type.js';
@@ -168,9 +170,14 @@ export class Panel {
     this.getBreaker(key).record(type, latencyMs, permit);
   }
 
-  /** Runs `fn` through the breaker for `key`; see {@link Breaker.execute}. */
-  execute<T>(key: string, fn: Executable<T>, options?: ExecuteOptions): Promise<T> {
-    return this.getBreaker(key).execute(fn, options);
+  /**
+   * Runs `fn` through the breaker for `key`; see {@link Breaker.execute}.
+   * With `timeoutMs` or `signal` in `options`, `fn` always gets a signal.
+   */
+  execute<T>(key: string, fn: SignalledExecutable<T>, options: SignalledExecuteOptions): Promise<T>;
+  execute<T>(key: string, fn: Executable<T>, options?: ExecuteOptions): Promise<T>;
+  execute<T>(key: string, fn: Executable<T> | SignalledExecutable<T>, options?: ExecuteOptions): Promise<T> {
+    return this.getBreaker(key).execute(fn as Executable<T>, options);
   }
 
   /** Sets a forced mode for `key` (see {@link Mode}). */
