@@ -34,8 +34,9 @@ export const NO_SUBCHANNEL_PREFIX = 'grpc.internal.no_subchannel';
 type Grpc = typeof GrpcModule;
 type X = typeof experimental;
 
-// What the policy uses; all of it is in 1.10.0. Before 1.10 the API took
-// bare addresses and lacked the config helpers.
+// What the policy uses, and endpointToString as the mark of the endpoint
+// lists it reads; all of it is in 1.10.0. Before 1.10 the API took bare
+// addresses and lacked the config helpers.
 const REQUIRED = [
   'registerLoadBalancerType',
   'isLoadBalancerNameRegistered',
