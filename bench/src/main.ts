@@ -44,6 +44,8 @@ function fmt(unit: Group['unit'], v: number): string {
   switch (unit) {
     case 'ns':
       return fmtNs(v);
+    case 'us':
+      return `${v.toFixed(v < 10 ? 2 : 1)} µs`;
     case 'bytes':
       return `${(v / 1024).toFixed(2)} KiB`;
     case 'rate':

@@ -2,6 +2,7 @@
 import { type Case, coreCases } from './core-cases.js';
 import { fleetCases } from './fleet-cases.js';
 import { grpcCases } from './grpc-cases.js';
+import { scaleCases } from './scale-cases.js';
 
 export interface Row {
   readonly id: string;
@@ -15,7 +16,7 @@ export interface Row {
   readonly unit?: Unit;
 }
 
-export type Unit = 'ns' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio';
+export type Unit = 'ns' | 'us' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio';
 
 export interface Group {
   readonly title: string;
@@ -256,7 +257,7 @@ export const suites: Record<string, Suite> = {
         title: 'Redis commands per node per second (5 keys, syncIntervalMs 200)',
         unit: 'count',
         peers: {},
-        note: 'One synced node driving breaker calls (isAllowed + succeed) at the given rate for 4 s. Goal: independent of the call rate.',
+        note: 'One synced node driving breaker calls (isAllowed + succeed, all successes) at the given rate for 12 s: quiet keys go every quietSyncIntervalMs (5 s). Goal: independent of the call rate.',
         rows: [
           { id: 'commands/1k.perNode', label: 'at 1,000 calls/s' },
           { id: 'commands/10k.perNode', label: 'at 10,000 calls/s' },
@@ -286,6 +287,75 @@ export const suites: Record<string, Suite> = {
             id: 'latency/engine.on',
             label: 'synced (counts the outcome for the next flush)',
             baseline: 'latency/engine.off',
+          },
+        ],
+      },
+    ],
+  },
+  scale: {
+    title: '@cbsuite/redis-sync at scale: simulated fleets running the real sync code',
+    cases: scaleCases,
+    processes: 1,
+    groups: [
+      {
+        title: 'Redis CPU per (node, key) per second, one Redis (10 keys per node)',
+        unit: 'us',
+        peers: {},
+        note: "Simulated nodes (a real RedisSync and Panel each, 250 per worker process) calling 10 keys 10 times a second each; Redis CPU is used_cpu_user + used_cpu_sys (INFO cpu) over 12 s healthy, 6 s in an outage, divided by nodes × keys × seconds, in µs. Healthy: successes only (flushed every quietSyncIntervalMs, 5 s). Outage: half the calls fail on every node and the breakers never trip (minSample 1e9), so every key has errors to send at every tick (200 ms): the worst steady state. Script time is the commands' own time (INFO commandstats).",
+        rows: [
+          { id: 'cpu/healthy-10.cpuPerPair', label: 'healthy, 10 nodes', goal: '≤ 5 µs/s' },
+          { id: 'cpu/healthy-100.cpuPerPair', label: 'healthy, 100 nodes', goal: '≤ 5 µs/s' },
+          { id: 'cpu/healthy-1000.cpuPerPair', label: 'healthy, 1,000 nodes', goal: '≤ 5 µs/s' },
+          { id: 'cpu/outage-10.cpuPerPair', label: 'outage, 10 nodes', goal: '≤ 50 µs/s' },
+          { id: 'cpu/outage-100.cpuPerPair', label: 'outage, 100 nodes', goal: '≤ 50 µs/s' },
+          { id: 'cpu/outage-1000.cpuPerPair', label: 'outage, 1,000 nodes', goal: '≤ 50 µs/s' },
+          { id: 'cpu/healthy-1000.cmdPerPair', label: 'healthy, 1,000 nodes: script time' },
+          { id: 'cpu/outage-1000.cmdPerPair', label: 'outage, 1,000 nodes: script time' },
+          { id: 'cpu/outage-1000.failedFlushes', label: 'outage, 1,000 nodes: flushes that failed', unit: 'count' },
+        ],
+      },
+      {
+        title: 'the same on a three-master Redis Cluster, 1,000 nodes',
+        unit: 'us',
+        peers: {},
+        note: "CPU summed over the masters; the busiest master's share of the total (goal: at most a half).",
+        rows: [
+          { id: 'cluster/healthy-1000.cpuPerPair', label: 'healthy, µs per (node, key) per s', goal: '≤ 5 µs/s' },
+          {
+            id: 'cluster/healthy-1000.busiestShare',
+            label: "healthy, busiest master's share",
+            unit: 'ratio',
+            goal: '≤ 0.5',
+          },
+          { id: 'cluster/outage-1000.cpuPerPair', label: 'outage, µs per (node, key) per s', goal: '≤ 50 µs/s' },
+          {
+            id: 'cluster/outage-1000.busiestShare',
+            label: "outage, busiest master's share",
+            unit: 'ratio',
+            goal: '≤ 0.5',
+          },
+        ],
+      },
+      {
+        title: '1,000 simulated nodes, one key: an outage, then the heal',
+        unit: 'ms',
+        peers: {},
+        note: 'minSample 200 for the fleet, quorum 2, coolingTimeoutMs 3000, detectTimeoutMs 300, syncIntervalMs 200; each node calls twice a second.',
+        rows: [
+          { id: 'spread/1000.spreadP50', label: 'first open to each other open, p50' },
+          { id: 'spread/1000.spreadP99', label: 'first open to each other open, p99', goal: '≤ 400 ms' },
+          { id: 'spread/1000.fleetOpens', label: "share of the opens that are the fleet's", unit: 'ratio', goal: '1' },
+          {
+            id: 'spread/1000.probes',
+            label: 'probes before the first close',
+            unit: 'count',
+            goal: '2 (halfOpenSuccesses)',
+          },
+          {
+            id: 'spread/1000.probesPerInterval',
+            label: 'most probes in one detect interval',
+            unit: 'count',
+            goal: '1',
           },
         ],
       },

@@ -1,13 +1,13 @@
 import { ErrorType, isErrorType } from './error-type.js';
 import { BreakerTimeoutError, CircuitBreakerError, withoutStack } from './errors.js';
-import type { FleetLink, FleetView } from './fleet-link.js';
-import { FleetMetricer } from './fleet-metricer.js';
+import type { FleetLink, LinkedBreaker } from './fleet-link.js';
+import type { FleetView } from './fleet-view.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
 import { type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Mode, State } from './state.js';
 import type { TripFunc } from './trip-funcs.js';
 import { checkNumber, show } from './validate.js';
-import { WindowMetricer } from './window-metricer.js';
+import { type RecentCounts, WindowMetricer } from './window-metricer.js';
 
 /**
  * An admission ticket from `acquire()`: `NO_PERMIT` (0) when the call is
@@ -142,7 +142,7 @@ export interface BreakerInit {
  * No timers: OPEN becomes HALF_OPEN lazily, in the first `acquire()` or
  * `isAllowed()` after cooling.
  */
-export class Breaker {
+export class Breaker implements LinkedBreaker {
   /** The panel key, or `""` for a stand-alone breaker. */
   readonly key: string;
   private readonly opts: ResolvedOptions;
@@ -157,7 +157,6 @@ export class Breaker {
   lruNext: Breaker | undefined = undefined;
   /** The fleet sync's link, when the breaker's panel is synced (set by the panel). */
   link: FleetLink | undefined = undefined;
-  private fleetMetricer: FleetMetricer | undefined = undefined;
 
   /**
    * @param options validated here; throws `TypeError`/`RangeError` naming a bad option.
@@ -405,6 +404,16 @@ export class Breaker {
     return true;
   }
 
+  /** For fleet syncs: the configured trip func's verdict on `m` (false when the key has none). */
+  wouldTrip(m: Metricer): boolean {
+    return this.tripFunc()?.(m) === true;
+  }
+
+  /** For fleet syncs: this breaker's outcomes over about the last `ms` (whole buckets, at most the window). */
+  recentCounts(ms: number): RecentCounts {
+    return this.win.recent(this.opts.now(), ms);
+  }
+
   /** @internal For a panel: CLOSED in normal mode, so the breaker may be evicted. */
   isClosedNormal(): boolean {
     return this.s === CLOSED;
@@ -424,10 +433,7 @@ export class Breaker {
     if (s.state === State.Open) {
       if (now < s.openedAt + s.coolingMs) return NO_PERMIT;
       // The fleet probes through one node at a time: the others keep rejecting.
-      if (s.fleet && link !== undefined && link.gate === 'wait') {
-        link.wantsProbe = true;
-        return NO_PERMIT;
-      }
+      if (s.fleet && link !== undefined && !link.mayProbe()) return NO_PERMIT;
       const h: HalfOpenInner = {
         state: State.HalfOpen,
         mode: Mode.Normal,
@@ -525,25 +531,27 @@ export class Breaker {
       this.open(now, s.attempt + 1, 'probeFailed', s.fleet);
   }
 
-  // Without a fresh fleet view the trip func sees this node's window. With
-  // one, it sees this node's counts plus the rest of the fleet's, and a trip
-  // opens the breaker for the whole fleet only when at least `quorum` nodes
-  // (this one included) report errors; otherwise this node opens alone if
-  // its own counts trip.
+  // A synced breaker asks its link what a trip opens: nothing, this node
+  // alone, or the key for the fleet (see FleetLink.tripScope).
   private tripIfNeeded(trip: TripFunc | undefined, now: number): void {
-    const f = trip ?? (this.opts.shouldTripWithKey ? this.opts.shouldTripWithKey(this.key) : this.opts.shouldTrip);
+    const f = trip ?? this.tripFunc();
+    if (f === undefined) return;
     const link = this.link;
-    const view = link?.freshView(now);
-    if (link === undefined || view === undefined) {
-      if (f(this.win)) this.open(now, 0, 'trip', link !== undefined && link.quorum <= 1);
+    if (link === undefined) {
+      if (f(this.win)) this.open(now, 0, 'trip', false);
       return;
     }
-    const fm = this.fleetMetricer ?? new FleetMetricer(this.win);
-    this.fleetMetricer = fm;
-    fm.view = view;
-    const failing = view.failingNodes + (this.win.failures() + this.win.timeouts() > 0 ? 1 : 0);
-    if (f(fm) && failing >= link.quorum) this.open(now, 0, 'trip', true);
-    else if (f(this.win)) this.open(now, 0, 'trip', link.quorum <= 1);
+    const scope = link.tripScope(f, this.win, now);
+    if (scope !== 'none') this.open(now, 0, 'trip', scope === 'fleet');
+  }
+
+  // The trip func in force for this key; a `shouldTripWithKey` that has none
+  // for it means the key never trips (gopkg).
+  private tripFunc(): TripFunc | undefined {
+    const withKey = this.opts.shouldTripWithKey;
+    if (withKey === undefined) return this.opts.shouldTrip;
+    const f = withKey(this.key);
+    return typeof f === 'function' ? f : undefined;
   }
 
   private open(now: number, attempt: number, cause: TransitionCause, fleet: boolean): void {

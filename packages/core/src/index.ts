@@ -22,10 +22,19 @@ export {
   isCircuitBreakerError,
   withoutStack,
 } from './errors.js';
-export type { FleetSync, FleetView, PanelSync, PendingCounts, ProbeGate, SyncedPanel } from './fleet-link.js';
-// For adapters (@cbsuite/grpc-interceptor, @cbsuite/redis-sync).
-export { FleetLink } from './fleet-link.js';
-export { FleetMetricer } from './fleet-metricer.js';
+// For fleet syncs (@cbsuite/redis-sync) and their owners (@cbsuite/grpc-interceptor).
+export type {
+  FleetPolicy,
+  LinkedBreaker,
+  PendingCounts,
+  ProbeGate,
+  Quorum,
+  TripScope,
+} from './fleet-link.js';
+export { FleetLink, requiredNodes } from './fleet-link.js';
+export type { FleetSync, PanelSync, SyncedPanel } from './fleet-sync.js';
+export type { FleetView } from './fleet-view.js';
+export { FleetMetricer } from './fleet-view.js';
 export type { Counts, Metricer } from './metricer.js';
 export { countsOf, MetricsSnapshot } from './metricer.js';
 export type { BreakerOptions, ResolvedOptions } from './options.js';
@@ -53,3 +62,4 @@ export {
   thresholdTripFunc,
 } from './trip-funcs.js';
 export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber, show } from './validate.js';
+export type { RecentCounts } from './window-metricer.js';

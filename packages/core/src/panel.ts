@@ -9,7 +9,7 @@ import {
   type TransitionInfo,
 } from './breaker.js';
 import type { ErrorType } from './error-type.js';
-import type { PanelSync } from './fleet-link.js';
+import type { PanelSync } from './fleet-sync.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
 import { BREAKER_OPTION_NAMES, type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Mode, type State } from './state.js';

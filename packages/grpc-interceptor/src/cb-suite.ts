@@ -5,6 +5,7 @@ import {
   countsOf,
   type FleetSync,
   type Metricer,
+  type Mode,
   type Panel,
   type PanelOptions,
   rateTripFunc,
@@ -354,8 +355,22 @@ export class CBSuite {
     await sync.publishConfig(CONFIG_SCOPES.instance, address, full);
   }
 
+  /**
+   * Forces `mode` on a service key here and on every node of the fleet, nodes
+   * that join later included: `forcedOpen`, `disabled`, `metricsOnly`, or
+   * `normal` to clear. Needs the `sync` option.
+   */
+  async publishServiceMode(key: string, mode: Mode): Promise<void> {
+    await this.fleet().publishMode('service', key, mode);
+  }
+
+  /** Forces `mode` on one instance (by address) here and on every node of the fleet. */
+  async publishInstanceMode(address: string, mode: Mode): Promise<void> {
+    await this.fleet().publishMode('instance', address, mode);
+  }
+
   private fleet(): FleetSync {
-    if (this.sync === undefined) throw new Error('publishing a config to the fleet needs the CBSuite option `sync`');
+    if (this.sync === undefined) throw new Error('publishing to the fleet needs the CBSuite option `sync`');
     return this.sync;
   }
 
@@ -630,7 +645,13 @@ export class CBSuite {
 
 function checkSync(sync: unknown): FleetSync {
   const s = sync as FleetSync;
-  if (typeof s !== 'object' || s === null || typeof s.attach !== 'function' || typeof s.onConfig !== 'function') {
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.attach !== 'function' ||
+    typeof s.onConfig !== 'function' ||
+    typeof s.publishMode !== 'function'
+  ) {
     throw new TypeError(`sync must be a fleet sync (for example a RedisSync), got ${show(sync)}`);
   }
   return s;

@@ -1,15 +1,6 @@
 import { createHash } from 'node:crypto';
 
-const NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
 const PLAIN_KEY = /^[A-Za-z0-9._/:@-]{1,128}$/;
-
-/** Checks a namespace: 1-64 characters of `A-Z a-z 0-9 . _ -`. */
-export function checkNamespace(ns: unknown): string {
-  if (typeof ns !== 'string' || !NAMESPACE.test(ns)) {
-    throw new TypeError(`namespace must be 1-64 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(ns)}`);
-  }
-  return ns;
-}
 
 /**
  * The part of Redis keys that names one breaker: its scope and key, as they
@@ -21,27 +12,83 @@ export function breakerTag(scope: string, key: string): string {
   return `${scope}:${k}`;
 }
 
+/** The Redis keys of one breaker. */
+export interface BreakerKeys {
+  /** Its key group. */
+  readonly group: number;
+  /** Hash: window totals and buckets, stored state, probe lease. */
+  readonly window: string;
+  /** Sorted set: failing nodes, scored by the server time of their report. */
+  readonly failing: string;
+  /** Sorted set: nodes that reported the key, scored likewise. */
+  readonly reporting: string;
+  /** The breaker's member in its group's index of open keys: `scope\nkey`. */
+  readonly member: string;
+}
+
 /**
- * Redis keys of one namespace. The keys of one breaker share a hash tag
- * (`{scope:key}`), so each breaker's script runs on one Redis Cluster slot.
+ * Redis keys of one namespace. Breakers are spread over key groups by a hash
+ * of their scope and key; a group's keys share a hash tag (`{ns:group}`), so
+ * one script call covers them on Redis Cluster, and one pub/sub channel
+ * carries their states.
  */
 export class Keys {
-  /** Pub/sub channel of state and config messages. */
-  readonly channel: string;
-  /** Sorted set of breakers whose state is stored, scored by expiry: nodes that join catch up from it. */
-  readonly index: string;
-  /** Hash of published configs. */
+  /** Hash of published configs and forced modes. */
   readonly config: string;
+  /** Channel of config and mode messages. */
+  readonly configChannel: string;
 
-  constructor(readonly ns: string) {
-    this.channel = `${ns}:events`;
-    this.index = `${ns}:index`;
-    this.config = `${ns}:config`;
+  constructor(
+    readonly ns: string,
+    readonly groups: number,
+  ) {
+    this.config = `${ns}:{${ns}:cfg}:h`;
+    this.configChannel = `${ns}:{${ns}:cfg}:c`;
   }
 
-  /** [window counts, failing nodes, state, probe lease] of one breaker. */
-  breaker(tag: string): [window: string, nodes: string, state: string, lease: string] {
-    const base = `${this.ns}:{${tag}}`;
-    return [`${base}:w`, `${base}:n`, `${base}:s`, `${base}:l`];
+  /** The key group of (scope, key): FNV-1a, so every node and every version agrees. */
+  groupOf(scope: string, key: string): number {
+    let h = 0x811c9dc5;
+    const s = `${scope}\n${key}`;
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    return (h >>> 0) % this.groups;
+  }
+
+  breaker(scope: string, key: string): BreakerKeys {
+    const group = this.groupOf(scope, key);
+    const base = `${this.ns}:{${this.ns}:${group}}:${breakerTag(scope, key)}`;
+    return {
+      group,
+      window: `${base}:w`,
+      failing: `${base}:f`,
+      reporting: `${base}:r`,
+      member: `${scope}\n${key}`,
+    };
+  }
+
+  /** A node incarnation's hash of flush sequence numbers (one field per group), in a group's slot. */
+  seq(group: number, token: string): string {
+    return `${this.ns}:{${this.ns}:${group}}:q:${token}`;
+  }
+
+  /** A group's index of open keys (sorted set scored by when their state expires). */
+  index(group: number): string {
+    return `${this.ns}:{${this.ns}:${group}}:i`;
+  }
+
+  /** A group's channel of state messages. */
+  channel(group: number): string {
+    return `${this.ns}:{${this.ns}:${group}}:c`;
+  }
+
+  /** The group a channel belongs to, or undefined. */
+  groupOfChannel(channel: string): number | undefined {
+    const prefix = `${this.ns}:{${this.ns}:`;
+    if (!channel.startsWith(prefix) || !channel.endsWith('}:c')) return undefined;
+    const g = Number(channel.slice(prefix.length, -3));
+    return Number.isInteger(g) && g >= 0 && g < this.groups ? g : undefined;
   }
 }

@@ -1,118 +1,397 @@
-// The Lua scripts of the sync. Each touches the keys of one breaker only (one
-// hash tag), so they run on Redis Cluster too. Times come from the Redis
-// server's clock (TIME), so nodes whose clocks disagree still agree on buckets.
+// The Lua scripts of the sync. Every key one call touches shares one hash tag
+// (a key group), so each call runs on one Redis Cluster slot. Times come from
+// the Redis server's clock (one TIME per script), so nodes whose clocks
+// disagree still agree on buckets. Anything read back is checked: a key of
+// the wrong type is deleted and counted, a field that is garbage is dropped
+// or recounted, and nothing a writer to Redis left there can fail a call.
+
+/** Lease operations a flush can ask for, per breaker. */
+export const LeaseOp = { None: 0, Acquire: 1, Renew: 2, Release: 3 } as const;
+export type LeaseOp = (typeof LeaseOp)[keyof typeof LeaseOp];
+
+/** What a flush answers about the lease: not asked, held by another node (or nobody), held by this node. */
+export const LeaseReply = { NotAsked: -1, NotHeld: 0, Held: 1 } as const;
+
+/** What a flush does with this node's entry among the failing nodes. */
+export const FailOp = { Keep: 0, Set: 1, Clear: 2 } as const;
+export type FailOp = (typeof FailOp)[keyof typeof FailOp];
+
+/** What a state or config write answers. */
+export const PutReply = { Written: 1, NewerStands: 0, TooFarAhead: -1 } as const;
+
+/** Arguments per breaker of {@link FLUSH}, after its header. */
+export const FLUSH_ARGS_PER_KEY = 8;
+/** Fields per breaker of {@link FLUSH}'s reply, after its header. */
+export const FLUSH_REPLY_PER_KEY = 6;
 
 /**
- * Adds a node's counts to the current bucket of a breaker's window, sums the
- * window, counts the other nodes that reported errors in it, takes or renews
- * the probe lease if asked, and reads the stored state.
- *
- * KEYS: window, nodes, state, lease.
- * ARGV: node, successes, failures, timeouts, slow, bucketMs, buckets, leaseMode (0 none, 1 acquire, 2 renew), token, leaseTtlMs.
- * Returns {bucket, nowMs, successes, failures, timeouts, slow, otherFailingNodes, lease (-1 not asked, 0 no, 1 held), state or ''}.
+ * A breaker's operations in one flush, packed in one integer: its failing
+ * entry, its reporting entry, the lease, how many failing entries to sample,
+ * and the unit (key group) its counts belong to.
  */
-export const FLUSH = `
+export function packOps(fail: FailOp, report: 0 | 1, lease: LeaseOp, sample: number, unit: number): number {
+  return fail + 4 * report + 8 * lease + 32 * Math.min(sample, 63) + 2048 * unit;
+}
+
+// Shared helpers: `pc` runs a command and, on a key of the wrong type,
+// deletes the key (counted in `repairs`) and runs it again; `parse` reads a
+// packed "epoch,s,f,t,w" record.
+const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local bucketMs = tonumber(ARGV[6])
-local n = tonumber(ARGV[7])
-local windowMs = bucketMs * n
-local e = math.floor(now / bucketMs)
-local add = {s = tonumber(ARGV[2]), f = tonumber(ARGV[3]), t = tonumber(ARGV[4]), w = tonumber(ARGV[5])}
-local added = false
-for kind, v in pairs(add) do
-  if v > 0 then
-    local field = e .. ':' .. kind
-    -- A field that holds garbage is overwritten rather than failing the flush.
-    if type(redis.pcall('HINCRBY', KEYS[1], field, v)) == 'table' then
-      redis.call('HSET', KEYS[1], field, v)
+local repairs = 0
+local function pc(cmd, key, ...)
+  local r = redis.pcall(cmd, key, ...)
+  if type(r) == 'table' and r.err then
+    if string.find(r.err, 'WRONGTYPE', 1, true) then
+      redis.call('DEL', key)
+      repairs = repairs + 1
+      return redis.call(cmd, key, ...)
     end
-    added = true
+    error(r)
   end
+  return r
 end
-local sum = {s = 0, f = 0, t = 0, w = 0}
-local stale = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local field = all[i]
-  local sep = string.find(field, ':', 1, true)
-  local be = sep and tonumber(string.sub(field, 1, sep - 1))
-  local kind = sep and string.sub(field, sep + 1)
-  local v = tonumber(all[i + 1])
-  if be == nil or v == nil or v ~= v or v < 0 or v > 1e12 or sum[kind] == nil or be <= e - n or be > e + n then
-    stale[#stale + 1] = field
-  else
-    sum[kind] = sum[kind] + v
-  end
+local function parse(v)
+  if type(v) ~= 'string' then return nil end
+  local e, s, f, x, w = string.match(v, '^(%d+),(%d+),(%d+),(%d+),(%d+)$')
+  if e == nil then return nil end
+  return tonumber(e), tonumber(s), tonumber(f), tonumber(x), tonumber(w)
 end
-if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
-if added or #all > 0 then redis.call('PEXPIRE', KEYS[1], windowMs * 2) end
-if add.f + add.t > 0 then
-  redis.call('HSET', KEYS[2], ARGV[1], now)
-  redis.call('PEXPIRE', KEYS[2], windowMs * 2)
+local function pack(e, s, f, x, w)
+  return string.format('%d,%d,%d,%d,%d', e, s, f, x, w)
 end
-local others = 0
-local gone = {}
-local nodes = redis.call('HGETALL', KEYS[2])
-for i = 1, #nodes, 2 do
-  local ts = tonumber(nodes[i + 1])
-  if ts == nil or ts ~= ts or ts <= now - windowMs or ts > now + windowMs then
-    gone[#gone + 1] = nodes[i]
-  elseif nodes[i] ~= ARGV[1] then
-    others = others + 1
-  end
+local function parseHead(v)
+  if type(v) ~= 'string' then return nil end
+  local e, s, f, x, w, fn, rn = string.match(v, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
+  if e == nil then return nil end
+  return tonumber(e), tonumber(s), tonumber(f), tonumber(x), tonumber(w), tonumber(fn), tonumber(rn)
 end
-if #gone > 0 then redis.call('HDEL', KEYS[2], unpack(gone)) end
-local lease = -1
-local mode = tonumber(ARGV[8])
-if mode == 1 then
-  if redis.call('SET', KEYS[4], ARGV[9], 'NX', 'PX', ARGV[10]) then
-    lease = 1
-  elseif redis.call('GET', KEYS[4]) == ARGV[9] then
-    redis.call('PEXPIRE', KEYS[4], ARGV[10])
-    lease = 1
-  else
-    lease = 0
-  end
-elseif mode == 2 then
-  if redis.call('GET', KEYS[4]) == ARGV[9] then
-    redis.call('PEXPIRE', KEYS[4], ARGV[10])
-    lease = 1
-  else
-    lease = 0
-  end
-end
-local st = redis.call('GET', KEYS[3])
-return {e, now, sum.s, sum.f, sum.t, sum.w, others, lease, st or ''}
 `;
 
 /**
- * Stores a breaker's state unless a newer one is stored, and publishes it. A
- * close also deletes the breaker's window and failing nodes: the outcomes
- * that tripped it must not trip it again once it closes.
- * KEYS: state, window, nodes. ARGV: message, ts, ttlMs, channel, state ('open' or 'closed').
- * Returns 1 if written, 0 if a newer state won.
+ * One node's flush of some breakers, of one or more key groups (of one only
+ * on Redis Cluster: one slot per call).
+ *
+ * Per breaker it adds the node's counts to the current bucket of the shared
+ * window and to its running totals (recounted from the buckets when a new
+ * bucket starts, which also drops what left the window), sets or clears the
+ * node's entry among the failing nodes, refreshes its entry among the
+ * reporting nodes, takes, renews or releases the probe lease, and reads the
+ * stored state when its version is not the one the node knows. Its cost per
+ * breaker does not grow with the window's fill, and grows with the number of
+ * nodes only as O(log nodes) in a sorted set, when an entry changes; the
+ * counts of failing and reporting nodes are kept in the window's header and
+ * recounted per bucket.
+ *
+ * Counts are applied at most once: each unit (key group) of the call carries
+ * the node's next sequence number for it, and a unit whose number is not
+ * above the last one applied for this node's incarnation applies none of its
+ * counts (the rest of the call still runs). A flush sent again after a
+ * timeout therefore cannot count twice.
+ *
+ * KEYS: [1] the incarnation's hash of sequence numbers, then per breaker:
+ * window hash, failing nodes (sorted set), reporting nodes (sorted set: the
+ * nodes that reported the key in the last two windows).
+ * ARGV: [1] node, [2] leaseTtlMs, [3] skewMs, [4] most calls per second one
+ * node may plausibly make, [5] U, then U sequence numbers, then U unit names
+ * (the hash's fields), then S, then S windows as (bucketMs, buckets), then
+ * per breaker {@link FLUSH_ARGS_PER_KEY}: window index (1-based), counts
+ * ("s,f,t,slow" or ''), operations ({@link packOps}), failing entry, old
+ * failing entry, lease value, a holder value to drop, known state version.
+ * Reply: [now, repairs, then per unit: applied (1/0), when its seq was
+ * applied], then per breaker {@link FLUSH_REPLY_PER_KEY}: the window's
+ * header ("epoch,s,f,t,slow,failing,reporting"), flags (lease reply + 1,
+ * plus 4 when counts were clamped), lease holder, state version, state (''
+ * when known), sampled failing entries ('\n'-joined).
  */
-export const PUT_STATE = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, old = pcall(cjson.decode, cur)
-  if ok and type(old) == 'table' and tonumber(old.ts) and tonumber(old.ts) > tonumber(ARGV[2]) then
-    return 0
+export const FLUSH = `${PRELUDE}
+local leaseTtl = tonumber(ARGV[2])
+local skew = tonumber(ARGV[3])
+local maxRate = tonumber(ARGV[4])
+local units = tonumber(ARGV[5])
+local applied = {}
+local out = {now, 0}
+-- One hash of sequence numbers per node incarnation (per group on a Cluster),
+-- a field per unit: "seq:when applied". Sequence 0: the unit carries no counts.
+local fields = {}
+for u = 1, units do fields[u] = ARGV[5 + units + u] end
+local seqs = pc('HMGET', KEYS[1], unpack(fields))
+local writes = {}
+for u = 1, units do
+  local seq = tonumber(ARGV[5 + u])
+  local ok, at = 0, now
+  if seq > 0 then
+    ok = 1
+    local sq = seqs[u]
+    if sq then
+      local s0, at0 = string.match(sq, '^(%d+):(%d+)$')
+      if s0 and tonumber(s0) >= seq then
+        ok = 0
+        at = tonumber(at0)
+      end
+    end
+    if ok == 1 then
+      writes[#writes + 1] = fields[u]
+      writes[#writes + 1] = seq .. ':' .. now
+    end
   end
+  applied[u] = ok
+  out[#out + 1] = ok
+  out[#out + 1] = at
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-if ARGV[5] == 'closed' then redis.call('DEL', KEYS[2], KEYS[3]) end
-redis.call('PUBLISH', ARGV[4], ARGV[1])
-return 1
+if #writes > 0 then
+  redis.call('HSET', KEYS[1], unpack(writes))
+  redis.call('PEXPIRE', KEYS[1], 600000)
+end
+local sbase = 6 + 2 * units
+local windows = {}
+for w = 1, tonumber(ARGV[sbase]) do
+  local bucketMs, n = tonumber(ARGV[sbase + 2 * w - 1]), tonumber(ARGV[sbase + 2 * w])
+  local e = math.floor(now / bucketMs)
+  local slots = {}
+  for j = 0, n - 1 do slots[j + 1] = 'b' .. j end
+  windows[w] = {bucketMs, n, bucketMs * n, e, 'b' .. (e % n), slots}
+end
+local kbase = sbase + 2 * tonumber(ARGV[sbase])
+local nk = (#KEYS - 1) / 3
+for i = 0, nk - 1 do
+  local b = kbase + ${FLUSH_ARGS_PER_KEY} * i
+  local kw, kf, kr = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local win = windows[tonumber(ARGV[b + 1])]
+  local bucketMs, n, windowMs, e, slot = win[1], win[2], win[3], win[4], win[5]
+  local ops = tonumber(ARGV[b + 3])
+  local fop = ops % 4
+  ops = (ops - fop) / 4
+  local report = ops % 2
+  ops = (ops - report) / 2
+  local lop = ops % 4
+  ops = (ops - lop) / 4
+  local k = ops % 64
+  local unit = (ops - k) / 64
+  local clamped = 0
+  local h = pc('HMGET', kw, 'h', slot, 'sv', 'st', 'sx', 'l', 'lx')
+  local existed = h[1] or h[3] or h[6]
+  local head = h[1]
+  local he, hs, hf, ht, hw, failing, reporting = parseHead(head)
+  local cur = h[2]
+  local changed = false
+  if he ~= e then
+    -- A new bucket (or a first flush, or a header that is garbage): drop the
+    -- nodes and buckets that left the window and recount the totals, each
+    -- bucket bounded by what the reporting nodes could plausibly have made.
+    pc('ZREMRANGEBYSCORE', kr, '-inf', now - 2 * windowMs)
+    pc('ZREMRANGEBYSCORE', kf, '-inf', now - windowMs)
+    reporting = redis.call('ZCARD', kr)
+    failing = redis.call('ZCARD', kf)
+    local bcap = math.floor(maxRate * bucketMs / 1000) * math.max(1, reporting)
+    local bs = redis.call('HMGET', kw, unpack(win[6]))
+    hs, hf, ht, hw = 0, 0, 0, 0
+    for j = 1, n do
+      local be, s, f, x, w = parse(bs[j])
+      if be and be > e - n and be <= e then
+        if s > bcap or f > bcap or x > bcap or w > bcap then
+          clamped = 4
+          s, f, x, w = math.min(s, bcap), math.min(f, bcap), math.min(x, bcap), math.min(w, bcap)
+        end
+        hs, hf, ht, hw = hs + s, hf + f, ht + x, hw + w
+      end
+    end
+    cur = bs[(e % n) + 1]
+    changed = h[1] or hs + hf + ht + hw + failing + reporting > 0
+  end
+  if report == 1 then
+    reporting = reporting + pc('ZADD', kr, now, ARGV[1])
+    redis.call('PEXPIRE', kr, 3 * windowMs)
+    changed = true
+  end
+  if fop == 1 then
+    if ARGV[b + 5] ~= '' and ARGV[b + 5] ~= ARGV[b + 4] then failing = failing - pc('ZREM', kf, ARGV[b + 5]) end
+    failing = failing + pc('ZADD', kf, now, ARGV[b + 4])
+    redis.call('PEXPIRE', kf, 2 * windowMs)
+    changed = true
+  elseif fop == 2 and ARGV[b + 5] ~= '' then
+    failing = failing - pc('ZREM', kf, ARGV[b + 5])
+    changed = true
+  end
+  if failing < 0 then failing = 0 end
+  local counts = ARGV[b + 2]
+  if counts ~= '' and applied[unit] == 1 then
+    local ds, df, dt, dw = string.match(counts, '^(%d+),(%d+),(%d+),(%d+)$')
+    ds, df, dt, dw = tonumber(ds) or 0, tonumber(df) or 0, tonumber(dt) or 0, tonumber(dw) or 0
+    local pcap = math.floor(maxRate * windowMs / 1000)
+    if ds > pcap or df > pcap or dt > pcap or dw > pcap then
+      clamped = 4
+      ds, df, dt, dw = math.min(ds, pcap), math.min(df, pcap), math.min(dt, pcap), math.min(dw, pcap)
+    end
+    local se, ss, sf, sx2, sw = parse(cur)
+    if se ~= e then ss, sf, sx2, sw = 0, 0, 0, 0 end
+    hs, hf, ht, hw = hs + ds, hf + df, ht + dt, hw + dw
+    head = string.format('%d,%d,%d,%d,%d,%d,%d', e, hs, hf, ht, hw, failing, reporting)
+    pc('HSET', kw, 'h', head, slot, pack(e, ss + ds, sf + df, sx2 + dt, sw + dw))
+    changed = false
+  end
+  if changed then
+    head = string.format('%d,%d,%d,%d,%d,%d,%d', e, hs, hf, ht, hw, failing, reporting)
+    pc('HSET', kw, 'h', head)
+  end
+  -- The lease: a well-formed holder with an expiry no longer than leaseTtlMs, else absent (and removed).
+  local l, lx = h[6], tonumber(h[7])
+  if l then
+    if #l > 300 or not string.match(l, '^[%w%.:_%-]+$') or lx == nil or lx > now + leaseTtl + skew then
+      pc('HDEL', kw, 'l', 'lx')
+      repairs = repairs + 1
+      l = false
+    elseif lx <= now then
+      l = false
+    end
+  end
+  if l and ARGV[b + 7] ~= '' and l == ARGV[b + 7] then
+    pc('HDEL', kw, 'l', 'lx')
+    l = false
+  end
+  local mine = ARGV[b + 6]
+  local lease = -1
+  if lop == 1 then
+    if not l or l == mine then
+      pc('HSET', kw, 'l', mine, 'lx', now + leaseTtl)
+      lease = 1
+    else
+      lease = 0
+    end
+  elseif lop == 2 then
+    if l == mine then
+      pc('HSET', kw, 'lx', now + leaseTtl)
+      lease = 1
+    else
+      lease = 0
+    end
+  elseif lop == 3 then
+    if l == mine then pc('HDEL', kw, 'l', 'lx') end
+    lease = 0
+  end
+  local holder = ''
+  if lease == 0 and l and l ~= mine then holder = l end
+  -- The stored state: dropped when expired, and when garbage or dated beyond the skew bound (counted).
+  local sv, sx = tonumber(h[3]), tonumber(h[5])
+  local st = h[4]
+  if h[3] or h[4] or h[5] then
+    local bad = sv == nil or sx == nil or not st or sv > now + skew
+    if bad or sx <= now then
+      if bad then repairs = repairs + 1 end
+      pc('HDEL', kw, 'sv', 'st', 'sx')
+      sv = nil
+    end
+  end
+  local stOut = ''
+  if sv and sv ~= tonumber(ARGV[b + 8]) then stOut = st end
+  -- A new bucket (or a new hash) renews the window's expiry; so does a lease taken on a hash that had none.
+  if (not existed and (head or lop == 1)) or (he ~= e and head) then
+    local want = 2 * windowMs
+    if sv and sx - now > want then want = sx - now end
+    redis.call('PEXPIRE', kw, want)
+  end
+  local members = ''
+  if k > 0 and failing > 0 then
+    local ms
+    if failing <= k then ms = redis.call('ZRANGE', kf, 0, -1) else ms = redis.call('ZRANDMEMBER', kf, k) end
+    members = table.concat(ms, '\\n')
+  end
+  out[#out + 1] = head or (e .. ',0,0,0,0,0,0')
+  out[#out + 1] = lease + 1 + clamped
+  out[#out + 1] = holder
+  out[#out + 1] = sv or 0
+  out[#out + 1] = stOut
+  out[#out + 1] = members
+end
+out[2] = repairs
+return out
 `;
 
-/** Deletes the lease if this node still holds it (compare-and-delete). KEYS: lease. ARGV: token. */
-export const RELEASE_LEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+/**
+ * Stores a breaker's fleet state unless a newer one stands, and publishes it.
+ * A stored state dated more than the skew bound ahead of the server's clock,
+ * or expired, does not stand. A close also deletes the shared window and the
+ * failing nodes: the outcomes that tripped the key must not trip it again.
+ *
+ * KEYS: window hash, failing nodes, the group's index of open keys.
+ * ARGV: [1] message, [2] version (server ms), [3] valid until (server ms),
+ * [4] channel, [5] 'open' or 'closed', [6] index member, [7] skewMs,
+ * [8] windowMs, [9] buckets, [10] PUBLISH or SPUBLISH.
+ * Reply: {@link PutReply}, repairs.
+ */
+export const PUT_STATE = `${PRELUDE}
+local skew = tonumber(ARGV[7])
+local ts = tonumber(ARGV[2])
+if ts > now + skew then return {-1, repairs} end
+local cur = pc('HMGET', KEYS[1], 'sv', 'sx')
+local sv, sx = tonumber(cur[1]), tonumber(cur[2])
+if sv and sx and sx > now and sv <= now + skew and sv >= ts then return {0, repairs} end
+local untilMs = tonumber(ARGV[3])
+pc('HSET', KEYS[1], 'sv', ARGV[2], 'st', ARGV[1], 'sx', ARGV[3])
+if ARGV[5] == 'closed' then
+  local fields = {'h'}
+  for j = 0, tonumber(ARGV[9]) - 1 do fields[#fields + 1] = 'b' .. j end
+  redis.call('HDEL', KEYS[1], unpack(fields))
+  redis.call('DEL', KEYS[2])
+  pc('ZREM', KEYS[3], ARGV[6])
+else
+  pc('ZADD', KEYS[3], untilMs, ARGV[6])
 end
-return 0
+local want = math.max(untilMs - now, 2 * tonumber(ARGV[8]))
+if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('PEXPIRE', KEYS[3], 86400000)
+redis.call(ARGV[10], ARGV[4], ARGV[1])
+return {1, repairs}
+`;
+
+/**
+ * Stores a config (or forced mode) message unless a newer one stands, and
+ * publishes it. A stored message that is garbage, oversized, or dated beyond
+ * the skew bound does not stand.
+ *
+ * KEYS: the config hash. ARGV: [1] field, [2] message, [3] version (server
+ * ms), [4] channel, [5] skewMs, [6] ttlMs, [7] PUBLISH or SPUBLISH, [8] most bytes a message may have.
+ * Reply: {@link PutReply}, repairs.
+ */
+export const PUT_CONFIG = `${PRELUDE}
+local ver = tonumber(ARGV[3])
+local skew = tonumber(ARGV[5])
+if ver > now + skew then return {-1, repairs} end
+local cur = pc('HGET', KEYS[1], ARGV[1])
+if cur and #cur <= tonumber(ARGV[8]) then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and type(old) == 'table' then
+    local v = tonumber(old.ver)
+    if v and v <= now + skew and v >= ver then return {0, repairs} end
+  end
+end
+pc('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call(ARGV[7], ARGV[4], ARGV[2])
+return {1, repairs}
+`;
+
+/**
+ * The open keys of one group and their stored states, for a node that
+ * (re)connects. KEYS: the group's index. ARGV: [1] most members to read.
+ * Reply: [now, repairs, member, ...] (members whose state has not expired).
+ */
+export const OPEN_KEYS = `${PRELUDE}
+pc('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ms = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local out = {now, repairs}
+for i = 1, #ms do out[#out + 1] = ms[i] end
+return out
+`;
+
+/** Reads stored configs and counts a key of the wrong type. KEYS: the config hash. Reply: [repairs, field, value, ...]. */
+export const READ_CONFIGS = `${PRELUDE}
+local all = pc('HGETALL', KEYS[1])
+local out = {repairs}
+for i = 1, #all do out[#out + 1] = all[i] end
+return out
 `;
 
 /** The Redis server's time in ms. */
