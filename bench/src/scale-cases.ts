@@ -112,21 +112,36 @@ async function server(cluster: boolean): Promise<Server> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Redis CPU per (node, key) per second with `size` nodes of `keys` keys each:
- * healthy (successes only) or in an outage (half the calls fail on every
- * node, the breakers never trip: every key has errors to send at every tick).
- */
-function load(size: number, keys: number, outage: boolean, cluster: boolean): Case {
+/** What the simulated fleet's downstream does while Redis's CPU is measured. */
+type Weather =
+  /** every call succeeds */
+  | 'healthy'
+  /** 30 % of the calls fail on every node: below the trip (errRate 0.5), for as long as it lasts */
+  | 'partial'
+  /** every call fails: the keys trip (minSample 200), stay open, and probe once per cooling */
+  | 'down'
+  /** half the calls fail on every node and the trip is never reached (minSample 1e9): every node failing at every tick */
+  | 'failing';
+
+const WEATHER: Record<Weather, { fail: number; minSample: number }> = {
+  healthy: { fail: 0, minSample: 200 },
+  partial: { fail: 0.3, minSample: 200 },
+  down: { fail: 1, minSample: 200 },
+  failing: { fail: 0.5, minSample: 1e9 },
+};
+
+/** Redis CPU per (node, key) per second with `size` nodes of `keys` keys each, in `weather`. */
+function load(size: number, keys: number, weather: Weather, cluster: boolean): Case {
   return async (_o, smoke) => {
     const n = smoke ? Math.min(size, 10) : size;
     const s = await server(cluster);
+    const w = WEATHER[weather];
     const sim = await startSim(n, {
       ...s.target,
       keys,
       namespace: `scale-${n}`,
       rate: 10,
-      minSample: 1e9,
+      minSample: w.minSample,
       coolingTimeoutMs: 5000,
       detectTimeoutMs: 200,
     });
@@ -138,17 +153,13 @@ function load(size: number, keys: number, outage: boolean, cluster: boolean): Ca
       await sleep(idleMs);
       const idle1 = await serverCpu(s.ports);
       const idlePerSec = idle1.cpu.map((c, i) => ((c - (idle0.cpu[i] as number)) * 1000) / idleMs);
-      sim.send({ type: 'drive', fail: outage ? 0.5 : 0 });
-      await sleep(smoke ? 500 : outage ? 3000 : 6000);
+      sim.send({ type: 'drive', fail: w.fail });
+      // Warm up past a quiet flush and a bucket; measure over whole cooling periods when down.
+      await sleep(smoke ? 500 : 6000);
       const before = await serverCpu(s.ports);
       const t0 = performance.now();
-      await sleep(smoke ? 1000 : outage ? 6000 : 12_000);
+      await sleep(smoke ? 1000 : 15_000);
       const after = await serverCpu(s.ports);
-      if (process.env.SCALE_DEBUG) {
-        const r = new Redis(s.ports[0] as number, '127.0.0.1');
-        console.error(String(await r.info('commandstats')));
-        r.disconnect();
-      }
       const seconds = (performance.now() - t0) / 1000;
       const stats = await sim.stop();
       const pairs = n * keys * seconds;
@@ -233,13 +244,13 @@ function openSpread(size: number): Case {
 }
 
 export const scaleCases: Record<string, Case> = {
-  'cpu/healthy-10': load(10, 10, false, false),
-  'cpu/healthy-100': load(100, 10, false, false),
-  'cpu/healthy-1000': load(1000, 10, false, false),
-  'cpu/outage-10': load(10, 10, true, false),
-  'cpu/outage-100': load(100, 10, true, false),
-  'cpu/outage-1000': load(1000, 10, true, false),
-  'cluster/healthy-1000': load(1000, 10, false, true),
-  'cluster/outage-1000': load(1000, 10, true, true),
+  ...Object.fromEntries(
+    (['healthy', 'partial', 'down', 'failing'] as const).flatMap((w) =>
+      [10, 100, 1000].map((size) => [`cpu/${w}-${size}`, load(size, 10, w, false)]),
+    ),
+  ),
+  'cluster/healthy-1000': load(1000, 10, 'healthy', true),
+  'cluster/partial-1000': load(1000, 10, 'partial', true),
+  'cluster/down-1000': load(1000, 10, 'down', true),
   'spread/1000': openSpread(1000),
 };

@@ -1,6 +1,7 @@
 import { NO_PERMIT, PERMIT, State } from '@cbsuite/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Keys, slotOf } from './keys.js';
 import { type OwnCluster, startCluster } from './test-support/cluster.js';
 import { KEY, openFleet, syncNodes } from './test-support/sync-node.js';
 
@@ -63,6 +64,19 @@ describe('RedisSync on a three-master Redis Cluster', () => {
     await late.sync.ready();
     expect(got).toEqual(['x=3']);
     expect(late.panel.breaker('forced')?.mode()).toBe('forcedOpen');
+  });
+
+  it('puts each key group in its own twelfth of the slots: four groups on each of three masters', async () => {
+    const keys = new Keys('any-namespace', 12);
+    const r = new Redis(cluster.ports[0] as number, '127.0.0.1');
+    const slots: number[] = [];
+    for (let g = 0; g < 12; g++) {
+      const slot = Number(await r.call('CLUSTER', 'KEYSLOT', keys.index(g)));
+      expect(slot).toBe(slotOf(keys.index(g).slice(keys.index(g).indexOf('{') + 1, keys.index(g).indexOf('}'))));
+      slots.push(slot);
+    }
+    r.disconnect();
+    expect(slots.map((s) => Math.floor(s / (16384 / 12)))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   });
 
   it('spreads the key groups over the masters', async () => {

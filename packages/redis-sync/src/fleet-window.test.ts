@@ -1,4 +1,4 @@
-import { Panel, State } from '@cbsuite/core';
+import { Panel, rateTripFunc, State } from '@cbsuite/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 import { KEY, openFleet, type SyncNode, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
@@ -162,8 +162,12 @@ describe('the fleet window', () => {
 });
 
 describe('what a flush sends', () => {
-  it('sends errors at every interval, successes only at the quiet cadence, and nothing for a key at rest', async () => {
-    const a = await node(namespace(), { quietSyncIntervalMs: 5000 });
+  it('sends errors of a failing node at once, errors below the trip and successes at their cadences, and nothing for a key at rest', async () => {
+    const a = await node(namespace(), {
+      errorSyncIntervalMs: 1000,
+      quietSyncIntervalMs: 5000,
+      panel: { shouldTrip: rateTripFunc(0.5, 1000) }, // no trip here: only what is flushed when
+    });
     a.succeed(1);
     await a.sync.flushDue(); // a new key is flushed at once, to learn its stored state
     const sent = () => a.sync.stats().commands;
@@ -171,18 +175,29 @@ describe('what a flush sends', () => {
     a.succeed(10);
     await a.sync.flushDue();
     expect(sent()).toBe(before);
-    a.fail(1);
+    a.fail(1); // one error in twelve calls: below the trip
+    await a.sync.flushDue();
+    expect(sent()).toBe(before);
+    a.clock.advance(1000);
     await a.sync.flushDue();
     expect(sent()).toBe(before + 1);
-    a.succeed(10);
-    await a.sync.flushDue();
-    expect(sent()).toBe(before + 1);
-    a.clock.advance(5000);
+    a.clock.advance(2000);
+    a.fail(20); // now this node is failing: its errors go at once
     await a.sync.flushDue();
     expect(sent()).toBe(before + 2);
     a.clock.advance(20_000);
+    a.succeed(10);
+    await a.sync.flushDue(); // its entry among the failing nodes is cleared at once
+    expect(sent()).toBe(before + 3);
+    a.succeed(10);
     await a.sync.flushDue();
-    expect(sent()).toBe(before + 2);
+    expect(sent()).toBe(before + 3);
+    a.clock.advance(5000);
+    await a.sync.flushDue();
+    expect(sent()).toBe(before + 4);
+    a.clock.advance(20_000);
+    await a.sync.flushDue();
+    expect(sent()).toBe(before + 4);
   });
 
   it('keeps the fleet view of a quiet key fresh until its next quiet flush', async () => {

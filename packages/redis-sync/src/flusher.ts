@@ -56,10 +56,11 @@ const ZERO = (generation: number): PendingCounts => ({
 /**
  * Sends each node's counts and fleet intents to Redis and turns the replies
  * into the fleet views, leases and states the breakers use. Keys with
- * something to say (errors, a change of this node's failing status, a lease,
- * a state to learn) go at every tick; keys with only successes go every
- * `quietMs`; keys unused for a window and at rest are skipped. Calls carry
- * every due key of a group (of several groups on a single Redis).
+ * something to say (errors while this node is failing, a change of its
+ * failing status, a lease, a state to learn) go at every tick; errors below
+ * the trip every `errorSyncIntervalMs`; keys with only successes every `quietMs`; keys
+ * unused for a window and at rest are skipped. Calls carry every due key of
+ * a group (of several groups on a single Redis).
  */
 export class Flusher {
   private readonly units = new Map<number, Unit>();
@@ -187,8 +188,12 @@ export class Flusher {
       if (member !== tr.failMember || now - tr.failSentAt >= scope.windowMs / 3) failOp = FailOp.Set;
     } else if (tr.failMember !== '') failOp = FailOp.Clear;
     const lease = leaseOp(ctx, tr, now);
+    // Errors of a node that is failing go at once: the fleet may be about to
+    // trip. Errors below the trip go every few ticks: they move no decision soon.
+    const errors = link.failures + link.timeouts > 0;
+    const errorsDue = errors && (failing || now - tr.flushedAt >= Math.min(scope.quietMs, ctx.o.errorSyncIntervalMs));
     const active =
-      link.failures + link.timeouts > 0 ||
+      errorsDue ||
       failOp !== FailOp.Keep ||
       lease !== LeaseOp.None ||
       tr.forgedHolder !== '' ||

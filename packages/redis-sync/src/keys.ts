@@ -26,17 +26,32 @@ export interface BreakerKeys {
   readonly member: string;
 }
 
+/** The Redis Cluster slot of a hash tag: CRC16 (XMODEM) of its bytes, modulo 16384. */
+export function slotOf(tag: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(tag)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
 /**
  * Redis keys of one namespace. Breakers are spread over key groups by a hash
- * of their scope and key; a group's keys share a hash tag (`{ns:group}`), so
- * one script call covers them on Redis Cluster, and one pub/sub channel
- * carries their states.
+ * of their scope and key; a group's keys share a hash tag, so one script call
+ * covers them on Redis Cluster, and one pub/sub channel carries their states.
+ *
+ * The tags are chosen so that group `g` of `G` falls in the `g`-th of `G`
+ * equal ranges of slots: masters that split the slots evenly get the same
+ * number of groups (when `G` is a multiple of their number: the default 12
+ * suits 2, 3, 4, 6 and 12 masters).
  */
 export class Keys {
   /** Hash of published configs and forced modes. */
   readonly config: string;
   /** Channel of config and mode messages. */
   readonly configChannel: string;
+  private readonly tags: string[];
 
   constructor(
     readonly ns: string,
@@ -44,6 +59,18 @@ export class Keys {
   ) {
     this.config = `${ns}:{${ns}:cfg}:h`;
     this.configChannel = `${ns}:{${ns}:cfg}:c`;
+    this.tags = [];
+    for (let g = 0; g < groups; g++) {
+      const lo = Math.floor((g * 16384) / groups);
+      const hi = Math.floor(((g + 1) * 16384) / groups);
+      let tag = `${ns}:${g}`;
+      for (let n = 0; n < 100_000; n++) {
+        const slot = slotOf(tag);
+        if (slot >= lo && slot < hi) break;
+        tag = `${ns}:${g}.${n}`;
+      }
+      this.tags.push(tag);
+    }
   }
 
   /** The key group of (scope, key): FNV-1a, so every node and every version agrees. */
@@ -59,7 +86,7 @@ export class Keys {
 
   breaker(scope: string, key: string): BreakerKeys {
     const group = this.groupOf(scope, key);
-    const base = `${this.ns}:{${this.ns}:${group}}:${breakerTag(scope, key)}`;
+    const base = `${this.ns}:{${this.tags[group]}}:${breakerTag(scope, key)}`;
     return {
       group,
       window: `${base}:w`,
@@ -71,24 +98,22 @@ export class Keys {
 
   /** A node incarnation's hash of flush sequence numbers (one field per group), in a group's slot. */
   seq(group: number, token: string): string {
-    return `${this.ns}:{${this.ns}:${group}}:q:${token}`;
+    return `${this.ns}:{${this.tags[group]}}:q:${token}`;
   }
 
   /** A group's index of open keys (sorted set scored by when their state expires). */
   index(group: number): string {
-    return `${this.ns}:{${this.ns}:${group}}:i`;
+    return `${this.ns}:{${this.tags[group]}}:i`;
   }
 
   /** A group's channel of state messages. */
   channel(group: number): string {
-    return `${this.ns}:{${this.ns}:${group}}:c`;
+    return `${this.ns}:{${this.tags[group]}}:c`;
   }
 
   /** The group a channel belongs to, or undefined. */
   groupOfChannel(channel: string): number | undefined {
-    const prefix = `${this.ns}:{${this.ns}:`;
-    if (!channel.startsWith(prefix) || !channel.endsWith('}:c')) return undefined;
-    const g = Number(channel.slice(prefix.length, -3));
-    return Number.isInteger(g) && g >= 0 && g < this.groups ? g : undefined;
+    const g = this.tags.findIndex((tag) => channel === `${this.ns}:{${tag}}:c`);
+    return g < 0 ? undefined : g;
   }
 }

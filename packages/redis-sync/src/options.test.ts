@@ -16,10 +16,11 @@ describe('RedisSync options', () => {
     const o = make({});
     expect(o).toMatchObject({
       syncIntervalMs: 200,
+      errorSyncIntervalMs: 1000,
       quietSyncIntervalMs: 5000,
       quorum: 2,
       syncBuckets: 5,
-      groups: 16,
+      groups: 12,
       leaseTtlMs: 2000,
       staleAfterMs: 1000,
       flushTimeoutMs: 1000,

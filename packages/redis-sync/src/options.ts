@@ -16,6 +16,11 @@ export interface RedisSyncOptions {
   /** How often keys with something to say (errors, a failing node, a lease, a new state) are flushed. Default 200. */
   readonly syncIntervalMs?: number;
   /**
+   * How often keys whose errors stay below the trip (this node is not
+   * failing) are flushed. Default 1000.
+   */
+  readonly errorSyncIntervalMs?: number;
+  /**
    * How often keys with nothing to say (successes only) are flushed, at most
    * half a window. Default 5000.
    */
@@ -45,7 +50,8 @@ export interface RedisSyncOptions {
   readonly syncBuckets?: number;
   /**
    * Key groups: each group's keys share one Redis Cluster slot, one flush
-   * call per node and one pub/sub channel. Default 16.
+   * call per node and one pub/sub channel. Default 12 (the groups spread
+   * evenly over 2, 3, 4, 6 or 12 masters).
    */
   readonly groups?: number;
   /** Lifetime of the fleet's probe lease; its holder renews it each flush. Default 2000. */
@@ -74,6 +80,7 @@ const OPTION_NAMES = Object.keys({
   redis: true,
   namespace: true,
   syncIntervalMs: true,
+  errorSyncIntervalMs: true,
   quietSyncIntervalMs: true,
   quorum: true,
   quorumByScope: true,
@@ -98,6 +105,7 @@ export interface ResolvedSyncOptions {
   readonly redis: Redis | Cluster;
   readonly namespace: string;
   readonly syncIntervalMs: number;
+  readonly errorSyncIntervalMs: number;
   readonly quietSyncIntervalMs: number;
   readonly quorum: Quorum;
   readonly quorumByScope: ReadonlyMap<string, Quorum>;
@@ -167,13 +175,14 @@ export function resolveSyncOptions(options: RedisSyncOptions): ResolvedSyncOptio
     redis,
     namespace: o.namespace,
     syncIntervalMs,
+    errorSyncIntervalMs: int('errorSyncIntervalMs', 1000, 10, 600_000),
     quietSyncIntervalMs: int('quietSyncIntervalMs', 5000, 10, 600_000),
     quorum: o.quorum === undefined ? 2 : checkQuorum('quorum', o.quorum),
     quorumByScope,
     secret: secret === undefined ? undefined : Buffer.from(secret),
     nodeId: o.nodeId ?? randomBytes(6).toString('hex'),
     syncBuckets: int('syncBuckets', 5, 1, 100),
-    groups: int('groups', 16, 1, 1024),
+    groups: int('groups', 12, 1, 1024),
     leaseTtlMs: int('leaseTtlMs', 2000, 10, 3_600_000),
     staleAfterMs: int('staleAfterMs', Math.max(1000, 3 * syncIntervalMs), syncIntervalMs, 3_600_000),
     flushTimeoutMs: int('flushTimeoutMs', Math.max(1000, 5 * syncIntervalMs), 1, 3_600_000),

@@ -110,7 +110,7 @@ export function syncNodes(defaultUrl: () => string) {
 }
 
 /** The Redis keys of a breaker in `namespace` (default: scope `svc`, key {@link KEY}). */
-export function breakerKeys(namespace: string, key = KEY, scope = 'svc', groups = 16) {
+export function breakerKeys(namespace: string, key = KEY, scope = 'svc', groups = 12) {
   const keys = new Keys(namespace, groups);
   return { ...keys.breaker(scope, key), keys };
 }
