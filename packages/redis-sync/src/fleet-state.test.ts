@@ -1,7 +1,7 @@
 import { NO_PERMIT, PERMIT, rateTripFunc, State } from '@cbsuite/core';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
-import { breakerKeys, KEY, openFleet, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
+import { breakerKeys, KEY, openFleet, readHeader, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
 
 // Shared states, the fleet's probe, forced modes and configs.
 const PREFIX = `cbs-test-state-${process.pid}`;
@@ -52,7 +52,7 @@ describe('shared state and the fleet probe', () => {
     await a.sync.settled();
     const k = breakerKeys(n);
     // The close emptied the shared window; what a flush wrote since holds no counts.
-    expect(((await a.redis.hget(k.window, 'h')) ?? '0,0,0,0,0').split(',').slice(1, 5)).toEqual(['0', '0', '0', '0']);
+    expect(((await readHeader(a.redis, k.window)) ?? [0, 0, 0, 0, 0]).slice(1, 5)).toEqual([0, 0, 0, 0]);
     expect(await a.redis.zcard(k.failing)).toBe(0);
     for (const x of [a, b]) {
       const v = x.panel.breaker(KEY)?.fleetView();

@@ -5,9 +5,6 @@ import { holderTrusted, leaseOp, updateGate } from './lease.js';
 import { addOwn, ownInWindow } from './own-counts.js';
 import { FailOp, FLUSH_REPLY_PER_KEY, LeaseOp, LeaseReply, packOps } from './scripts.js';
 
-/** A window's header: "epoch,s,f,t,slow,failing,reporting". */
-const HEAD = /^(\d{1,16}),(\d{1,16}),(\d{1,16}),(\d{1,16}),(\d{1,16}),(\d{1,16}),(\d{1,16})$/;
-
 /** Most breakers in one call on a single Redis, where several key groups share a call. */
 const MAX_KEYS_PER_CALL = 256;
 
@@ -347,17 +344,7 @@ export class Flusher {
     const ctx = this.ctx;
     const { tr } = e;
     const { scope, link } = tr;
-    const [head, flags, holder, sv, st, sampled] = r;
-    const h = typeof head === 'string' ? HEAD.exec(head) : null;
-    if (h === null || !isNonNegInt(flags) || flags > 7 || typeof holder !== 'string' || !isNonNegInt(sv)) {
-      ctx.counters.refused.garbage++;
-      return;
-    }
-    if (typeof st !== 'string' || typeof sampled !== 'string') {
-      ctx.counters.refused.garbage++;
-      return;
-    }
-    const [epoch, s, f, t, w, failing, reporting] = h.slice(1).map(Number) as [
+    const [epoch, s, f, t, w, failing, reporting, flags, holder, sv, st, sampled] = r as [
       number,
       number,
       number,
@@ -365,7 +352,22 @@ export class Flusher {
       number,
       number,
       number,
+      number,
+      unknown,
+      number,
+      unknown,
+      unknown,
     ];
+    if (
+      ![epoch, s, f, t, w, failing, reporting, flags, sv].every(isNonNegInt) ||
+      flags > 7 ||
+      typeof holder !== 'string' ||
+      typeof st !== 'string' ||
+      typeof sampled !== 'string'
+    ) {
+      ctx.counters.refused.garbage++;
+      return;
+    }
     const lease = (flags % 4) - 1;
     const now = scope.now();
     tr.flushedAt = now;

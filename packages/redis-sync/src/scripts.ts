@@ -22,7 +22,7 @@ export const PutReply = { Written: 1, NewerStands: 0, TooFarAhead: -1 } as const
 /** Arguments per breaker of {@link FLUSH}, after its header. */
 export const FLUSH_ARGS_PER_KEY = 8;
 /** Fields per breaker of {@link FLUSH}'s reply, after its header. */
-export const FLUSH_REPLY_PER_KEY = 6;
+export const FLUSH_REPLY_PER_KEY = 12;
 
 /**
  * A breaker's operations in one flush, packed in one integer: its failing
@@ -52,20 +52,33 @@ local function pc(cmd, key, ...)
   end
   return r
 end
+-- Window records are packed doubles (struct): [epoch, s, f, t, slow] per
+-- bucket, and [epoch, s, f, t, slow, failing, reporting] for the header. A
+-- record that is not one (a writer's garbage) reads as absent.
+local function sane(...)
+  for i = 1, select('#', ...) do
+    local x = select(i, ...)
+    if x ~= x or x < 0 or x > 1e15 or x % 1 ~= 0 then return false end
+  end
+  return true
+end
 local function parse(v)
-  if type(v) ~= 'string' then return nil end
-  local e, s, f, x, w = string.match(v, '^(%d+),(%d+),(%d+),(%d+),(%d+)$')
-  if e == nil then return nil end
-  return tonumber(e), tonumber(s), tonumber(f), tonumber(x), tonumber(w)
+  if type(v) ~= 'string' or #v ~= 40 then return nil end
+  local e, s, f, x, w = struct.unpack('<ddddd', v)
+  if not sane(e, s, f, x, w) then return nil end
+  return e, s, f, x, w
 end
 local function pack(e, s, f, x, w)
-  return string.format('%d,%d,%d,%d,%d', e, s, f, x, w)
+  return struct.pack('<ddddd', e, s, f, x, w)
 end
 local function parseHead(v)
-  if type(v) ~= 'string' then return nil end
-  local e, s, f, x, w, fn, rn = string.match(v, '^(%d+),(%d+),(%d+),(%d+),(%d+),(%d+),(%d+)$')
-  if e == nil then return nil end
-  return tonumber(e), tonumber(s), tonumber(f), tonumber(x), tonumber(w), tonumber(fn), tonumber(rn)
+  if type(v) ~= 'string' or #v ~= 56 then return nil end
+  local e, s, f, x, w, fn, rn = struct.unpack('<ddddddd', v)
+  if not sane(e, s, f, x, w, fn, rn) then return nil end
+  return e, s, f, x, w, fn, rn
+end
+local function packHead(e, s, f, x, w, fn, rn)
+  return struct.pack('<ddddddd', e, s, f, x, w, fn, rn)
 end
 `;
 
@@ -101,9 +114,10 @@ end
  * failing entry, lease value, a holder value to drop, known state version.
  * Reply: [now, repairs, then per unit: applied (1/0), when its seq was
  * applied], then per breaker {@link FLUSH_REPLY_PER_KEY}: the window's
- * header ("epoch,s,f,t,slow,failing,reporting"), flags (lease reply + 1,
- * plus 4 when counts were clamped), lease holder, state version, state (''
- * when known), sampled failing entries ('\n'-joined).
+ * epoch, successes, failures, timeouts, slow calls, failing nodes and
+ * reporting nodes, flags (lease reply + 1, plus 4 when counts were clamped),
+ * lease holder, state version, state ('' when known), sampled failing
+ * entries ('\n'-joined).
  */
 export const FLUSH = `${PRELUDE}
 local leaseTtl = tonumber(ARGV[2])
@@ -227,12 +241,12 @@ for i = 0, nk - 1 do
     local se, ss, sf, sx2, sw = parse(cur)
     if se ~= e then ss, sf, sx2, sw = 0, 0, 0, 0 end
     hs, hf, ht, hw = hs + ds, hf + df, ht + dt, hw + dw
-    head = string.format('%d,%d,%d,%d,%d,%d,%d', e, hs, hf, ht, hw, failing, reporting)
+    head = packHead(e, hs, hf, ht, hw, failing, reporting)
     pc('HSET', kw, 'h', head, slot, pack(e, ss + ds, sf + df, sx2 + dt, sw + dw))
     changed = false
   end
   if changed then
-    head = string.format('%d,%d,%d,%d,%d,%d,%d', e, hs, hf, ht, hw, failing, reporting)
+    head = packHead(e, hs, hf, ht, hw, failing, reporting)
     pc('HSET', kw, 'h', head)
   end
   -- The lease: a well-formed holder with an expiry no longer than leaseTtlMs, else absent (and removed).
@@ -297,7 +311,13 @@ for i = 0, nk - 1 do
     if failing <= k then ms = redis.call('ZRANGE', kf, 0, -1) else ms = redis.call('ZRANDMEMBER', kf, k) end
     members = table.concat(ms, '\\n')
   end
-  out[#out + 1] = head or (e .. ',0,0,0,0,0,0')
+  out[#out + 1] = e
+  out[#out + 1] = hs or 0
+  out[#out + 1] = hf or 0
+  out[#out + 1] = ht or 0
+  out[#out + 1] = hw or 0
+  out[#out + 1] = failing or 0
+  out[#out + 1] = reporting or 0
   out[#out + 1] = lease + 1 + clamped
   out[#out + 1] = holder
   out[#out + 1] = sv or 0

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageCodec } from './messages.js';
 import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
-import { breakerKeys, KEY, openFleet, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
+import { breakerKeys, KEY, openFleet, packRecord, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
 
 // What a writer to Redis can do to a fleet, with and without a secret:
 // garbage and wrong types in every key, forged and replayed records. Nothing
@@ -84,8 +84,9 @@ describe('garbage in every key', () => {
       h: 'junk',
       b0: 'x',
       b1: '1,2,3',
-      b2: `${Math.floor(now / 2000)},-1,2,3,4`,
-      b3: `${Math.floor(now / 2000)},1e5,0,0,0`,
+      b2: packRecord(Math.floor(now / 2000), -1, 2, 3, 4),
+      b3: packRecord(Math.floor(now / 2000), Number.NaN, 0, 0, 0),
+      b4: packRecord(Math.floor(now / 2000), 1.5, 0, 0, 0),
       sv: 'abc',
       st: '{}',
       sx: 'x',
@@ -173,7 +174,13 @@ describe('counts and failing nodes written into the window', () => {
     const k = breakerKeys(n);
     const now = await serverNow();
     const e = Math.floor(now / 2000);
-    await raw.hset(k.window, 'h', `${e},0,900000,0,0,50,50`, `b${e % 5}`, `${e},0,900000,0,0`);
+    await raw.hset(
+      k.window,
+      'h',
+      packRecord(e, 0, 900_000, 0, 0, 50, 50),
+      `b${e % 5}`,
+      packRecord(e, 0, 900_000, 0, 0),
+    );
     for (let i = 0; i < 50; i++) await raw.zadd(k.failing, now, `fake-${i}`);
     for (let i = 0; i < 50; i++) await raw.zadd(k.reporting, now, `fake-${i}`);
     return n;

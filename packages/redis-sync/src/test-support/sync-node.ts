@@ -134,3 +134,17 @@ export async function openFleet(
   await b.sync.settled();
   return [a, b];
 }
+
+/** A window record as the scripts store it: little-endian doubles. */
+export function packRecord(...values: number[]): Buffer {
+  const b = Buffer.alloc(8 * values.length);
+  for (let i = 0; i < values.length; i++) b.writeDoubleLE(values[i] as number, 8 * i);
+  return b;
+}
+
+/** A window's header, [epoch, s, f, t, slow, failing, reporting], or undefined. */
+export async function readHeader(redis: Redis | Cluster, window: string): Promise<number[] | undefined> {
+  const b = await redis.hgetBuffer(window, 'h');
+  if (b === null || b.length !== 56) return undefined;
+  return Array.from({ length: 7 }, (_, i) => b.readDoubleLE(8 * i));
+}
