@@ -23,7 +23,9 @@ describe('RedisSync on a three-master Redis Cluster', () => {
     const n = namespace();
     const a = await node(n);
     const b = await node(n);
-    expect((a.sync as unknown as { conn: { publishCommand: string } }).conn.publishCommand).toBe('SPUBLISH');
+    expect((a.sync as unknown as { loop: { conn: { publishCommand: string } } }).loop.conn.publishCommand).toBe(
+      'SPUBLISH',
+    );
     for (const key of ['k{with}braces', 'plain-key']) {
       a.fail(10, key);
       await a.sync.flushNow();

@@ -128,3 +128,37 @@ export interface SyncContext {
 }
 
 export const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** A breaker as the sync starts to track it. */
+export function newTracked(
+  scope: Scope,
+  key: string,
+  breaker: Breaker,
+  link: FleetLink,
+  keys: BreakerKeys,
+  leaseValue: string,
+): Tracked {
+  return {
+    scope,
+    key,
+    breaker,
+    link,
+    keys,
+    retired: false,
+    own: undefined,
+    stateVer: 0,
+    storedVer: 0,
+    coolingMs: 0,
+    leaseValue,
+    leaseHeld: false,
+    forgedHolder: '',
+    failMember: '',
+    failSentAt: 0,
+    reportedAt: Number.NEGATIVE_INFINITY,
+    flushedAt: 0,
+    trustedOthers: 0,
+    sampledCount: 0,
+    sampledAt: Number.NEGATIVE_INFINITY,
+    failingSeen: 0,
+  };
+}

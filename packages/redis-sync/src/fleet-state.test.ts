@@ -96,7 +96,7 @@ describe('shared state and the fleet probe', () => {
     await a.sync.flushNow();
     expect(a.panel.acquire(KEY)).toBeGreaterThan(PERMIT);
     // It dies holding the lease: its connections go, nothing is released.
-    (a.sync as unknown as { conn: { cmd: { disconnect(): void } } }).conn.cmd.disconnect();
+    (a.sync as unknown as { loop: { conn: { cmd: { disconnect(): void } } } }).loop.conn.cmd.disconnect();
     const started = Date.now();
     for (let i = 0; i < 40 && b.sync.stats().leases === 0; i++) {
       b.panel.acquire(KEY);
@@ -246,7 +246,7 @@ describe('configs', () => {
     const b = await node(n, { ready: false });
     b.sync.onConfig('limits', () => {});
     await b.sync.ready();
-    await (a.sync as unknown as { configs: { read(): Promise<void> } }).configs.read();
+    await (a.sync as unknown as { loop: { configs: { read(): Promise<void> } } }).loop.configs.read();
     expect(JSON.parse((await raw.hget(keys.config, field)) as string).value).toBe(2);
   });
 });

@@ -1,38 +1,11 @@
-import { Mode, type PendingCounts, State } from '@cbsuite/core';
+import type { PendingCounts } from '@cbsuite/core';
 import { isNonNegInt, type Scope, type SyncContext, type Tracked } from './context.js';
-import { failMember, othersFailing, sampleSize } from './failing-nodes.js';
-import { holderTrusted, leaseOp, updateGate } from './lease.js';
-import { addOwn, ownInWindow } from './own-counts.js';
-import { FailOp, FLUSH_REPLY_PER_KEY, LeaseOp, LeaseReply, packOps } from './scripts.js';
+import { applyReply, type Entry, planEntry, type Unit } from './flush-entry.js';
+import { FLUSH_REPLY_PER_KEY, packOps } from './flush-script.js';
+import { addOwn } from './own-counts.js';
 
 /** Most breakers in one call on a single Redis, where several key groups share a call. */
 const MAX_KEYS_PER_CALL = 256;
-
-/**
- * The unit of exactly-once counting: a key group. Counts taken for a group
- * wait, under one sequence number, until a reply says Redis applied them
- * (or had applied them already); until then they are sent again with the
- * same number, and newer counts stay in the links.
- */
-interface Unit {
-  readonly id: number;
-  seq: number;
-  pending: Map<Tracked, PendingCounts> | undefined;
-}
-
-/** One breaker in one flush call. */
-interface Entry {
-  readonly tr: Tracked;
-  readonly unit: Unit;
-  counts: PendingCounts | undefined;
-  readonly failOp: FailOp;
-  readonly member: string;
-  readonly oldMember: string;
-  readonly report: 0 | 1;
-  readonly lease: LeaseOp;
-  readonly drop: string;
-  readonly sample: number;
-}
 
 /** What the flusher tells its owner. */
 export interface FlushHooks {
@@ -167,55 +140,11 @@ export class Flusher {
 
   private consider(tr: Tracked, now: number, quiet: boolean, byUnit: Map<Unit, Entry[]>): void {
     const unit = this.unit(tr.keys.group);
-    const e = this.plan(tr, unit, now, quiet);
+    const e = planEntry(this.ctx, tr, unit, now, quiet);
     if (e === undefined) return;
     const list = byUnit.get(unit);
     if (list === undefined) byUnit.set(unit, [e]);
     else list.push(e);
-  }
-
-  private plan(tr: Tracked, unit: Unit, now: number, quiet: boolean, forced = false): Entry | undefined {
-    const ctx = this.ctx;
-    const { link, scope, breaker } = tr;
-    const ending = tr.retired || scope.closing;
-    const failing = !ending && link.isFailing();
-    const member = failing ? failMember(ctx, tr, ctx.serverNow()) : '';
-    let failOp: FailOp = FailOp.Keep;
-    if (failing) {
-      if (member !== tr.failMember || now - tr.failSentAt >= scope.windowMs / 3) failOp = FailOp.Set;
-    } else if (tr.failMember !== '') failOp = FailOp.Clear;
-    const lease = leaseOp(ctx, tr, now);
-    // Errors of a node that is failing go at once: the fleet may be about to
-    // trip. Errors below the trip go every few ticks: they move no decision soon.
-    const errors = link.failures + link.timeouts > 0;
-    const errorsDue = errors && (failing || now - tr.flushedAt >= Math.min(scope.quietMs, ctx.o.errorSyncIntervalMs));
-    const active =
-      errorsDue ||
-      failOp !== FailOp.Keep ||
-      lease !== LeaseOp.None ||
-      tr.forgedHolder !== '' ||
-      tr.flushedAt === 0 ||
-      ending ||
-      unit.pending?.has(tr) === true;
-    const used =
-      now - link.lastUsed <= scope.windowMs ||
-      link.hasPending() ||
-      breaker.state() !== State.Closed ||
-      breaker.mode() !== Mode.Normal;
-    if (!forced && !active && !(quiet && used)) return undefined;
-    return {
-      tr,
-      unit,
-      counts: undefined,
-      failOp,
-      member,
-      oldMember: tr.failMember,
-      // Reporting entries last two windows: one refresh a window keeps them.
-      report: !ending && used && now - tr.reportedAt >= scope.windowMs ? 1 : 0,
-      lease,
-      drop: tr.forgedHolder,
-      sample: sampleSize(ctx, tr, now),
-    };
   }
 
   // A unit without a batch takes the due keys' counts under its next
@@ -249,7 +178,7 @@ export class Flusher {
           unit.pending.set(tr, ZERO(d.generation));
         } else if (d.successes + d.failures + d.timeouts > 0) live = true;
         if (!listed.has(tr)) {
-          const e = this.plan(tr, unit, scope.now(), true, true);
+          const e = planEntry(this.ctx, tr, unit, scope.now(), true, true);
           if (e !== undefined) entries.push(e);
         }
       }
@@ -318,10 +247,8 @@ export class Flusher {
     this.hooks.setHealthy(true);
     for (let i = 0; i < units.length; i++) this.ack(units[i] as Unit, reply[2 + 2 * i] === 1, reply[3 + 2 * i]);
     for (let i = 0; i < entries.length; i++) {
-      this.apply(
-        entries[i] as Entry,
-        reply.slice(head + i * FLUSH_REPLY_PER_KEY, head + (i + 1) * FLUSH_REPLY_PER_KEY),
-      );
+      const r = reply.slice(head + i * FLUSH_REPLY_PER_KEY, head + (i + 1) * FLUSH_REPLY_PER_KEY);
+      applyReply(this.ctx, entries[i] as Entry, r, this.hooks.onState);
     }
   }
 
@@ -338,83 +265,6 @@ export class Flusher {
       if (tr.link.generation !== d.generation) continue;
       addOwn(tr, Math.floor(appliedAt / tr.scope.bucketMs), d);
     }
-  }
-
-  private apply(e: Entry, r: unknown[]): void {
-    const ctx = this.ctx;
-    const { tr } = e;
-    const { scope, link } = tr;
-    const [epoch, s, f, t, w, failing, reporting, flags, holder, sv, st, sampled] = r as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      unknown,
-      number,
-      unknown,
-      unknown,
-    ];
-    if (
-      ![epoch, s, f, t, w, failing, reporting, flags, sv].every(isNonNegInt) ||
-      flags > 7 ||
-      typeof holder !== 'string' ||
-      typeof st !== 'string' ||
-      typeof sampled !== 'string'
-    ) {
-      ctx.counters.refused.garbage++;
-      return;
-    }
-    const lease = (flags % 4) - 1;
-    const now = scope.now();
-    tr.flushedAt = now;
-    if (e.failOp === FailOp.Set) {
-      tr.failMember = e.member;
-      tr.failSentAt = now;
-    } else if (e.failOp === FailOp.Clear) tr.failMember = '';
-    if (e.report === 1) tr.reportedAt = now;
-    if (flags >= 4) ctx.counters.clamped++;
-    if (e.lease === LeaseOp.Release) tr.leaseHeld = false;
-    if (lease === LeaseReply.Held) {
-      tr.leaseHeld = true;
-      tr.forgedHolder = '';
-    } else if (lease === LeaseReply.NotHeld) {
-      tr.leaseHeld = false;
-      if (holder !== '' && !holderTrusted(ctx, tr, holder)) {
-        if (holder !== tr.forgedHolder) ctx.counters.refused.forged++;
-        tr.forgedHolder = holder;
-      } else tr.forgedHolder = '';
-    } else if (e.drop !== '') tr.forgedHolder = '';
-    const own = ownInWindow(tr, epoch);
-    const others = {
-      successes: Math.max(0, s - own[0]),
-      failures: Math.max(0, f - own[1]),
-      timeouts: Math.max(0, t - own[2]),
-      slowCalls: Math.max(0, w - own[3]),
-    };
-    const plausible = ctx.o.maxNodeCallsPerSec * (scope.windowMs / 1000) * Math.max(1, reporting);
-    const serverNow = ctx.serverNow();
-    const othersFailingNow = othersFailing(ctx, tr, failing, sampled, serverNow, now);
-    if (!(tr.retired || scope.closing)) {
-      if (others.successes + others.failures + others.timeouts > plausible) {
-        ctx.counters.refused.implausible++;
-        link.setView(undefined);
-      } else {
-        link.setView({
-          ...others,
-          failingNodes: othersFailingNow,
-          reportingNodes: reporting,
-          expiresAt: now + scope.quietMs + ctx.o.staleAfterMs,
-        });
-      }
-    }
-    tr.storedVer = sv;
-    if (st !== '') this.hooks.onState(st, tr);
-    updateGate(ctx, tr);
-    if (tr.retired && !this.hasUnsent(tr) && !tr.leaseHeld && tr.failMember === '') scope.retired.delete(tr);
   }
 }
 

@@ -1,6 +1,6 @@
 import { type ProbeGate, State } from '@cbsuite/core';
 import type { SyncContext, Tracked } from './context.js';
-import { LeaseOp } from './scripts.js';
+import { LeaseOp } from './flush-script.js';
 
 // The fleet's probe lease: one node at a time probes a fleet-open key. The
 // lease lives in the key's window hash (holder and expiry, server time); a

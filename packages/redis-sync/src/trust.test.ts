@@ -55,7 +55,7 @@ describe('keys of the wrong type', () => {
     const a = await node(n);
     a.succeed(1);
     await a.sync.flushNow();
-    const token = (a.sync as unknown as { ctx: { token: string } }).ctx.token;
+    const token = (a.sync as unknown as { loop: { ctx: { token: string } } }).loop.ctx.token;
     await raw.del(k.window, k.failing, k.reporting, k.keys.seq(0, token));
     await raw.set(k.window, 'x');
     await raw.set(k.failing, 'x');
