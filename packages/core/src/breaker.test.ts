@@ -206,6 +206,69 @@ describe('Breaker: gopkg behaviour kept', () => {
     expect(b.state()).toBe(State.Open);
   });
 
+  it('keeps the detect interval of a probe whose outcome is ignorable: one probe per detectTimeoutMs', () => {
+    const { b, clock, trip, counts } = setup();
+    trip();
+    clock.advance(5000);
+    const cancelled = b.acquire();
+    expect(cancelled).toBeGreaterThan(PERMIT);
+    b.record(ErrorType.Ignorable, undefined, cancelled); // the caller cancelled the probe
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(199);
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(1);
+    const next = b.acquire();
+    expect(next).toBeGreaterThan(PERMIT);
+    b.record(ErrorType.Ignorable, undefined, next);
+    b.release(next); // a release after the outcome changes nothing
+    expect(b.acquire()).toBe(NO_PERMIT);
+    expect(b.state()).toBe(State.HalfOpen);
+    expect(counts()).toEqual([0, 3, 0]);
+  });
+
+  it.each([
+    ['coolingTimeoutMs', 5000],
+    ['detectTimeoutMs', 200],
+  ] as const)('reads %s: 0 as its default, %i ms (gopkg)', (option, ms) => {
+    const { b, clock, trip } = setup({ [option]: 0 });
+    trip();
+    clock.advance(option === 'coolingTimeoutMs' ? 4999 : 5000);
+    if (option === 'coolingTimeoutMs') {
+      expect(b.acquire()).toBe(NO_PERMIT);
+      clock.advance(1);
+    }
+    expect(b.acquire()).toBeGreaterThan(PERMIT);
+    clock.advance(option === 'detectTimeoutMs' ? ms - 1 : 199);
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(1);
+    expect(b.acquire()).toBeGreaterThan(PERMIT);
+  });
+
+  it('reads bucketTimeMs, bucketNums and halfOpenSuccesses: 0 as their defaults (gopkg)', () => {
+    const o = new Breaker({ bucketTimeMs: 0, bucketNums: 0, halfOpenSuccesses: 0 });
+    expect(o.metricer().samples()).toBe(0);
+    const { b, clock, trip } = setup({ bucketTimeMs: 0, bucketNums: 0, halfOpenSuccesses: 0 });
+    b.succeed();
+    clock.advance(9_999);
+    expect(b.metricer().successes()).toBe(1); // a 100 × 100 ms window
+    clock.advance(1);
+    expect(b.metricer().successes()).toBe(0);
+    trip();
+    clock.advance(5000);
+    b.succeed(undefined, b.acquire());
+    expect(b.state()).toBe(State.HalfOpen); // 2 probe successes close
+    clock.advance(200);
+    b.succeed(undefined, b.acquire());
+    expect(b.state()).toBe(State.Closed);
+  });
+
+  it('never trips when shouldTripWithKey has no trip func for the key (gopkg)', () => {
+    const b = new Breaker({ shouldTripWithKey: () => undefined as never, now: new ManualClock().now });
+    for (let i = 0; i < 300; i++) b.fail();
+    expect(b.state()).toBe(State.Closed);
+    expect(b.metricer().failures()).toBe(300);
+  });
+
   it('defaults to Kitex CBConfig rateTripFunc(0.5, 200)', () => {
     const b = new Breaker({ now: new ManualClock().now });
     for (let i = 0; i < 100; i++) b.succeed();
@@ -314,11 +377,12 @@ describe('Breaker: cooling backoff', () => {
 
 describe('Breaker: probe discipline', () => {
   it('bounds probes in flight with halfOpenMaxProbes', () => {
-    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 1 });
     trip();
     clock.advance(5000);
     const p1 = b.acquire();
     expect(p1).toBeGreaterThan(PERMIT);
+    clock.advance(1);
     expect(b.acquire()).toBe(NO_PERMIT);
     b.succeed(undefined, p1);
     const p2 = b.acquire();
@@ -495,14 +559,18 @@ describe('Breaker: record(ErrorType)', () => {
     expect(counts()).toEqual([1, 1, 1]);
   });
 
-  it('releases the permit of an Ignorable outcome', () => {
-    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+  it('frees the in-flight slot of a probe whose outcome is Ignorable, not its detect interval', () => {
+    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1 });
     trip();
     clock.advance(5000);
     const p = b.acquire();
-    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(200);
+    expect(b.acquire()).toBe(NO_PERMIT); // one probe in flight
     b.record(ErrorType.Ignorable, undefined, p);
-    expect(b.acquire()).toBeGreaterThan(PERMIT);
+    const q = b.acquire();
+    expect(q).toBeGreaterThan(PERMIT);
+    b.record(ErrorType.Ignorable, undefined, q);
+    expect(b.acquire()).toBe(NO_PERMIT); // q took this detect interval
   });
 });
 
@@ -625,8 +693,21 @@ describe('Breaker.execute', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 
+  it("a probe the caller aborts keeps its detect interval, like Kitex's ignorable outcome", async () => {
+    const { b, clock, trip } = setup();
+    trip();
+    clock.advance(5000);
+    const ac = new AbortController();
+    const p = b.execute(() => new Promise(() => {}), { signal: ac.signal });
+    ac.abort(new Error('caller gave up'));
+    await expect(p).rejects.toThrow('caller gave up');
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(200);
+    expect(b.acquire()).toBeGreaterThan(PERMIT);
+  });
+
   it('rejects bad options with a typed error and releases the permit', async () => {
-    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1 });
     await expect(b.execute(async () => 1, { timeoutMs: -1 })).rejects.toThrow(
       new RangeError('timeoutMs must be a finite number >= 0, got -1'),
     );
@@ -675,7 +756,12 @@ describe('Breaker options', () => {
       RangeError,
       'bucketNums must be an integer in [100, 100000], got 100.5',
     ],
-    ['bucketTimeMs zero', { bucketTimeMs: 0 }, RangeError, 'bucketTimeMs must be an integer in [1, 86400000], got 0'],
+    [
+      'bucketTimeMs negative',
+      { bucketTimeMs: -1 },
+      RangeError,
+      'bucketTimeMs must be an integer in [1, 86400000], got -1',
+    ],
     ['bucketTimeMs NaN', { bucketTimeMs: Number.NaN }, RangeError, 'bucketTimeMs must be a number, got NaN'],
     ['bucketTimeMs string', { bucketTimeMs: '100' as never }, TypeError, 'bucketTimeMs must be a number, got "100"'],
     [
@@ -692,10 +778,10 @@ describe('Breaker options', () => {
       'detectTimeoutMs must be a number, got null',
     ],
     [
-      'halfOpenSuccesses zero',
-      { halfOpenSuccesses: 0 },
+      'halfOpenSuccesses negative',
+      { halfOpenSuccesses: -2 },
       RangeError,
-      'halfOpenSuccesses must be an integer >= 1, got 0',
+      'halfOpenSuccesses must be an integer >= 1, got -2',
     ],
     [
       'halfOpenMaxProbes fraction',

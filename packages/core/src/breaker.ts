@@ -228,6 +228,15 @@ export class Breaker {
     }
   }
 
+  // A call that went out ended with an outcome that says nothing: unlike
+  // release(), the detect interval its probe took is not given back.
+  private ignored(permit: Permit): void {
+    const s = this.s;
+    if (permit <= PERMIT || s.state !== State.HalfOpen || s.mode !== Mode.Normal) return;
+    if (this.opts.trackProbes) removeProbe(s, permit);
+    if (permit === s.lastProbeId) s.lastProbeId = 0;
+  }
+
   /** Records a success. `latencyMs` feeds slow-call tracking; `permit` identifies a probe. */
   succeed(latencyMs?: number, permit?: Permit): void {
     const s = this.s;
@@ -262,12 +271,17 @@ export class Breaker {
     this.error(true, tripFunc, latencyMs, permit);
   }
 
-  /** Records an outcome by {@link ErrorType} (Kitex's `RecordStat`); `Ignorable` releases the permit. */
+  /**
+   * Records an outcome by {@link ErrorType} (Kitex's `RecordStat`). An
+   * `Ignorable` outcome records nothing; a probe's permit stops counting as in
+   * flight, but the detect interval the probe took stays taken (gopkg), so a
+   * cancelled probe does not let another call through at once.
+   */
   record(type: ErrorType, latencyMs?: number, permit?: Permit): void {
     if (type === ErrorType.Success) this.succeed(latencyMs, permit);
     else if (type === ErrorType.Failure) this.fail(latencyMs, permit);
     else if (type === ErrorType.Timeout) this.timeout(latencyMs, permit);
-    else if (permit !== undefined) this.release(permit);
+    else if (permit !== undefined) this.ignored(permit);
   }
 
   /**
@@ -635,7 +649,7 @@ export class Breaker {
       };
       const onAbort = () => {
         if (!settle()) return;
-        this.release(permit);
+        this.record(ErrorType.Ignorable, undefined, permit);
         controller?.abort(signal?.reason);
         reject(signal?.reason);
       };
