@@ -1,5 +1,6 @@
 import {
   type Breaker,
+  ErrorType,
   isErrorType,
   type KeyedStateChangeHandler,
   NO_PERMIT,
@@ -84,8 +85,8 @@ export class ServiceLevel {
     );
     const o = this.panel.options;
     this.host = {
-      recordService: (breaker, permit, ri, status, cancelled, latency) =>
-        this.record(breaker, permit, ri, status, cancelled, latency),
+      recordService: (breaker, permit, ri, status, cancelled, latency, fromServer) =>
+        this.record(breaker, permit, ri, status, cancelled, latency, fromServer),
       latencyClock: o.trackSlow ? o.now : undefined,
       endCall: (id) => routing.endCall(id),
       wasPicked: (id) => routing.wasPicked(id),
@@ -160,6 +161,7 @@ export class ServiceLevel {
     status: StatusObject,
     cancelled: boolean,
     latencyMs: number | undefined,
+    fromServer: boolean,
   ): void {
     try {
       const type = this.opts.getErrorType(status, {
@@ -167,11 +169,13 @@ export class ServiceLevel {
         key: breaker.key,
         rpcInfo: ri,
         cancelledByCaller: cancelled,
+        fromServer,
       });
       if (!isErrorType(type)) throw new TypeError(`the service classifier returned ${show(type)}, not an ErrorType`);
       breaker.record(type, latencyMs, permit);
     } catch (err) {
-      breaker.release(permit);
+      // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
+      breaker.record(ErrorType.Ignorable, undefined, permit);
       this.hooks.fault('service', 'record', breaker.key, err);
     }
   }
