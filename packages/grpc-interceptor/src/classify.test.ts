@@ -131,6 +131,15 @@ describe('isCircuitBreakError', () => {
         return st(Status.UNAVAILABLE, '', md);
       })(),
     ],
+    [
+      'the marker trailers a server sent',
+      (() => {
+        const md = new Metadata();
+        md.set('x-cbsuite-circuitbreak', 'service');
+        md.set('x-cbsuite-key', 'k');
+        return st(Status.UNAVAILABLE, 'forbidden by circuitbreaker: service circuitbreak', md);
+      })(),
+    ],
     ['null', null],
     ['a string', 'forbidden by circuitbreaker'],
     ['an object without metadata', { code: Status.UNAVAILABLE }],

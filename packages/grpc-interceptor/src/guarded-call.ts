@@ -1,6 +1,6 @@
 import type { Breaker, Permit } from '@cbsuite/core';
 import type { InterceptingListener, InterceptorOptions, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
-import { isCircuitBreakError } from './circuit-break-error.js';
+import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
 import { isConnectionLevelStatus, isRefusedStatus } from './classify.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { CALL_ID_HEADER } from './instance-policy.js';
@@ -176,6 +176,7 @@ export class GuardedCall implements InterceptingCallInterface {
       },
       onReceiveStatus: (status) => {
         if (attempt !== this.attempt) return;
+        stripForgedMarkers(status);
         if (this.shouldRetry(status)) {
           try {
             this.retry();
@@ -249,7 +250,8 @@ export class GuardedCall implements InterceptingCallInterface {
     if (this.plan.callId !== undefined) this.host.endCall(this.plan.callId);
     const clock = this.host.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    const fromServer = this.heard || status.metadata.get('content-type').length > 0;
+    // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
+    const fromServer = this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
     this.host.recordService(this.breaker, this.permit, this.ri, status, this.cancelled, latency, fromServer);
   }
 }
