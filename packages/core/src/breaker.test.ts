@@ -3,6 +3,7 @@ import { Breaker, NO_PERMIT, PERMIT, type TransitionInfo } from './breaker.js';
 import { ErrorType } from './error-type.js';
 import { BreakerTimeoutError, isBreakerTimeoutError, isCircuitBreakerError } from './errors.js';
 import type { Metricer } from './metricer.js';
+import { OptionRangeError, OptionTypeError } from './option-error.js';
 import type { BreakerOptions } from './options.js';
 import { State, stateName } from './state.js';
 import { ManualClock } from './test-support/manual-clock.js';
@@ -542,7 +543,7 @@ describe('Breaker: forced modes', () => {
   it('rejects an unknown mode with a TypeError naming it', () => {
     const { b } = setup();
     expect(() => b.setMode('halfOpen' as never)).toThrow(
-      new TypeError('mode must be one of normal, disabled, metricsOnly, forcedOpen, got "halfOpen"'),
+      new OptionTypeError('mode', 'halfOpen', 'must be one of normal, disabled, metricsOnly, forcedOpen'),
     );
     expect(() => b.setMode('__proto__' as never)).toThrow(TypeError);
     expect(b.mode()).toBe('normal');
@@ -709,7 +710,7 @@ describe('Breaker.execute', () => {
   it('rejects bad options with a typed error and releases the permit', async () => {
     const { b, clock, trip } = setup({ halfOpenMaxProbes: 1 });
     await expect(b.execute(async () => 1, { timeoutMs: -1 })).rejects.toThrow(
-      new RangeError('timeoutMs must be a finite number >= 0, got -1'),
+      new OptionRangeError('timeoutMs', -1, 'must be a finite number >= 0'),
     );
     await expect(b.execute(async () => 1, { signal: {} as never })).rejects.toThrow(TypeError);
     await expect(b.execute(async () => 1, { classify: 'x' as never })).rejects.toThrow(TypeError);
@@ -809,15 +810,20 @@ describe('Breaker options', () => {
       'coolingBackoff bad multiplier',
       { coolingBackoff: { multiplier: 0.5 } },
       RangeError,
-      'coolingBackoff: exponentialBackoff multiplier must be a finite number >= 1, got 0.5',
+      'coolingBackoff.multiplier must be a finite number >= 1, got 0.5',
     ],
     [
       'coolingBackoff unknown field',
       { coolingBackoff: { factor: 2 } as never },
       TypeError,
-      'exponentialBackoff options has an unknown field "factor"',
+      'coolingBackoff has an unknown field "factor"; known fields: multiplier, maxMs, jitter',
     ],
-    ['unknown option', { coolingTimeout: 5 } as never, TypeError, 'options has an unknown field "coolingTimeout"'],
+    [
+      'unknown option',
+      { coolingTimeout: 5 } as never,
+      TypeError,
+      'Breaker options has an unknown field "coolingTimeout"; known fields: bucketTimeMs,',
+    ],
   ];
   it.each(bad)('%s', (_name, options, type, message) => {
     let thrown: unknown;
@@ -831,7 +837,10 @@ describe('Breaker options', () => {
   });
 
   it('rejects options that are not an object and a handler that is not a function', () => {
-    expect(() => new Breaker(5 as never)).toThrow(new TypeError('options must be an object, got 5'));
-    expect(() => new Breaker({}, 'x' as never)).toThrow(new TypeError('onStateChange must be a function, got "x"'));
+    expect(() => new Breaker(5 as never)).toThrow(new OptionTypeError('Breaker options', 5, 'must be an object'));
+    expect(() => new Breaker(null as never)).toThrow('Breaker options must be an object, got null');
+    expect(() => new Breaker({}, 'x' as never)).toThrow(
+      new OptionTypeError('onStateChange', 'x', 'must be a function'),
+    );
   });
 });

@@ -3,10 +3,11 @@ import { BreakerTimeoutError, CircuitBreakerError, withoutStack } from './errors
 import type { FleetLink, FleetView } from './fleet-link.js';
 import { FleetMetricer } from './fleet-metricer.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
+import { OptionTypeError } from './option-error.js';
 import { type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Mode, State } from './state.js';
 import type { TripFunc } from './trip-funcs.js';
-import { checkNumber, show } from './validate.js';
+import { checkFunction, checkNumber } from './validate.js';
 import { WindowMetricer } from './window-metricer.js';
 
 /**
@@ -160,7 +161,7 @@ export class Breaker {
   private fleetMetricer: FleetMetricer | undefined = undefined;
 
   /**
-   * @param options validated here; throws `TypeError`/`RangeError` naming a bad option.
+   * @param options validated here; throws `OptionTypeError`/`OptionRangeError` naming a bad option.
    * @param onStateChange called after each transition.
    */
   constructor(options?: BreakerOptions, onStateChange?: BreakerStateChangeHandler, init?: BreakerInit) {
@@ -171,9 +172,7 @@ export class Breaker {
     } else {
       this.key = '';
       this.opts = resolveOptions(options);
-      if (onStateChange !== undefined && typeof onStateChange !== 'function') {
-        throw new TypeError(`onStateChange must be a function, got ${show(onStateChange)}`);
-      }
+      if (onStateChange !== undefined) checkFunction('onStateChange', onStateChange);
       this.onChange = onStateChange && ((_key, from, to, m, info) => onStateChange(from, to, m, info));
     }
     this.win = new WindowMetricer(this.opts);
@@ -305,7 +304,7 @@ export class Breaker {
   setMode(mode: Mode): void {
     const next = MODES[mode];
     if (next === undefined || !Object.hasOwn(MODES, mode)) {
-      throw new TypeError(`mode must be one of ${Object.keys(MODES).join(', ')}, got ${show(mode)}`);
+      throw new OptionTypeError('mode', mode, `must be one of ${Object.keys(MODES).join(', ')}`);
     }
     const s = this.s;
     if (s.mode === mode) return;
@@ -619,11 +618,9 @@ export class Breaker {
     try {
       if (timeoutMs !== undefined) checkNumber('timeoutMs', timeoutMs, 0);
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
+        throw new OptionTypeError('signal', signal, 'must be an AbortSignal');
       }
-      if (classify !== undefined && typeof classify !== 'function') {
-        throw new TypeError(`classify must be a function, got ${show(classify)}`);
-      }
+      if (classify !== undefined) checkFunction('classify', classify);
     } catch (err) {
       this.release(permit);
       return Promise.reject(err);

@@ -28,6 +28,8 @@ export { FleetLink } from './fleet-link.js';
 export { FleetMetricer } from './fleet-metricer.js';
 export type { Counts, Metricer } from './metricer.js';
 export { countsOf, MetricsSnapshot } from './metricer.js';
+export type { OptionError } from './option-error.js';
+export { isOptionError, OptionRangeError, OptionTypeError } from './option-error.js';
 export type { BreakerOptions, ResolvedOptions } from './options.js';
 export {
   BREAKER_OPTION_NAMES,
@@ -41,7 +43,8 @@ export {
 } from './options.js';
 export type { PanelOptions, PanelStateChangeHandler, PanelStats } from './panel.js';
 // For users.
-export { Panel } from './panel.js';
+export { Panel, resolvePanelOptions } from './panel.js';
+export { show } from './show.js';
 export { Mode, State, stateName } from './state.js';
 export type { TripFunc, TripFuncWithKey } from './trip-funcs.js';
 export {
@@ -52,4 +55,4 @@ export {
   slowRateTripFunc,
   thresholdTripFunc,
 } from './trip-funcs.js';
-export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber, show } from './validate.js';
+export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';

@@ -1,5 +1,6 @@
-import { type BackoffFunc, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
+import { type BackoffFunc, backoffAt, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
 import { type Clock, loopClock } from './clock.js';
+import { OptionTypeError } from './option-error.js';
 import { rateTripFunc, type TripFunc, type TripFuncWithKey } from './trip-funcs.js';
 import { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 import type { WindowConfig } from './window-metricer.js';
@@ -121,17 +122,20 @@ const defaultTrip = rateTripFunc(0.5, 200);
 const reportHandlerError = (err: unknown) => console.error('[cbsuite] a state-change handler threw:', err);
 
 /**
- * Validates `options` and applies defaults. Throws a `TypeError` or
- * `RangeError` that names the option and the value it got.
+ * Validates `options` and applies defaults. Throws an `OptionTypeError` or
+ * `OptionRangeError` that names the option and the value it got (`null`
+ * included: only `undefined` means "not set").
  */
 export function resolveOptions(
   options: BreakerOptions | undefined,
   names: readonly string[] = BREAKER_OPTION_NAMES,
-  what = 'options',
+  what = 'Breaker options',
+  path?: string,
 ): ResolvedOptions {
-  const o = checkKeys(what, options ?? {}, names);
+  const o = checkKeys(what, options === undefined ? {} : options, names, path);
+  const at = (name: string) => (path === undefined ? name : `${path}.${name}`);
   const num = (name: string, dflt: number, check: (n: string, v: unknown) => number) =>
-    o[name] === undefined ? dflt : check(name, o[name]);
+    o[name] === undefined ? dflt : check(at(name), o[name]);
   // gopkg's options: 0, Go's zero value, means the default.
   const gopkg = (name: string, dflt: number, check: (n: string, v: unknown) => number) =>
     o[name] === 0 ? dflt : num(name, dflt, check);
@@ -152,10 +156,10 @@ export function resolveOptions(
   const slowCallDurationMs = num('slowCallDurationMs', Number.POSITIVE_INFINITY, (n, v) =>
     checkNumber(n, v, 0, DAY_MS),
   );
-  const strictProbes = o.strictProbes === undefined ? false : checkBoolean('strictProbes', o.strictProbes);
+  const strictProbes = o.strictProbes === undefined ? false : checkBoolean(at('strictProbes'), o.strictProbes);
 
   const fn = <F extends (...args: never[]) => unknown>(name: string): F | undefined =>
-    o[name] === undefined ? undefined : checkFunction<F>(name, o[name]);
+    o[name] === undefined ? undefined : checkFunction<F>(at(name), o[name]);
   const shouldTrip = fn<TripFunc>('shouldTrip') ?? defaultTrip;
   const shouldTripWithKey = orNeverTrip(fn<TripFuncWithKey>('shouldTripWithKey'));
   const now = fn<Clock>('now') ?? loopClock;
@@ -172,7 +176,7 @@ export function resolveOptions(
     halfOpenSuccesses,
     shouldTrip,
     shouldTripWithKey,
-    coolingBackoff: resolveBackoff(o.coolingBackoff),
+    coolingBackoff: resolveBackoff(o.coolingBackoff, at('coolingBackoff')),
     random,
     halfOpenMaxProbes,
     strictProbes,
@@ -194,19 +198,12 @@ function orNeverTrip(f: TripFuncWithKey | undefined): TripFuncWithKey | undefine
   };
 }
 
-function resolveBackoff(value: unknown): BackoffFunc | undefined {
+function resolveBackoff(value: unknown, path: string): BackoffFunc | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return exponentialBackoff();
   if (typeof value === 'function') return value as BackoffFunc;
-  if (typeof value === 'object' && value !== null) {
-    try {
-      return exponentialBackoff(value as ExponentialBackoffOptions);
-    } catch (err) {
-      if (err instanceof Error) err.message = `coolingBackoff: ${err.message}`;
-      throw err;
-    }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return backoffAt(value as ExponentialBackoffOptions, path);
   }
-  throw new TypeError(
-    `coolingBackoff must be a BackoffFunc, exponentialBackoff options or a boolean, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
-  );
+  throw new OptionTypeError(path, value, 'must be a BackoffFunc, exponentialBackoff options or a boolean');
 }

@@ -1,4 +1,4 @@
-import { ErrorType } from '@cbsuite/core';
+import { ErrorType, OptionTypeError } from '@cbsuite/core';
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import type { RPCInfo } from './rpc-info.js';
 
@@ -181,14 +181,13 @@ export type InstanceFailureCode = 'UNAVAILABLE' | 'RESOURCE_EXHAUSTED' | 'DEADLI
  */
 export function instanceErrorTypeWithCodes(codes: readonly InstanceFailureCode[]): GetErrorTypeFunc {
   const set = new Set<Status>();
-  for (const c of codes) {
+  codes.forEach((c, i) => {
     if (c !== 'UNAVAILABLE' && c !== 'RESOURCE_EXHAUSTED' && c !== 'DEADLINE_EXCEEDED') {
-      throw new TypeError(
-        `instanceFailureCodes may hold UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED, got ${JSON.stringify(c)}`,
-      );
+      const reason = 'must be UNAVAILABLE, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED';
+      throw new OptionTypeError(`instanceFailureCodes[${i}]`, c, reason);
     }
     set.add(Status[c]);
-  }
+  });
   return (status, ctx) => {
     if (set.has(status.code)) return status.code === Status.DEADLINE_EXCEEDED ? ErrorType.Timeout : ErrorType.Failure;
     return errorTypeOnInstanceLevel(status, ctx);

@@ -70,7 +70,8 @@ export class ServiceLevel {
   readonly configs: ConfigStore;
   readonly interceptor: Interceptor;
   private readonly paths = new Map<string, PathEntry>();
-  private readonly rejectionCounts = new Map<string, number>();
+  // Per breaker, so an evicted or removed key's count goes with its breaker: bounded by the panel's maxKeys.
+  private readonly rejectionCounts = new WeakMap<Breaker, number>();
   private readonly host: CallHost;
 
   constructor(
@@ -96,9 +97,14 @@ export class ServiceLevel {
     this.interceptor = (options, nextCall) => this.intercept(options, nextCall);
   }
 
-  /** Rejections by key since the suite was made. */
-  rejections(): ReadonlyMap<string, number> {
-    return this.rejectionCounts;
+  /** Rejections by key, for the keys the panel holds, since each key's breaker was made. */
+  rejections(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, b] of this.panel.dumpBreakers()) {
+      const n = this.rejectionCounts.get(b);
+      if (n !== undefined) out.set(key, n);
+    }
+    return out;
   }
 
   /** The RPC info and key of a call to `path` (cached per path). Throws if `genKey` fails. */
@@ -133,7 +139,7 @@ export class ServiceLevel {
       breaker = this.panel.getBreaker(entry.key);
       permit = breaker.acquire();
       if (permit === NO_PERMIT) {
-        this.rejectionCounts.set(entry.key, (this.rejectionCounts.get(entry.key) ?? 0) + 1);
+        this.rejectionCounts.set(breaker, (this.rejectionCounts.get(breaker) ?? 0) + 1);
         return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
       }
       const def = options.method_definition;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { show } from '@cbsuite/core';
 
 const NAMESPACE = /^[A-Za-z0-9._-]{1,64}$/;
 const PLAIN_KEY = /^[A-Za-z0-9._/:@-]{1,128}$/;
@@ -6,7 +7,7 @@ const PLAIN_KEY = /^[A-Za-z0-9._/:@-]{1,128}$/;
 /** Checks a namespace: 1-64 characters of `A-Z a-z 0-9 . _ -`. */
 export function checkNamespace(ns: unknown): string {
   if (typeof ns !== 'string' || !NAMESPACE.test(ns)) {
-    throw new TypeError(`namespace must be 1-64 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(ns)}`);
+    throw new TypeError(`namespace must be 1-64 characters of A-Z a-z 0-9 . _ -, got ${show(ns)}`);
   }
   return ns;
 }

@@ -214,7 +214,7 @@ export class RedisSync implements FleetSync, PanelSync {
     this.intervalMs =
       o.syncIntervalMs === undefined ? 200 : checkInteger('syncIntervalMs', o.syncIntervalMs, 10, 60_000);
     this.quorum = o.quorum === undefined ? 2 : checkInteger('quorum', o.quorum, 1, 1000);
-    const byScope = o.quorumByScope ?? { instance: 1 };
+    const byScope = o.quorumByScope === undefined ? { instance: 1 } : o.quorumByScope;
     if (typeof byScope !== 'object' || byScope === null || Array.isArray(byScope)) {
       throw new TypeError(`quorumByScope must be an object of scope: quorum, got ${show(byScope)}`);
     }
@@ -240,7 +240,7 @@ export class RedisSync implements FleetSync, PanelSync {
       throw new TypeError(`secret must be a non-empty string or a Buffer, got ${show(secret)}`);
     }
     this.codec = new MessageCodec(secret === undefined ? undefined : Buffer.from(secret));
-    const nodeId = o.nodeId ?? randomBytes(6).toString('hex');
+    const nodeId = o.nodeId === undefined ? randomBytes(6).toString('hex') : o.nodeId;
     if (typeof nodeId !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
       throw new TypeError(`nodeId must be 1-64 of A-Z a-z 0-9 . _ : -, got ${show(nodeId)}`);
     }

@@ -1,0 +1,120 @@
+import { isOptionError, show } from '@cbsuite/core';
+import { CBSuite, isCBConfigError } from '@cbsuite/grpc-interceptor';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  type Accepts,
+  expectOptionError,
+  isFunction,
+  isInt,
+  refusedBy,
+  thrownBy,
+} from '../../core/src/test-support/bad-input.js';
+import { RedisSync, type RedisSyncOptions } from './redis-sync.js';
+import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
+
+// RedisSync's options and the publish* methods of a synced CBSuite, with
+// the values of the bad-input tables: each is refused, naming the option and
+// showing the value as code writes it; `null` is refused like any wrong type.
+
+const PREFIX = `cbs-test-options-${process.pid}`;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(() => deletePrefix(sharedRedisUrl(), PREFIX));
+
+function lazyClient() {
+  const redis = client(sharedRedisUrl(), { lazyConnect: true });
+  cleanups.push(() => redis.disconnect());
+  return redis;
+}
+const build = (o: Partial<RedisSyncOptions>) =>
+  new RedisSync({ redis: lazyClient(), namespace: `${PREFIX}-x`, ...o } as RedisSyncOptions);
+
+// Fields checked with @cbsuite/core's checks: typed OptionTypeError / OptionRangeError.
+const CORE_CHECKED: Record<string, Accepts> = {
+  syncIntervalMs: isInt(10, 60_000),
+  quorum: isInt(1, 1000),
+  syncBuckets: isInt(1, 100),
+  leaseTtlMs: isInt(10, 3_600_000),
+  staleAfterMs: isInt(200, 3_600_000),
+  flushTimeoutMs: isInt(1, 3_600_000),
+  configTtlMs: isInt(1000, 365 * 86_400_000),
+  now: isFunction,
+  onError: isFunction,
+};
+// Fields RedisSync checks itself: a TypeError naming the field and showing the value.
+const isPlain =
+  (re: RegExp): Accepts =>
+  (v) =>
+    typeof v === 'string' && re.test(v);
+const OWN_CHECKED: Record<string, Accepts> = {
+  namespace: isPlain(/^[A-Za-z0-9._-]{1,64}$/),
+  nodeId: isPlain(/^[A-Za-z0-9._:-]{1,64}$/),
+  secret: (v) => (typeof v === 'string' && v.length > 0) || Buffer.isBuffer(v),
+  quorumByScope: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  redis: () => false,
+};
+
+const rows: [string, unknown, boolean][] = [];
+for (const [f, accepts] of Object.entries(CORE_CHECKED))
+  for (const [, v] of refusedBy(accepts)) rows.push([f, v, true]);
+for (const [, v] of refusedBy(isInt(1, 1000))) rows.push(['quorumByScope.service', v, true]);
+for (const [f, accepts] of Object.entries(OWN_CHECKED)) {
+  for (const [, v] of refusedBy(accepts, [['an empty string', '']])) rows.push([f, v, false]);
+}
+
+describe('new RedisSync refuses bad options', () => {
+  it.each(rows)('%s = %s', (path, value, typed) => {
+    const options = path === 'quorumByScope.service' ? { quorumByScope: { service: value } } : { [path]: value };
+    const err = thrownBy(() => build(options as never));
+    if (typed) expectOptionError(err, path, value);
+    else {
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).message.startsWith(`${path} must be `)).toBe(true);
+      expect((err as Error).message).toContain(`got ${show(value)}`);
+    }
+  });
+
+  it('an unknown option, and options that are not an object', () => {
+    expect(() => build({ flushEvery: 1 } as never)).toThrow(/^RedisSync options has an unknown field "flushEvery"/);
+    expect(isOptionError(thrownBy(() => new RedisSync(null as never)))).toBe(true);
+  });
+});
+
+describe('publish* of a synced CBSuite refuse bad configs and publish nothing', () => {
+  it.each([
+    ['publishServiceCBConfig', (c: CBSuite, v: unknown) => c.publishServiceCBConfig('k', { errRate: v as never })],
+    [
+      'publishDefaultServiceCBConfig',
+      (c: CBSuite, v: unknown) => c.publishDefaultServiceCBConfig({ errRate: v as never }),
+    ],
+    ['publishInstanceCBConfig', (c: CBSuite, v: unknown) => c.publishInstanceCBConfig({ errRate: v as never })],
+    [
+      'publishInstanceCBConfigFor',
+      (c: CBSuite, v: unknown) => c.publishInstanceCBConfigFor('a:1', { errRate: v as never }),
+    ],
+  ])('%s', async (_name, publish) => {
+    const redis = client(sharedRedisUrl());
+    const namespace = `${PREFIX}-${Math.random().toString(36).slice(2)}`;
+    const sync = new RedisSync({ redis, namespace });
+    const cbs = new CBSuite(undefined, { sync });
+    cleanups.push(
+      () => redis.quit(),
+      () => sync.close(),
+      () => cbs.close(),
+    );
+    const before = JSON.stringify(cbs.dump());
+    for (const [, v] of refusedBy((x) => typeof x === 'number' && x >= 0 && x <= 1)) {
+      const err = await publish(cbs, v).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isCBConfigError(err)).toBe(true);
+      expect(err).toMatchObject({ field: 'errRate' });
+      expect((err as Error).message).toBe(`errRate must be a number in [0, 1], got ${show(v)}`);
+    }
+    expect(JSON.stringify(cbs.dump())).toBe(before);
+    expect(await redis.hlen(`${namespace}:config`)).toBe(0);
+  });
+});
