@@ -9,7 +9,24 @@ import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
 import { renderReport } from './report.js';
 import type { Timeline } from './timeline.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+// Where the report test looks for a browser: CHROMIUM_PATH, then where Debian's and Ubuntu's packages put one.
+const CANDIDATES = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+].filter((p): p is string => p !== undefined && p !== '');
+
+/** The browser to open the report in; a missing one fails the test with what to install, never skips it. */
+function chromiumPath(): string {
+  const found = CANDIDATES.find((p) => existsSync(p));
+  if (found !== undefined) return found;
+  throw new Error(
+    `this test opens the demo's report in a headless Chromium and found none (looked at ${CANDIDATES.join(', ')}). ` +
+      'Install it (Debian/Ubuntu: apt-get install chromium, as CI does), or set CHROMIUM_PATH to a Chromium or Chrome binary.',
+  );
+}
 // No network here: without these flags Chromium stalls on background requests.
 const ARGS = [
   '--no-sandbox',
@@ -28,17 +45,13 @@ afterEach(async () => {
 
 /** Writes the report of `t` to a temporary file and opens it in Chromium; collects page errors and any fetch. */
 async function openReport(t: Timeline): Promise<{ page: Page; errors: string[]; fetched: string[] }> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `this test opens the report in Chromium, expected at ${CHROMIUM}; install it with \`apt-get install chromium\``,
-    );
-  }
+  const executablePath = chromiumPath();
   const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'report.html');
   await writeFile(file, renderReport(t));
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await chromium.launch({ executablePath, args: ARGS });
   cleanups.push(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
