@@ -69,7 +69,12 @@ async function openReport(t: Timeline): Promise<{ page: Page; errors: string[]; 
 
 describe('the HTML report', () => {
   it('renders a recorded run in a real browser: bands, lines, markers, no errors, nothing fetched', async () => {
-    const t = quickRun();
+    // Second 7 without answers leaves second 8 alone on the error line, between two gaps.
+    const run = quickRun();
+    const t = {
+      ...run,
+      seconds: run.seconds.map((s, i) => (i === 7 ? { ...s, counts: { ...s.counts, ok: 0, failed: 0 } } : s)),
+    };
     const { page, errors, fetched } = await openReport(t);
 
     const chart = page.locator('svg.timeline-chart');
@@ -87,6 +92,18 @@ describe('the HTML report', () => {
       expect(await line.count()).toBe(1);
       expect((await line.boundingBox())?.width).toBeGreaterThan(500);
     }
+    // Every piece of every line has a length the browser draws (a bare "M x,y" has none).
+    const pieces = (await page.evaluate(`[...document.querySelectorAll('svg.timeline-chart path')].flatMap((p) =>
+      (p.getAttribute('d') || '').split(/(?=M)/).map((d) => {
+        const one = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+        one.setAttribute('d', d);
+        p.parentNode.appendChild(one);
+        const length = one.getTotalLength();
+        one.remove();
+        return length;
+      }))`)) as number[];
+    expect(pieces.length).toBeGreaterThan(4);
+    expect(Math.min(...pieces)).toBeGreaterThan(0);
     expect(await page.locator('g.marker').count()).toBe(t.steps.length);
     expect(await page.locator('ol.steps li').count()).toBe(t.steps.length);
     expect(await page.locator('h1').textContent()).toBe(t.title);
@@ -154,5 +171,19 @@ describe('the HTML report', () => {
     expect(shot.length).toBeGreaterThan(100_000);
     expect(errors).toEqual([]);
     expect(fetched).toEqual([]);
+  });
+});
+
+describe('the report text', () => {
+  const cards = (t: Timeline) =>
+    [...renderReport(t).matchAll(/<div class="card"><b>([^<]*)<\/b><span>([^<]*)<\/span>/g)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+
+  it('counts every entry into OPEN, in good grammar', () => {
+    const run = quickRun();
+    expect(cards(run)).toContain('2 times the service breaker opened');
+    expect(cards(run)).toContain('1 time an instance breaker opened');
+    expect(cards(fleetQuickRun())).toContain('8 service breaker openings, all nodes');
   });
 });
