@@ -3,10 +3,11 @@ import { BreakerTimeoutError, CircuitBreakerError, withoutStack } from './errors
 import type { FleetLink, LinkedBreaker } from './fleet-link.js';
 import type { FleetView } from './fleet-view.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
+import { OptionTypeError } from './option-error.js';
 import { type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Mode, State } from './state.js';
 import type { TripFunc } from './trip-funcs.js';
-import { checkNumber, show } from './validate.js';
+import { checkFunction, checkNumber } from './validate.js';
 import { type RecentCounts, WindowMetricer } from './window-metricer.js';
 
 /**
@@ -159,7 +160,7 @@ export class Breaker implements LinkedBreaker {
   link: FleetLink | undefined = undefined;
 
   /**
-   * @param options validated here; throws `TypeError`/`RangeError` naming a bad option.
+   * @param options validated here; throws `OptionTypeError`/`OptionRangeError` naming a bad option.
    * @param onStateChange called after each transition.
    */
   constructor(options?: BreakerOptions, onStateChange?: BreakerStateChangeHandler, init?: BreakerInit) {
@@ -170,9 +171,7 @@ export class Breaker implements LinkedBreaker {
     } else {
       this.key = '';
       this.opts = resolveOptions(options);
-      if (onStateChange !== undefined && typeof onStateChange !== 'function') {
-        throw new TypeError(`onStateChange must be a function, got ${show(onStateChange)}`);
-      }
+      if (onStateChange !== undefined) checkFunction('onStateChange', onStateChange);
       this.onChange = onStateChange && ((_key, from, to, m, info) => onStateChange(from, to, m, info));
     }
     this.win = new WindowMetricer(this.opts);
@@ -227,6 +226,15 @@ export class Breaker implements LinkedBreaker {
     }
   }
 
+  // A call that went out ended with an outcome that says nothing: unlike
+  // release(), the detect interval its probe took is not given back.
+  private ignored(permit: Permit): void {
+    const s = this.s;
+    if (permit <= PERMIT || s.state !== State.HalfOpen || s.mode !== Mode.Normal) return;
+    if (this.opts.trackProbes) removeProbe(s, permit);
+    if (permit === s.lastProbeId) s.lastProbeId = 0;
+  }
+
   /** Records a success. `latencyMs` feeds slow-call tracking; `permit` identifies a probe. */
   succeed(latencyMs?: number, permit?: Permit): void {
     const s = this.s;
@@ -261,12 +269,17 @@ export class Breaker implements LinkedBreaker {
     this.error(true, tripFunc, latencyMs, permit);
   }
 
-  /** Records an outcome by {@link ErrorType} (Kitex's `RecordStat`); `Ignorable` releases the permit. */
+  /**
+   * Records an outcome by {@link ErrorType} (Kitex's `RecordStat`). An
+   * `Ignorable` outcome records nothing; a probe's permit stops counting as in
+   * flight, but the detect interval the probe took stays taken (gopkg), so a
+   * cancelled probe does not let another call through at once.
+   */
   record(type: ErrorType, latencyMs?: number, permit?: Permit): void {
     if (type === ErrorType.Success) this.succeed(latencyMs, permit);
     else if (type === ErrorType.Failure) this.fail(latencyMs, permit);
     else if (type === ErrorType.Timeout) this.timeout(latencyMs, permit);
-    else if (permit !== undefined) this.release(permit);
+    else if (permit !== undefined) this.ignored(permit);
   }
 
   /**
@@ -290,7 +303,7 @@ export class Breaker implements LinkedBreaker {
   setMode(mode: Mode): void {
     const next = MODES[mode];
     if (next === undefined || !Object.hasOwn(MODES, mode)) {
-      throw new TypeError(`mode must be one of ${Object.keys(MODES).join(', ')}, got ${show(mode)}`);
+      throw new OptionTypeError('mode', mode, `must be one of ${Object.keys(MODES).join(', ')}`);
     }
     const s = this.s;
     if (s.mode === mode) return;
@@ -406,7 +419,7 @@ export class Breaker implements LinkedBreaker {
 
   /** For fleet syncs: the configured trip func's verdict on `m` (false when the key has none). */
   wouldTrip(m: Metricer): boolean {
-    return this.tripFunc()?.(m) === true;
+    return this.tripFunc()(m);
   }
 
   /** For fleet syncs: this breaker's outcomes over about the last `ms` (whole buckets, at most the window). */
@@ -535,7 +548,6 @@ export class Breaker implements LinkedBreaker {
   // alone, or the key for the fleet (see FleetLink.tripScope).
   private tripIfNeeded(trip: TripFunc | undefined, now: number): void {
     const f = trip ?? this.tripFunc();
-    if (f === undefined) return;
     const link = this.link;
     if (link === undefined) {
       if (f(this.win)) this.open(now, 0, 'trip', false);
@@ -545,13 +557,11 @@ export class Breaker implements LinkedBreaker {
     if (scope !== 'none') this.open(now, 0, 'trip', scope === 'fleet');
   }
 
-  // The trip func in force for this key; a `shouldTripWithKey` that has none
-  // for it means the key never trips (gopkg).
-  private tripFunc(): TripFunc | undefined {
+  // The trip func in force for this key (resolved on every evaluation, so
+  // config changes apply at once).
+  private tripFunc(): TripFunc {
     const withKey = this.opts.shouldTripWithKey;
-    if (withKey === undefined) return this.opts.shouldTrip;
-    const f = withKey(this.key);
-    return typeof f === 'function' ? f : undefined;
+    return withKey === undefined ? this.opts.shouldTrip : withKey(this.key);
   }
 
   private open(now: number, attempt: number, cause: TransitionCause, fleet: boolean): void {
@@ -613,11 +623,9 @@ export class Breaker implements LinkedBreaker {
     try {
       if (timeoutMs !== undefined) checkNumber('timeoutMs', timeoutMs, 0);
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
+        throw new OptionTypeError('signal', signal, 'must be an AbortSignal');
       }
-      if (classify !== undefined && typeof classify !== 'function') {
-        throw new TypeError(`classify must be a function, got ${show(classify)}`);
-      }
+      if (classify !== undefined) checkFunction('classify', classify);
     } catch (err) {
       this.release(permit);
       return Promise.reject(err);
@@ -643,7 +651,7 @@ export class Breaker implements LinkedBreaker {
       };
       const onAbort = () => {
         if (!settle()) return;
-        this.release(permit);
+        this.record(ErrorType.Ignorable, undefined, permit);
         controller?.abort(signal?.reason);
         reject(signal?.reason);
       };

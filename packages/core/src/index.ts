@@ -37,6 +37,8 @@ export type { FleetView } from './fleet-view.js';
 export { FleetMetricer } from './fleet-view.js';
 export type { Counts, Metricer } from './metricer.js';
 export { countsOf, MetricsSnapshot } from './metricer.js';
+export type { OptionError } from './option-error.js';
+export { isOptionError, OptionRangeError, OptionTypeError } from './option-error.js';
 export type { BreakerOptions, ResolvedOptions } from './options.js';
 export {
   BREAKER_OPTION_NAMES,
@@ -50,7 +52,8 @@ export {
 } from './options.js';
 export type { PanelOptions, PanelStateChangeHandler, PanelStats } from './panel.js';
 // For users.
-export { Panel } from './panel.js';
+export { Panel, resolvePanelOptions } from './panel.js';
+export { show } from './show.js';
 export { Mode, State, stateName } from './state.js';
 export type { TripFunc, TripFuncWithKey } from './trip-funcs.js';
 export {
@@ -61,5 +64,5 @@ export {
   slowRateTripFunc,
   thresholdTripFunc,
 } from './trip-funcs.js';
-export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber, show } from './validate.js';
+export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 export type { RecentCounts } from './window-metricer.js';

@@ -24,7 +24,11 @@ export function getDefaultCBConfig(): CBConfig {
 const BRAND = Symbol.for('@cbsuite/grpc-interceptor:CBConfigError');
 const FIELDS = ['enable', 'errRate', 'minSample'] as const;
 
-/** A config (or its key) was refused. `field` names what was wrong and `value` is what it got. */
+/**
+ * A config (or its key) was refused. `field` is the path of what was wrong,
+ * as the user wrote it (`defaultServiceCBConfig.errRate`, or `errRate` in an
+ * update's argument), and `value` is what it got.
+ */
 export class CBConfigError extends Error {
   override readonly name = 'CBConfigError';
   constructor(
@@ -44,27 +48,30 @@ export function isCBConfigError(err: unknown): err is CBConfigError {
 
 /**
  * Validates `value` as a (partial) CBConfig and merges it over `base`: fields
- * left out keep `base`'s value. Returns a frozen config, or throws a
- * {@link CBConfigError} naming the first bad field; `base` is never changed.
- * `what` names the whole value in the error when it is not an object.
+ * left out (`undefined`) keep `base`'s value; `null` is refused like any other
+ * wrong type. Returns a frozen config, or throws a {@link CBConfigError}
+ * naming the first bad field; `base` is never changed. `path` is where the
+ * user wrote the config (an option such as `defaultServiceCBConfig`): errors
+ * name the whole value by it, or `config`, and its fields under it.
  */
-export function parseCBConfig(value: unknown, base: CBConfig = DEFAULT_CB_CONFIG, what = 'config'): CBConfig {
+export function parseCBConfig(value: unknown, base: CBConfig = DEFAULT_CB_CONFIG, path?: string): CBConfig {
+  const at = (field: string) => (path === undefined ? field : `${path}.${field}`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new CBConfigError(what, value, 'must be an object with enable, errRate and minSample');
+    throw new CBConfigError(path ?? 'config', value, 'must be an object with enable, errRate and minSample');
   }
   const v = value as Record<string, unknown>;
   for (const field of Object.keys(v)) {
     if (!(FIELDS as readonly string[]).includes(field)) {
-      throw new CBConfigError(field, v[field], `is not a CBConfig field (known: ${FIELDS.join(', ')})`);
+      throw new CBConfigError(at(field), v[field], `is not a CBConfig field (known: ${FIELDS.join(', ')})`);
     }
   }
   const { enable = base.enable, errRate = base.errRate, minSample = base.minSample } = v;
-  if (typeof enable !== 'boolean') throw new CBConfigError('enable', enable, 'must be a boolean');
+  if (typeof enable !== 'boolean') throw new CBConfigError(at('enable'), enable, 'must be a boolean');
   if (typeof errRate !== 'number' || !(errRate >= 0 && errRate <= 1)) {
-    throw new CBConfigError('errRate', errRate, 'must be a number in [0, 1]');
+    throw new CBConfigError(at('errRate'), errRate, 'must be a number in [0, 1]');
   }
   if (typeof minSample !== 'number' || !Number.isSafeInteger(minSample) || minSample < 0) {
-    throw new CBConfigError('minSample', minSample, 'must be a non-negative integer');
+    throw new CBConfigError(at('minSample'), minSample, 'must be a non-negative integer');
   }
   return Object.freeze({ enable, errRate, minSample });
 }

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { checkFunction, checkInteger, checkKeys, checkNumber, type Quorum, show } from '@cbsuite/core';
+import {
+  checkFunction,
+  checkInteger,
+  checkKeys,
+  checkNumber,
+  OptionRangeError,
+  OptionTypeError,
+  type Quorum,
+} from '@cbsuite/core';
 import type { Cluster, Redis } from 'ioredis';
 
 /** Options of a `RedisSync`. Durations in ms. */
@@ -131,10 +139,10 @@ const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Checks a quorum: an integer in [1, 1000], or `{ share: (0, 1], min: [1, 1000] }`. */
 export function checkQuorum(name: string, q: unknown): Quorum {
   if (typeof q === 'object' && q !== null && !Array.isArray(q)) {
-    const o = checkKeys(name, q, ['share', 'min']);
-    if (o.share === undefined) throw new TypeError(`${name}.share is required, got ${show(q)}`);
+    const o = checkKeys(name, q, ['share', 'min'], name);
+    if (o.share === undefined) throw new OptionTypeError(`${name}.share`, undefined, 'is required');
     const share = checkNumber(`${name}.share`, o.share, 0, 1);
-    if (share === 0) throw new RangeError(`${name}.share must be a finite number in (0, 1], got 0`);
+    if (share === 0) throw new OptionRangeError(`${name}.share`, 0, 'must be a finite number in (0, 1]');
     const min = o.min === undefined ? 1 : checkInteger(`${name}.min`, o.min, 1, 1000);
     return { share, min };
   }
@@ -146,10 +154,10 @@ export function resolveSyncOptions(options: RedisSyncOptions): ResolvedSyncOptio
   const o = checkKeys('RedisSync options', options, OPTION_NAMES) as unknown as RedisSyncOptions;
   const redis = o.redis;
   if (typeof redis !== 'object' || redis === null || typeof (redis as Redis).duplicate !== 'function') {
-    throw new TypeError(`redis must be an ioredis Redis or Cluster client, got ${show(redis)}`);
+    throw new OptionTypeError('redis', redis, 'must be an ioredis Redis or Cluster client');
   }
   if (typeof o.namespace !== 'string' || !NAMESPACE.test(o.namespace)) {
-    throw new TypeError(`namespace must be 1-64 characters of A-Z a-z 0-9 . _ -, got ${show(o.namespace)}`);
+    throw new OptionTypeError('namespace', o.namespace, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
   }
   const int = (name: keyof RedisSyncOptions, dflt: number, min: number, max: number): number =>
     o[name] === undefined ? dflt : checkInteger(name, o[name], min, max);
@@ -159,17 +167,17 @@ export function resolveSyncOptions(options: RedisSyncOptions): ResolvedSyncOptio
   else {
     const byScope = o.quorumByScope;
     if (typeof byScope !== 'object' || byScope === null || Array.isArray(byScope)) {
-      throw new TypeError(`quorumByScope must be an object of scope: quorum, got ${show(byScope)}`);
+      throw new OptionTypeError('quorumByScope', byScope, 'must be an object of scope: quorum');
     }
     for (const [scope, q] of Object.entries(byScope))
       quorumByScope.set(scope, checkQuorum(`quorumByScope.${scope}`, q));
   }
   const secret = o.secret;
   if (secret !== undefined && !(typeof secret === 'string' && secret.length > 0) && !Buffer.isBuffer(secret)) {
-    throw new TypeError(`secret must be a non-empty string or a Buffer, got ${show(secret)}`);
+    throw new OptionTypeError('secret', secret, 'must be a non-empty string or a Buffer');
   }
   if (o.nodeId !== undefined && (typeof o.nodeId !== 'string' || !NODE_ID.test(o.nodeId))) {
-    throw new TypeError(`nodeId must be 1-64 of A-Z a-z 0-9 . _ : -, got ${show(o.nodeId)}`);
+    throw new OptionTypeError('nodeId', o.nodeId, 'must be 1-64 of A-Z a-z 0-9 . _ : -');
   }
   return {
     redis,
