@@ -69,3 +69,21 @@ describe('code in the docs', () => {
     rmSync(out, { recursive: true, force: true });
   }, 60_000);
 });
+
+describe("the README's first code", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## In code'), readme.indexOf('\n## ', readme.indexOf('## In code') + 1));
+
+  it('is examples/quickstart.ts, character for character', () => {
+    const code = section.match(/^```ts\n([\s\S]*?)^```$/m)?.[1];
+    expect(code).toBe(readFileSync(join(root, 'examples', 'quickstart.ts'), 'utf8'));
+  });
+
+  it('shows the command that runs it and the end of what it prints', () => {
+    expect(section).toContain('```sh\nnpx tsx examples/quickstart.ts\n```');
+    const shown = section.match(/^```text\n([\s\S]*?)^```$/m)?.[1] ?? '';
+    const printed = readFileSync(join(root, 'examples', 'quickstart.expected.txt'), 'utf8');
+    expect(shown.length).toBeGreaterThan(0);
+    expect(printed.endsWith(shown)).toBe(true);
+  });
+});

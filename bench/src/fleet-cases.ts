@@ -194,8 +194,8 @@ export const fleetCases: Record<string, Case> = Object.fromEntries(
   Object.entries({
     'outage/4': fleetCase(4),
     'outage/8': fleetCase(8),
-    'commands/1k': async (_o, smoke) => ({ perNode: await commandsPerSecond(1000, 5, smoke ? 1000 : 4000) }),
-    'commands/10k': async (_o, smoke) => ({ perNode: await commandsPerSecond(10_000, 5, smoke ? 1000 : 4000) }),
+    'commands/1k': async (_o, smoke) => ({ perNode: await commandsPerSecond(1000, 5, smoke ? 1000 : 12_000) }),
+    'commands/10k': async (_o, smoke) => ({ perNode: await commandsPerSecond(10_000, 5, smoke ? 1000 : 12_000) }),
     'latency/grpc': (_o, smoke) => callLatency(smoke),
     'latency/engine': async (o) => {
       // The raw cost the sync adds to an outcome: one counter in the breaker's link.

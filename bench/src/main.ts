@@ -7,8 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { fmtNs, fmtRatio, median, table } from './harness.js';
-import { type Group, suites } from './suites.js';
+import { median } from './harness.js';
+import { render, SMOKE_NOTICE } from './render.js';
+import { suites } from './suites.js';
 
 const run = promisify(execFile);
 const smoke = process.argv.includes('--smoke');
@@ -39,50 +40,9 @@ async function runCase(suite: string, id: string, times: number): Promise<Map<st
   return out;
 }
 
-function fmt(unit: Group['unit'], v: number): string {
-  if (!Number.isFinite(v)) return 'n/a';
-  switch (unit) {
-    case 'ns':
-      return fmtNs(v);
-    case 'bytes':
-      return `${(v / 1024).toFixed(2)} KiB`;
-    case 'rate':
-      return `${Math.round(v).toLocaleString('en-US')} /s`;
-    case 'ms':
-      return `${v.toFixed(v < 10 ? 1 : 0)} ms`;
-    case 'count':
-      return Math.round(v).toLocaleString('en-US');
-    case 'ratio':
-      return fmtRatio(v);
-  }
-}
-
-function render(group: Group, results: Map<string, number>): string {
-  const peerNames = Object.keys(group.peers);
-  const header = [
-    'case',
-    group.unit === 'ns' ? 'median / op' : 'median',
-    '× baseline',
-    ...peerNames.map((p) => `× ${p}`),
-    'goal',
-  ];
-  const hasRatios = group.rows.some((r) => r.baseline !== undefined);
-  const rows = group.rows.map((row) => {
-    const v = results.get(row.id) ?? Number.NaN;
-    const base = row.baseline === undefined ? Number.NaN : v / (results.get(row.baseline) ?? Number.NaN);
-    const peers = peerNames.map((p) =>
-      row.vsPeers ? fmtRatio(v / (results.get(group.peers[p] as string) ?? Number.NaN)) : '',
-    );
-    const unit = row.unit ?? group.unit;
-    return [row.label, fmt(unit, v), fmtRatio(base), ...peers, row.goal ?? ''];
-  });
-  const shown = hasRatios ? header : header.filter((_, i) => i !== 2);
-  const cells = hasRatios ? rows : rows.map((r) => r.filter((_, i) => i !== 2));
-  return `### ${group.title}\n\n${table(shown, cells)}${group.note ? `\n\n${group.note}` : ''}`;
-}
-
 const started = Date.now();
 const report: string[] = [];
+if (smoke) console.log(SMOKE_NOTICE);
 const raw: Record<string, Record<string, number>> = {};
 for (const [name, suite] of Object.entries(suites)) {
   if (only !== undefined && only !== name) continue;
@@ -94,14 +54,19 @@ for (const [name, suite] of Object.entries(suites)) {
     process.stderr.write(` ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')}\n`);
   }
   raw[name] = Object.fromEntries(results);
-  const text = [`## ${suite.title}`, ...suite.groups.map((g) => render(g, results))].join('\n\n');
+  const title = smoke ? `## ${suite.title} (smoke run)` : `## ${suite.title}`;
+  const text = [title, ...suite.groups.map((g) => render(g, results, smoke))].join('\n\n');
   report.push(text);
   console.log(`\n${text}\n`);
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
-console.log(`machine: ${machine}; ${processes} process(es) per case unless a suite says otherwise; ${seconds} s`);
+console.log(
+  smoke
+    ? `smoke run done: every case ran once, briefly (${seconds} s); the figures above are not measurements, run pnpm bench for those`
+    : `machine: ${machine}; ${processes} process(es) per case unless a suite says otherwise; ${seconds} s`,
+);
 if (!smoke) {
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });

@@ -2,6 +2,7 @@
 import { type Case, coreCases } from './core-cases.js';
 import { fleetCases } from './fleet-cases.js';
 import { grpcCases } from './grpc-cases.js';
+import { scaleCases } from './scale-cases.js';
 
 export interface Row {
   readonly id: string;
@@ -15,7 +16,7 @@ export interface Row {
   readonly unit?: Unit;
 }
 
-export type Unit = 'ns' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio';
+export type Unit = 'ns' | 'us' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio';
 
 export interface Group {
   readonly title: string;
@@ -256,7 +257,7 @@ export const suites: Record<string, Suite> = {
         title: 'Redis commands per node per second (5 keys, syncIntervalMs 200)',
         unit: 'count',
         peers: {},
-        note: 'One synced node driving breaker calls (isAllowed + succeed) at the given rate for 4 s. Goal: independent of the call rate.',
+        note: 'One synced node driving breaker calls (isAllowed + succeed, all successes) at the given rate for 12 s: quiet keys go every quietSyncIntervalMs (5 s). Goal: independent of the call rate.',
         rows: [
           { id: 'commands/1k.perNode', label: 'at 1,000 calls/s' },
           { id: 'commands/10k.perNode', label: 'at 10,000 calls/s' },
@@ -286,6 +287,83 @@ export const suites: Record<string, Suite> = {
             id: 'latency/engine.on',
             label: 'synced (counts the outcome for the next flush)',
             baseline: 'latency/engine.off',
+          },
+        ],
+      },
+    ],
+  },
+  scale: {
+    title: '@cbsuite/redis-sync at scale: simulated fleets running the real sync code',
+    cases: scaleCases,
+    processes: 1,
+    groups: [
+      {
+        title: 'Redis CPU per (node, key) per second, one Redis (10 keys per node)',
+        unit: 'us',
+        peers: {},
+        note: 'Simulated nodes (a real RedisSync and Panel each, 250 per worker process) calling 10 keys 10 times a second each. Redis CPU is used_cpu_user + used_cpu_sys (INFO cpu) over 15 s, less what the same Redis spent with every node connected and idle, divided by nodes × keys × seconds. Healthy: every call succeeds (keys flushed every quietSyncIntervalMs, 5 s). Partial outage: 30 % of calls fail on every node, below the trip (errRate 0.5), for as long as it lasts (errors flushed every errorSyncIntervalMs, 1 s). Down: every call fails; the keys trip, stay open for the fleet and probe once per cooling (5 s). Failing, never tripping: half the calls fail on every node and minSample is out of reach (1e9), so every node is failing and flushes every key at every tick (200 ms): the worst case, which a real trip ends within seconds.',
+        rows: [
+          { id: 'cpu/healthy-10.cpuPerPair', label: 'healthy, 10 nodes', goal: '≤ 5 µs' },
+          { id: 'cpu/healthy-100.cpuPerPair', label: 'healthy, 100 nodes', goal: '≤ 5 µs' },
+          { id: 'cpu/healthy-1000.cpuPerPair', label: 'healthy, 1,000 nodes', goal: '≤ 5 µs' },
+          { id: 'cpu/partial-10.cpuPerPair', label: 'partial outage, 10 nodes', goal: '≤ 50 µs' },
+          { id: 'cpu/partial-100.cpuPerPair', label: 'partial outage, 100 nodes', goal: '≤ 50 µs' },
+          { id: 'cpu/partial-1000.cpuPerPair', label: 'partial outage, 1,000 nodes', goal: '≤ 50 µs' },
+          { id: 'cpu/down-10.cpuPerPair', label: 'down, 10 nodes', goal: '≤ 50 µs' },
+          { id: 'cpu/down-100.cpuPerPair', label: 'down, 100 nodes', goal: '≤ 50 µs' },
+          { id: 'cpu/down-1000.cpuPerPair', label: 'down, 1,000 nodes', goal: '≤ 50 µs' },
+          { id: 'cpu/failing-10.cpuPerPair', label: 'failing, never tripping, 10 nodes' },
+          { id: 'cpu/failing-100.cpuPerPair', label: 'failing, never tripping, 100 nodes' },
+          { id: 'cpu/failing-1000.cpuPerPair', label: 'failing, never tripping, 1,000 nodes' },
+          { id: 'cpu/healthy-1000.cmdPerPair', label: "healthy, 1,000 nodes: commands' own time" },
+          { id: 'cpu/partial-1000.cmdPerPair', label: "partial outage, 1,000 nodes: commands' own time" },
+          { id: 'cpu/failing-1000.failedFlushes', label: 'failing, 1,000 nodes: flushes that failed', unit: 'count' },
+        ],
+      },
+      {
+        title: 'the same on a three-master Redis Cluster, 1,000 nodes',
+        unit: 'us',
+        peers: {},
+        note: "CPU summed over the masters; the busiest master's share of the total (goal: at most a half).",
+        rows: [
+          { id: 'cluster/healthy-1000.cpuPerPair', label: 'healthy, per (node, key) per s', goal: '≤ 5 µs' },
+          {
+            id: 'cluster/healthy-1000.busiestShare',
+            label: "healthy, busiest master's share",
+            unit: 'ratio',
+            goal: '≤ 0.5',
+          },
+          { id: 'cluster/partial-1000.cpuPerPair', label: 'partial outage, per (node, key) per s', goal: '≤ 50 µs' },
+          {
+            id: 'cluster/partial-1000.busiestShare',
+            label: "partial outage, busiest master's share",
+            unit: 'ratio',
+            goal: '≤ 0.5',
+          },
+          { id: 'cluster/down-1000.cpuPerPair', label: 'down, per (node, key) per s', goal: '≤ 50 µs' },
+          { id: 'cluster/down-1000.busiestShare', label: "down, busiest master's share", unit: 'ratio', goal: '≤ 0.5' },
+        ],
+      },
+      {
+        title: '1,000 simulated nodes, one key: an outage, then the heal',
+        unit: 'ms',
+        peers: {},
+        note: 'minSample 200 for the fleet, quorum 2, coolingTimeoutMs 3000, detectTimeoutMs 300, syncIntervalMs 200; each node calls twice a second.',
+        rows: [
+          { id: 'spread/1000.spreadP50', label: 'first open to each other open, p50' },
+          { id: 'spread/1000.spreadP99', label: 'first open to each other open, p99', goal: '≤ 400 ms' },
+          { id: 'spread/1000.fleetOpens', label: "share of the opens that are the fleet's", unit: 'ratio', goal: '1' },
+          {
+            id: 'spread/1000.probes',
+            label: 'probes before the first close',
+            unit: 'count',
+            goal: '2 (halfOpenSuccesses)',
+          },
+          {
+            id: 'spread/1000.probesPerInterval',
+            label: 'most probes in one detect interval',
+            unit: 'count',
+            goal: '1',
           },
         ],
       },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_REPORT, parseArgs } from './args.js';
+import { DEFAULT_FLEET_REPORT, DEFAULT_REPORT, parseArgs } from './args.js';
 
 describe('parseArgs', () => {
   it('runs the embedded demo by default, writing the report to the current directory', () => {
@@ -15,8 +15,15 @@ describe('parseArgs', () => {
     expect(parseArgs(['--report', '--quick'])).toEqual({ kind: 'error', message: '--report needs a path' });
   });
 
+  it("gives the fleet demo a report of its own, so that pnpm demo:fleet does not overwrite pnpm demo's", () => {
+    expect(DEFAULT_FLEET_REPORT).toBe('demo-fleet-report.html');
+    expect(DEFAULT_FLEET_REPORT).not.toBe(DEFAULT_REPORT);
+    expect(parseArgs(['--quick', '--fleet'])).toMatchObject({ report: DEFAULT_FLEET_REPORT });
+    expect(parseArgs(['--report', 'mine.html', '--fleet'])).toMatchObject({ report: 'mine.html' });
+  });
+
   it('knows --fleet and --help, and refuses anything else', () => {
-    expect(parseArgs(['--fleet'])).toEqual({ kind: 'fleet', quick: false, report: DEFAULT_REPORT });
+    expect(parseArgs(['--fleet'])).toEqual({ kind: 'fleet', quick: false, report: DEFAULT_FLEET_REPORT });
     expect(parseArgs(['--fleet', '--quick', '--no-report'])).toEqual({ kind: 'fleet', quick: true, report: undefined });
     expect(parseArgs(['--quick', '--help'])).toEqual({ kind: 'help' });
     expect(parseArgs(['--duration', '10'])).toEqual({ kind: 'error', message: 'unknown argument "--duration"' });

@@ -5,12 +5,15 @@ export type Command =
   | { readonly kind: 'error'; readonly message: string };
 
 export const DEFAULT_REPORT = 'demo-report.html';
+/** The fleet demo's report has a name of its own, so that it does not overwrite the other's. */
+export const DEFAULT_FLEET_REPORT = 'demo-fleet-report.html';
 
 export const USAGE = `Usage: pnpm demo [--quick] [--report <path> | --no-report]
        pnpm demo:fleet [--quick] [--report <path> | --no-report]
 
   --quick            the same script compressed to about 14 s (default: about 50 s)
-  --report <path>    where to write the HTML report (default: ${DEFAULT_REPORT})
+  --report <path>    where to write the HTML report
+                     (default: ${DEFAULT_REPORT}; with --fleet, ${DEFAULT_FLEET_REPORT})
   --no-report        do not write the report
   --fleet            four client processes sharing their breakers through Redis
                      (REDIS_URL, else 127.0.0.1:6379, else a redis-server of its own)
@@ -19,7 +22,8 @@ export const USAGE = `Usage: pnpm demo [--quick] [--report <path> | --no-report]
 /** Parses the demo's arguments (after the script name). */
 export function parseArgs(argv: readonly string[]): Command {
   let quick = false;
-  let report: string | undefined = DEFAULT_REPORT;
+  // null: not given, so the mode's default.
+  let report: string | undefined | null = null;
   let fleet = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -36,5 +40,6 @@ export function parseArgs(argv: readonly string[]): Command {
       report = value;
     } else return { kind: 'error', message: `unknown argument ${JSON.stringify(a)}` };
   }
+  if (report === null) report = fleet ? DEFAULT_FLEET_REPORT : DEFAULT_REPORT;
   return { kind: fleet ? 'fleet' : 'embedded', quick, report };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { esc, niceCeil, renderChart, tickStepMs } from './chart.js';
+import { esc, linePath, MIN_ANSWERED, niceCeil, renderChart, tickStepMs } from './chart.js';
 import { quickRun } from './fixtures/quick-run.js';
 
 const count = (s: string, re: RegExp) => s.match(re)?.length ?? 0;
@@ -48,5 +48,41 @@ describe('renderChart', () => {
     };
     const d = renderChart(quiet, 'client-1').match(/<path class="line-error" d="([^"]+)"/)?.[1] ?? '';
     expect(count(d, /M/g)).toBe(2);
+  });
+});
+
+describe('the error line draws what a viewer can read', () => {
+  const t = quickRun();
+  const errorLine = (tl: typeof t) =>
+    renderChart(tl, 'client-1').match(/<path class="line-error" d="([^"]+)"/)?.[1] ?? '';
+  const withSecond = (i: number, ok: number, failed: number) => ({
+    ...t,
+    seconds: t.seconds.map((s, j) => (j === i ? { ...s, counts: { ...s.counts, ok, failed } } : s)),
+  });
+
+  it(`leaves out a second with fewer than ${MIN_ANSWERED} answers: one failed probe draws no 100% spike`, () => {
+    expect(errorLine(withSecond(9, 0, 1))).toBe(errorLine(withSecond(9, 0, 0)));
+    expect(errorLine(withSecond(9, 0, MIN_ANSWERED))).not.toBe(errorLine(withSecond(9, 0, 0)));
+  });
+
+  it('draws a second with answers between two without as a short dash, never a bare M a browser does not draw', () => {
+    // Second 8 answered; 7 did not, and 9 answered only 4 calls.
+    const d = errorLine(withSecond(7, 0, 0));
+    const subpaths = d.split(/(?=M)/);
+    expect(subpaths).toHaveLength(3);
+    for (const sp of subpaths) expect(sp).toMatch(/^M[\d.]+,[\d.]+ [LH]/);
+  });
+
+  it('linePath: runs of points, gaps, and lone points as dashes', () => {
+    expect(linePath([])).toBe('');
+    expect(linePath([[10, 5]])).toBe('M7,5 H13');
+    expect(
+      linePath([
+        [10, 5],
+        [20, undefined],
+        [30, 1],
+        [40, 2],
+      ]),
+    ).toBe('M7,5 H13 M30,1 L40,2');
   });
 });

@@ -38,6 +38,39 @@ export function esc(s: string): string {
 
 const num = (n: number) => (Math.round(n * 10) / 10).toString();
 
+/**
+ * The error line leaves out a second with fewer answered calls than this: a
+ * rate of one or two answers (a probe while OPEN) is noise, and one failed
+ * probe would read 100 %.
+ */
+export const MIN_ANSWERED = 5;
+
+/** Half the length of the dash that draws a point with no neighbour on its line. */
+const LONE_POINT = 3;
+
+/**
+ * SVG path data through `points`; an undefined value (nothing to measure that
+ * second) leaves a gap. A point alone between gaps becomes a short dash: a
+ * bare `M x,y` is a subpath of no length, which browsers do not draw.
+ */
+export function linePath(points: readonly (readonly [number, number | undefined])[]): string {
+  const d: string[] = [];
+  let run: [number, number][] = [];
+  const flush = () => {
+    if (run.length === 1) {
+      const [px, py] = run[0] as [number, number];
+      d.push(`M${num(px - LONE_POINT)},${num(py)} H${num(px + LONE_POINT)}`);
+    } else d.push(...run.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${num(px)},${num(py)}`));
+    run = [];
+  };
+  for (const [px, py] of points) {
+    if (py === undefined) flush();
+    else run.push([px, py]);
+  }
+  flush();
+  return d.join(' ');
+}
+
 /** A round number at or above `n` whose quarters are round too, for an axis: 40, 80, 120, 160, 200, 240, 400, ... */
 export function niceCeil(n: number): number {
   if (n <= 0) return 1;
@@ -177,19 +210,6 @@ export function renderChart(t: Timeline, node: string): string {
     '</g>',
   );
   const mid = (s: { atMs: number; ms: number }) => x(s.atMs - s.ms / 2);
-  // A line through the points; an undefined value (nothing to measure that second) leaves a gap.
-  const path = (points: [number, number | undefined][]) => {
-    let move = true;
-    const d: string[] = [];
-    for (const [px, py] of points) {
-      if (py === undefined) move = true;
-      else {
-        d.push(`${move ? 'M' : 'L'}${num(px)},${num(py)}`);
-        move = false;
-      }
-    }
-    return d.join(' ');
-  };
   // A step line: each value holds until the next one, then to the end.
   const steps = (points: [number, number][]) => {
     const d = points.map(([px, py], i) => (i === 0 ? `M${num(px)},${num(py)}` : `H${num(px)} V${num(py)}`));
@@ -200,14 +220,17 @@ export function renderChart(t: Timeline, node: string): string {
   out.push(
     line(
       'line-calls',
-      path(seconds.map((s, i) => [mid(s), yCalls(callsPerSec[i] ?? 0)])),
+      linePath(seconds.map((s, i) => [mid(s), yCalls(callsPerSec[i] ?? 0)])),
       LINE_COLOURS.calls,
       'stroke-width="2"',
     ),
     line(
       'line-error',
-      path(
-        seconds.map((s) => [mid(s), s.counts.ok + s.counts.failed > 0 ? yRate(serviceErrorRate(s.counts)) : undefined]),
+      linePath(
+        seconds.map((s) => [
+          mid(s),
+          s.counts.ok + s.counts.failed >= MIN_ANSWERED ? yRate(serviceErrorRate(s.counts)) : undefined,
+        ]),
       ),
       LINE_COLOURS.error,
       'stroke-width="2"',
@@ -218,7 +241,7 @@ export function renderChart(t: Timeline, node: string): string {
     out.push(
       line(
         'line-window',
-        path(
+        linePath(
           seconds.map((s) => {
             const k = s.services[key];
             // A window thinner than minSample cannot trip the breaker: its rate is left out.
@@ -286,7 +309,10 @@ export function legendHtml(lines = true): string {
   return [
     ...bands,
     lineSwatch(LINE_COLOURS.calls, 'calls/s (left axis)'),
-    lineSwatch(LINE_COLOURS.error, 'error rate per second: failed ÷ answered (right axis)'),
+    lineSwatch(
+      LINE_COLOURS.error,
+      `error rate per second: failed ÷ answered, in seconds with at least ${MIN_ANSWERED} answers (right axis)`,
+    ),
     lineSwatch(LINE_COLOURS.window, "service breaker's window error rate (when it holds ≥ minSample calls)", true),
     lineSwatch(LINE_COLOURS.threshold, 'its threshold (errRate)', true),
   ].join(' ');

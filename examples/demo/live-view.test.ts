@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { cut, LiveView, renderLive } from './live-view.js';
+import { LiveView, renderLive } from './live-view.js';
+import type { WorldSnapshot } from './snapshot.js';
 import { A, B, KEY, node, world } from './test-worlds.js';
+import { clip, cut, displayWidth } from './text-width.js';
 
 /** `s` without its escape codes. */
 const strip = (s: string) =>
@@ -68,10 +70,101 @@ describe('renderLive', () => {
   });
 });
 
-describe('cut', () => {
-  it('counts visible columns only and keeps escape codes whole', () => {
+describe('renderLive on an 80-column terminal', () => {
+  // LiveView draws one column short of the terminal, so that no line ends on its last column.
+  const WIDTH = 79;
+  const busy = (n: number): WorldSnapshot => {
+    const base = world({ atMs: 61_300, service: 'OPEN', instances: { [B]: 'HALFOPEN' }, down: [B] });
+    return {
+      ...base,
+      phase: 'threshold lowered',
+      processes: base.processes.map((p) => ({ ...p, behaviour: '35% INTERNAL, 80 ms' })),
+      nodes: Array.from({ length: n }, (_, i) =>
+        node({
+          atMs: 0,
+          node: `client-${i + 1}`,
+          counters: { calls: 123_456, ok: 100_000, failed: 12_345, rejectedService: 11_111, retries: 1234, skips: 987 },
+          service: 'OPEN',
+          threshold: 0.25,
+          instances: { [B]: 'HALFOPEN' },
+        }),
+      ),
+    };
+  };
+
+  it.each([1, 4])('with %i client node(s): every line fits; the window, TRIPS AT and SKIPS stay whole', (nodes) => {
+    const lines = renderLive(busy(nodes), 1234, { width: WIDTH, colour: false });
+    for (const l of lines) expect(displayWidth(l), l).toBeLessThanOrEqual(WIDTH);
+    const text = lines.join('\n');
+    expect(text).toMatch(/WINDOW ERR% TRIPS AT$/m);
+    expect(text).toMatch(new RegExp(`${KEY.replace(/\./g, '\\.')} +OPEN .* 5\\.0% of 400 +25%$`, 'm'));
+    expect(text).toMatch(/ SKIPS$/m);
+    expect(text).toMatch(new RegExp(`^${B} .* ${(987 * nodes).toLocaleString('en-US')}$`, 'm'));
+    expect(text).toContain(`retried ${(1234 * nodes).toLocaleString('en-US')}`); // the line wraps, uncut
+    expect(text).toContain(`skips ${(987 * nodes).toLocaleString('en-US')}`);
+  });
+
+  it('drops the least important columns first: retries and answers, then calls and failures', () => {
+    const wide = renderLive(busy(1), 0, { width: 200, colour: false }).join('\n');
+    const narrow = renderLive(busy(1), 0, { width: WIDTH, colour: false }).join('\n');
+    expect(wide).toMatch(/CALLS +FAILED REJECTED RETRIED WINDOW ERR%/);
+    expect(wide).toMatch(/ANSWERED FAILED WINDOW ERR% SKIPS/);
+    expect(narrow).not.toMatch(/RETRIED|ANSWERED/);
+    expect(narrow).toMatch(/STATE +CALLS FAILED REJECTED WINDOW ERR% TRIPS AT$/m);
+    expect(narrow).toMatch(/STATE +FAILED WINDOW ERR% SKIPS$/m);
+    const narrower = renderLive(busy(1), 0, { width: 70, colour: false }).join('\n');
+    expect(narrower).toMatch(/STATE +REJECTED WINDOW ERR% TRIPS AT$/m);
+    expect(narrower).toMatch(/STATE +WINDOW ERR% SKIPS$/m);
+  });
+
+  it('measures width as displayed: a key of wide characters is clipped to fit, not by its length', () => {
+    const w = busy(1);
+    const key = 'checkout/回声服务.v1.回声/说你好呀朋友们大家好';
+    const wide = { ...w, nodes: w.nodes.map((n) => ({ ...n, services: n.services.map((s) => ({ ...s, key })) })) };
+    const lines = renderLive(wide, 0, { width: WIDTH, colour: true });
+    for (const l of lines) expect(displayWidth(strip(l)), strip(l)).toBeLessThanOrEqual(WIDTH);
+    expect(lines.map(strip).join('\n')).toMatch(/checkout\/回声.*… +OPEN/);
+  });
+
+  it('LiveView on an 80-column terminal writes no line longer than 80 columns', () => {
+    let written = '';
+    const out = {
+      columns: 80,
+      write: (s: string) => {
+        written += s;
+        return true;
+      },
+    } as unknown as NodeJS.WriteStream;
+    const view = new LiveView(out, true);
+    view.update(busy(4));
+    view.stop(busy(4));
+    const lines = strip(written).split('\n');
+    expect(lines.length).toBeGreaterThan(10);
+    for (const l of lines) expect(displayWidth(l)).toBeLessThanOrEqual(80);
+  });
+});
+
+describe('text width', () => {
+  it.each([
+    ['abc', 3],
+    ['回声', 4],
+    ['👍', 2],
+    ['e\u0301', 1],
+    ['█░·…', 4],
+  ])('%j takes %i columns', (text, width) => {
+    expect(displayWidth(text)).toBe(width);
+  });
+
+  it('cut counts visible columns only and keeps escape codes whole', () => {
     expect(cut('abcdef', 4)).toBe('abcd');
     expect(cut('\x1b[31mabcdef\x1b[0m', 3)).toBe('\x1b[31mabc\x1b[0m');
+    expect(cut('回声服务', 5)).toBe('回声');
+  });
+
+  it('clip fits text to columns as displayed', () => {
+    expect(clip('回声服务', 5)).toBe('回声…');
+    expect(displayWidth(clip('回声服务', 6))).toBe(6);
+    expect(clip('回声', 6, 'right')).toBe('  回声');
   });
 });
 

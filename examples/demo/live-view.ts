@@ -1,41 +1,14 @@
-import { clip, int, logLine, paint, pct, type Style, secs, stateStyle } from './format.js';
+import { int, logLine, paint, pct, type Style, secs, stateStyle } from './format.js';
 import { RateMeter, sum } from './rates.js';
 import type { StateName, WorldSnapshot } from './snapshot.js';
+import { type Cell, type Column, table } from './table.js';
+import { cut, wrapParts } from './text-width.js';
 import type { Narration, View } from './view.js';
 
 /** How to draw: the terminal's width and whether to colour. */
 export interface DrawOptions {
   readonly width: number;
   readonly colour: boolean;
-}
-
-interface Column {
-  readonly title: string;
-  readonly width: number;
-  readonly align: 'left' | 'right';
-}
-
-type Cell = string | { readonly text: string; readonly style: Style };
-
-function table(columns: readonly Column[], rows: readonly (readonly Cell[])[], o: DrawOptions): string[] {
-  const line = (cells: readonly Cell[], header: boolean) =>
-    cells
-      .map((cell, i) => {
-        const c = columns[i] as Column;
-        const text = typeof cell === 'string' ? cell : cell.text;
-        const padded = clip(text, c.width, c.align);
-        if (header) return paint(padded, 'dim', o.colour);
-        return typeof cell === 'string' ? padded : paint(padded, cell.style, o.colour);
-      })
-      .join(' ')
-      .trimEnd();
-  return [
-    line(
-      columns.map((c) => c.title),
-      true,
-    ),
-    ...rows.map((r) => line(r, false)),
-  ];
 }
 
 const state = (s: StateName): Cell => ({ text: s, style: stateStyle(s) });
@@ -48,15 +21,20 @@ const windowText = (w: { errorRate: number; samples: number }) => `${pct(w.error
  * and a row per instance with its breaker's state, answers, failures and
  * skips: with one node, its window too; with several, each node's state and
  * the counts of all. An instance's failures are those in its breaker's
- * window: attempts that failed on it (connections included). Lines are cut
- * to `width`.
+ * window: attempts that failed on it (connections included).
+ *
+ * Everything fits `width` columns as displayed. On a narrow terminal the
+ * tables drop their least important columns first (retries, calls, answers,
+ * then failures and rejections, which the counters line also shows) and clip
+ * long keys; the state, WINDOW ERR%, TRIPS AT and SKIPS, which explain a
+ * trip, always stay. The counters line wraps instead of being cut.
  */
 export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOptions): string[] {
   const many = world.nodes.length > 1;
-  const node: Column[] = many ? [{ title: 'NODE', width: 8, align: 'left' }] : [];
+  const node: Column[] = many ? [{ title: 'NODE', max: 10, align: 'left', min: 6 }] : [];
   const c = sum(world.nodes.map((n) => n.counters));
   const inFlight = world.nodes.reduce((a, n) => a + n.inFlight, 0);
-  const barWidth = 30;
+  const barWidth = Math.max(10, Math.min(30, o.width - 50));
   const done = Math.min(1, world.atMs / world.durationMs);
   const filled = Math.round(done * barWidth);
   const bar = `${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}`;
@@ -65,14 +43,14 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
   const services = table(
     [
       ...node,
-      { title: 'SERVICE KEY', width: 30, align: 'left' },
-      { title: 'STATE', width: 8, align: 'left' },
-      { title: 'CALLS', width: 8, align: 'right' },
-      { title: 'FAILED', width: 7, align: 'right' },
-      { title: 'REJECTED', width: 8, align: 'right' },
-      { title: 'RETRIED', width: 7, align: 'right' },
-      { title: 'WINDOW ERR%', width: 16, align: 'right' },
-      { title: 'TRIPS AT', width: 8, align: 'right' },
+      { title: 'SERVICE KEY', max: 40, align: 'left', min: 14 },
+      { title: 'STATE', max: 8, align: 'left' },
+      { title: 'CALLS', max: 9, align: 'right', drop: 2 },
+      { title: 'FAILED', max: 8, align: 'right', drop: 3 },
+      { title: 'REJECTED', max: 8, align: 'right', drop: 4 },
+      { title: 'RETRIED', max: 7, align: 'right', drop: 1 },
+      { title: 'WINDOW ERR%', max: 16, align: 'right' },
+      { title: 'TRIPS AT', max: 8, align: 'right' },
     ],
     world.nodes.flatMap((n) =>
       n.services.map((s) => [
@@ -87,15 +65,27 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
         pct(s.threshold, 0),
       ]),
     ),
-    o,
+    o.width,
+    o.colour,
   );
   const instances = many ? instancesByNode(world, o) : instancesOfOne(world, o);
+  const counters = wrapParts(
+    [
+      `${int(callsPerSec)} calls/s`,
+      `${inFlight} in flight`,
+      `ok ${int(c.ok)}`,
+      `failed ${int(c.failed)}`,
+      `rejected ${int(c.rejectedService)} service / ${int(c.rejectedInstance)} instance`,
+      `retried ${int(c.retries)}`,
+      `skips ${int(c.skips)}`,
+    ],
+    ' · ',
+    o.width,
+  );
   const lines = [
     paint(`cbsuite demo · ${nodes} · ${world.processes.length} instances`, 'bold', o.colour),
     `${paint(bar, 'cyan', o.colour)} ${secs(world.atMs)} / ${secs(world.durationMs)}   phase: ${paint(world.phase, 'bold', o.colour)}`,
-    `${int(callsPerSec)} calls/s · ${inFlight} in flight · ok ${int(c.ok)} · failed ${int(c.failed)} · ` +
-      `rejected ${int(c.rejectedService)} service / ${int(c.rejectedInstance)} instance · retried ${int(c.retries)} · ` +
-      `skips ${int(c.skips)}`,
+    ...counters,
     '',
     ...services,
     '',
@@ -116,13 +106,13 @@ function processCell(world: WorldSnapshot, address: string): Cell {
 function instancesOfOne(world: WorldSnapshot, o: DrawOptions): string[] {
   return table(
     [
-      { title: 'INSTANCE', width: 21, align: 'left' },
-      { title: 'PROCESS', width: 26, align: 'left' },
-      { title: 'STATE', width: 8, align: 'left' },
-      { title: 'ANSWERED', width: 8, align: 'right' },
-      { title: 'FAILED', width: 7, align: 'right' },
-      { title: 'WINDOW ERR%', width: 16, align: 'right' },
-      { title: 'SKIPS', width: 7, align: 'right' },
+      { title: 'INSTANCE', max: 21, align: 'left' },
+      { title: 'PROCESS', max: 26, align: 'left', min: 8 },
+      { title: 'STATE', max: 8, align: 'left' },
+      { title: 'ANSWERED', max: 9, align: 'right', drop: 1 },
+      { title: 'FAILED', max: 8, align: 'right', drop: 2 },
+      { title: 'WINDOW ERR%', max: 16, align: 'right' },
+      { title: 'SKIPS', max: 7, align: 'right' },
     ],
     world.nodes.flatMap((n) =>
       n.instances.map(
@@ -137,26 +127,23 @@ function instancesOfOne(world: WorldSnapshot, o: DrawOptions): string[] {
         ],
       ),
     ),
-    o,
+    o.width,
+    o.colour,
   );
 }
 
 // Several nodes: a row per instance, with each node's breaker state, and the nodes' counts summed.
 function instancesByNode(world: WorldSnapshot, o: DrawOptions): string[] {
   const addresses = [...new Set(world.nodes.flatMap((n) => n.instances.map((i) => i.address)))];
-  const nodeColumns: Column[] = world.nodes.map((n) => ({
-    title: n.node,
-    width: Math.max(8, n.node.length),
-    align: 'left',
-  }));
+  const nodeColumns: Column[] = world.nodes.map((n) => ({ title: n.node, max: 10, align: 'left', min: 8 }));
   return table(
     [
-      { title: 'INSTANCE', width: 21, align: 'left' },
-      { title: 'PROCESS', width: 26, align: 'left' },
+      { title: 'INSTANCE', max: 21, align: 'left' },
+      { title: 'PROCESS', max: 26, align: 'left', min: 8 },
       ...nodeColumns,
-      { title: 'ANSWERED', width: 8, align: 'right' },
-      { title: 'FAILED', width: 7, align: 'right' },
-      { title: 'SKIPS', width: 7, align: 'right' },
+      { title: 'ANSWERED', max: 9, align: 'right', drop: 1 },
+      { title: 'FAILED', max: 8, align: 'right', drop: 2 },
+      { title: 'SKIPS', max: 7, align: 'right' },
     ],
     addresses.map((address): Row => {
       const views = world.nodes.map((n) => n.instances.find((i) => i.address === address));
@@ -171,26 +158,9 @@ function instancesByNode(world: WorldSnapshot, o: DrawOptions): string[] {
         total((i) => i.skips),
       ];
     }),
-    o,
+    o.width,
+    o.colour,
   );
-}
-
-/** Cuts a line to `width` visible columns, keeping its escape codes whole. */
-export function cut(line: string, width: number): string {
-  let visible = 0;
-  let out = '';
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === '\x1b') {
-      const end = line.indexOf('m', i);
-      out += line.slice(i, end + 1);
-      i = end;
-      continue;
-    }
-    if (visible >= width) continue;
-    out += line[i];
-    visible++;
-  }
-  return out;
 }
 
 /**

@@ -9,7 +9,24 @@ import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
 import { renderReport } from './report.js';
 import type { Timeline } from './timeline.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+// Where the report test looks for a browser: CHROMIUM_PATH, then where Debian's and Ubuntu's packages put one.
+const CANDIDATES = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+].filter((p): p is string => p !== undefined && p !== '');
+
+/** The browser to open the report in; a missing one fails the test with what to install, never skips it. */
+function chromiumPath(): string {
+  const found = CANDIDATES.find((p) => existsSync(p));
+  if (found !== undefined) return found;
+  throw new Error(
+    `this test opens the demo's report in a headless Chromium and found none (looked at ${CANDIDATES.join(', ')}). ` +
+      'Install it (Debian/Ubuntu: apt-get install chromium, as CI does), or set CHROMIUM_PATH to a Chromium or Chrome binary.',
+  );
+}
 // No network here: without these flags Chromium stalls on background requests.
 const ARGS = [
   '--no-sandbox',
@@ -28,17 +45,13 @@ afterEach(async () => {
 
 /** Writes the report of `t` to a temporary file and opens it in Chromium; collects page errors and any fetch. */
 async function openReport(t: Timeline): Promise<{ page: Page; errors: string[]; fetched: string[] }> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `this test opens the report in Chromium, expected at ${CHROMIUM}; install it with \`apt-get install chromium\``,
-    );
-  }
+  const executablePath = chromiumPath();
   const dir = await mkdtemp(join(tmpdir(), 'cbsuite-report-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'report.html');
   await writeFile(file, renderReport(t));
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await chromium.launch({ executablePath, args: ARGS });
   cleanups.push(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
@@ -56,7 +69,12 @@ async function openReport(t: Timeline): Promise<{ page: Page; errors: string[]; 
 
 describe('the HTML report', () => {
   it('renders a recorded run in a real browser: bands, lines, markers, no errors, nothing fetched', async () => {
-    const t = quickRun();
+    // Second 7 without answers leaves second 8 alone on the error line, between two gaps.
+    const run = quickRun();
+    const t = {
+      ...run,
+      seconds: run.seconds.map((s, i) => (i === 7 ? { ...s, counts: { ...s.counts, ok: 0, failed: 0 } } : s)),
+    };
     const { page, errors, fetched } = await openReport(t);
 
     const chart = page.locator('svg.timeline-chart');
@@ -74,6 +92,18 @@ describe('the HTML report', () => {
       expect(await line.count()).toBe(1);
       expect((await line.boundingBox())?.width).toBeGreaterThan(500);
     }
+    // Every piece of every line has a length the browser draws (a bare "M x,y" has none).
+    const pieces = (await page.evaluate(`[...document.querySelectorAll('svg.timeline-chart path')].flatMap((p) =>
+      (p.getAttribute('d') || '').split(/(?=M)/).map((d) => {
+        const one = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+        one.setAttribute('d', d);
+        p.parentNode.appendChild(one);
+        const length = one.getTotalLength();
+        one.remove();
+        return length;
+      }))`)) as number[];
+    expect(pieces.length).toBeGreaterThan(4);
+    expect(Math.min(...pieces)).toBeGreaterThan(0);
     expect(await page.locator('g.marker').count()).toBe(t.steps.length);
     expect(await page.locator('ol.steps li').count()).toBe(t.steps.length);
     expect(await page.locator('h1').textContent()).toBe(t.title);
@@ -141,5 +171,19 @@ describe('the HTML report', () => {
     expect(shot.length).toBeGreaterThan(100_000);
     expect(errors).toEqual([]);
     expect(fetched).toEqual([]);
+  });
+});
+
+describe('the report text', () => {
+  const cards = (t: Timeline) =>
+    [...renderReport(t).matchAll(/<div class="card"><b>([^<]*)<\/b><span>([^<]*)<\/span>/g)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+
+  it('counts every entry into OPEN, in good grammar', () => {
+    const run = quickRun();
+    expect(cards(run)).toContain('2 times the service breaker opened');
+    expect(cards(run)).toContain('1 time an instance breaker opened');
+    expect(cards(fleetQuickRun())).toContain('8 service breaker openings, all nodes');
   });
 });

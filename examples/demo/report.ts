@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { esc, legendHtml, renderChart, renderFleetChart } from './chart.js';
+import { esc, legendHtml, MIN_ANSWERED, renderChart, renderFleetChart } from './chart.js';
 import { type FleetFacts, list, ms } from './fleet-facts.js';
 import { int, pct, secs } from './format.js';
 import { ended, rejected } from './rates.js';
@@ -65,9 +65,10 @@ const SCRIPT = `
       var s = samples.find(function (x) { return x.atMs >= t; }) || samples[samples.length - 1];
       if (!s) { readout.textContent = (t / 1000).toFixed(1) + 's'; return; }
       var c = s.counts, answered = c.ok + c.failed;
+      var error = answered >= ${MIN_ANSWERED} ? 'error ' + pc(c.failed / answered) : 'error: ' + answered + ' answered, too few to tell';
       var parts = [(t / 1000).toFixed(1) + 's', Math.round(c.calls * 1000 / s.ms) + ' calls/s',
         'failed ' + c.failed, 'rejected ' + (c.rejectedService + c.rejectedInstance), 'retried ' + c.retries,
-        'error ' + pc(answered ? c.failed / answered : 0)];
+        error];
       Object.keys(s.services).forEach(function (k) {
         var v = s.services[k];
         parts.push(k + ' ' + v.state + ' (window ' + pc(v.errorRate) + ', trips at ' + pc(v.threshold) + ')');
@@ -86,6 +87,14 @@ const SCRIPT = `
 `;
 
 const card = (value: string, label: string) => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
+
+/** A card of the entries into OPEN (trips and reopenings: the OPEN spans on the bands), in good grammar. */
+function opensCard(n: number, level: 'service' | 'instance', many: boolean): string {
+  const one = n === 1;
+  if (many) return card(int(n), `${level} breaker opening${one ? '' : 's'}, all nodes`);
+  const who = level === 'service' ? 'the service breaker' : 'an instance breaker';
+  return card(int(n), `${one ? 'time' : 'times'} ${who} opened`);
+}
 
 /** Fleet mode: the fleet's cards, and its section (each wave of opens or closes, each probe episode). */
 function fleetHtml(t: Timeline, f: FleetFacts): { cards: string; section: string } {
@@ -201,8 +210,8 @@ export function renderReport(t: Timeline): string {
 ${card(int(c.calls), 'calls made')}
 ${card(int(c.failed + rejected(c)), `calls the caller saw fail (${int(c.failed)} failed, ${int(rejected(c))} rejected)`)}
 ${card(int(c.rejectedService + c.rejectedInstance + c.skips + c.retries), 'calls the breakers saved')}
-${card(String(f.serviceOpens), many ? 'service breaker openings, all nodes' : 'times the service breaker opened')}
-${card(String(f.instanceOpens), many ? 'instance breaker openings, all nodes' : 'times an instance breaker opened')}
+${opensCard(f.serviceOpens, 'service', many)}
+${opensCard(f.instanceOpens, 'instance', many)}
 </div>
 ${fleet.cards}${fleet.section}<h2>Timeline</h2>
 <p class="meta">Numbered markers are the script's steps (listed below). Hover over the chart for the numbers of each second.</p>

@@ -1,6 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
-import { summarize, summaryLines } from './summary.js';
+import { ZERO } from './snapshot.js';
+import { failureShare, summarize, summaryLines } from './summary.js';
+import { segments, type Timeline } from './timeline.js';
+
+const KEY = 'demo-client/echo.v1.Echo/Say';
+
+/** The quick run with its first half-open episode failing twice: OPEN three times before the first close. */
+function reopened(): Timeline {
+  const t = quickRun();
+  const mark = (atMs: number, from: string, to: string, cause: string) =>
+    ({ ...t.states[4], atMs, from, to, cause }) as Timeline['states'][number];
+  const states = [...t.states];
+  states.splice(
+    5,
+    0,
+    mark(9650, 'HALFOPEN', 'OPEN', 'probeFailed'),
+    mark(9700, 'OPEN', 'HALFOPEN', 'cooled'),
+    mark(9750, 'HALFOPEN', 'OPEN', 'probeFailed'),
+    mark(9800, 'OPEN', 'HALFOPEN', 'cooled'),
+  );
+  return { ...t, states };
+}
 
 describe('summary', () => {
   it('reads the numbers of a run off its timeline', () => {
@@ -58,5 +79,26 @@ describe('summary', () => {
     );
     expect(lines[at + 7]).toBe('  by phase:');
     expect(summarize(quickRun()).fleet).toBeUndefined();
+  });
+});
+
+describe('the summary counts what the viewer sees', () => {
+  it('counts every entry into OPEN, reopenings included: one per OPEN span on the bands', () => {
+    const t = reopened();
+    const f = summarize(t);
+    const bands = segments(t, 'client-1', 'service', KEY).filter((s) => s.state === 'OPEN').length;
+    expect(bands).toBe(4);
+    expect(f.serviceOpens).toBe(bands);
+    expect(summaryLines(f, undefined)).toContain(
+      '  service breaker opened 4 times, last closed at 11.5s; instance breakers opened 1 time',
+    );
+  });
+
+  it("says how a phase's calls failed for the caller: rejected calls are not a phase where nothing failed", () => {
+    expect(failureShare({ ...ZERO, calls: 1810, ok: 13, rejectedService: 1797 })).toBe('failed 0%, rejected 99%');
+    expect(failureShare({ ...ZERO, calls: 100, ok: 83, failed: 17 })).toBe('failed 17%');
+    expect(failureShare(ZERO)).toBe('failed 0%');
+    const lines = summaryLines(summarize(quickRun()), undefined);
+    expect(lines.find((l) => l.startsWith('    threshold lowered'))).toMatch(/ \(failed \d+%, rejected \d+%\)$/);
   });
 });

@@ -21,9 +21,13 @@ export interface SummaryFacts {
   /** All nodes together. */
   readonly totals: Counters;
   readonly phases: readonly PhaseFacts[];
-  /** Times a service breaker went from CLOSED to OPEN, and the last time one closed. */
+  /**
+   * Times a service breaker entered OPEN (a trip, or a failed probe that
+   * reopened it: each is an OPEN span on the bands), and the last time one closed.
+   */
   readonly serviceOpens: number;
   readonly lastServiceCloseMs: number | undefined;
+  /** Times an instance breaker entered OPEN. */
   readonly instanceOpens: number;
   /** The instance that was killed, if one was. */
   readonly killed: string | undefined;
@@ -39,9 +43,9 @@ export function summarize(t: Timeline): SummaryFacts {
     nodes: t.nodes.length,
     totals: sum(Object.values(t.totals)),
     phases: t.phases.map((p) => ({ ...p, counts: sum(Object.values(p.counts)) })),
-    serviceOpens: t.states.filter((s) => s.level === 'service' && s.from === 'CLOSED' && s.to === 'OPEN').length,
+    serviceOpens: t.states.filter((s) => s.level === 'service' && s.to === 'OPEN').length,
     lastServiceCloseMs: closes.length > 0 ? closes[closes.length - 1] : undefined,
-    instanceOpens: t.states.filter((s) => s.level === 'instance' && s.from === 'CLOSED' && s.to === 'OPEN').length,
+    instanceOpens: t.states.filter((s) => s.level === 'instance' && s.to === 'OPEN').length,
     killed: t.steps.find((s) => s.kind === 'kill')?.target,
     ...(t.nodes.length > 1 ? { fleet: fleetFacts(t) } : {}),
   };
@@ -65,8 +69,20 @@ export function phaseCounts(c: Counters): string {
 }
 
 /** `1 time`, `2 times`; `1 attempt was`, `3 attempts were` with the plural given. */
-function plural(n: number, one: string, many = `${one}s`): string {
+export function plural(n: number, one: string, many = `${one}s`): string {
   return `${int(n)} ${n === 1 ? one : many}`;
+}
+
+/**
+ * What share of a span's calls the caller saw fail, and how: `failed 17%`,
+ * or `failed 0%, rejected 99%` when breakers rejected some (a phase spent
+ * OPEN is not a phase where nothing failed).
+ */
+export function failureShare(c: Counters): string {
+  const n = ended(c);
+  const share = (x: number) => pct(n === 0 ? 0 : x / n, 0);
+  const r = rejected(c);
+  return r === 0 ? `failed ${share(c.failed)}` : `failed ${share(c.failed)}, rejected ${share(r)}`;
 }
 
 /** The summary printed at the end of a run. */
@@ -106,7 +122,7 @@ export function summaryLines(f: SummaryFacts, reportPath: string | undefined): s
     ...f.phases.map(
       (p) =>
         `    ${p.label.padEnd(labelWidth)}  ${secs(p.startMs).padStart(6)} → ${secs(p.endMs).padEnd(6)}  ` +
-        `${phaseCounts(p.counts)}  (failed ${pct(ended(p.counts) === 0 ? 0 : p.counts.failed / ended(p.counts), 0)})`,
+        `${phaseCounts(p.counts)}  (${failureShare(p.counts)})`,
     ),
   );
   lines.push(reportPath === undefined ? '  report: skipped (--no-report)' : `  report: ${reportPath}`);

@@ -27,10 +27,16 @@ export interface ExponentialBackoffOptions {
  * open after a trip cools for about `coolingTimeoutMs`, as Kitex does.
  */
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): BackoffFunc {
-  const o = checkKeys('exponentialBackoff options', options, ['multiplier', 'maxMs', 'jitter']);
-  const multiplier = o.multiplier === undefined ? 2 : checkNumber('exponentialBackoff multiplier', o.multiplier, 1);
-  const maxMs = o.maxMs === undefined ? 60_000 : checkNumber('exponentialBackoff maxMs', o.maxMs, 0);
-  const jitter = o.jitter === undefined ? 0.2 : checkNumber('exponentialBackoff jitter', o.jitter, 0, 1);
+  return backoffAt(options, undefined);
+}
+
+/** {@link exponentialBackoff} of options written at `path` (such as `coolingBackoff`), which errors name. */
+export function backoffAt(options: ExponentialBackoffOptions, path: string | undefined): BackoffFunc {
+  const o = checkKeys(path ?? 'exponentialBackoff options', options, ['multiplier', 'maxMs', 'jitter'], path);
+  const at = (name: string) => (path === undefined ? `exponentialBackoff ${name}` : `${path}.${name}`);
+  const multiplier = o.multiplier === undefined ? 2 : checkNumber(at('multiplier'), o.multiplier, 1);
+  const maxMs = o.maxMs === undefined ? 60_000 : checkNumber(at('maxMs'), o.maxMs, 0);
+  const jitter = o.jitter === undefined ? 0.2 : checkNumber(at('jitter'), o.jitter, 0, 1);
   return (attempt, baseMs, random) => {
     const grown = baseMs * multiplier ** Math.min(attempt, 64);
     const spread = jitter === 0 ? 1 : 1 - jitter + 2 * jitter * random();

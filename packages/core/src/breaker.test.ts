@@ -3,6 +3,7 @@ import { Breaker, NO_PERMIT, PERMIT, type TransitionInfo } from './breaker.js';
 import { ErrorType } from './error-type.js';
 import { BreakerTimeoutError, isBreakerTimeoutError, isCircuitBreakerError } from './errors.js';
 import type { Metricer } from './metricer.js';
+import { OptionRangeError, OptionTypeError } from './option-error.js';
 import type { BreakerOptions } from './options.js';
 import { State, stateName } from './state.js';
 import { ManualClock } from './test-support/manual-clock.js';
@@ -206,6 +207,69 @@ describe('Breaker: gopkg behaviour kept', () => {
     expect(b.state()).toBe(State.Open);
   });
 
+  it('keeps the detect interval of a probe whose outcome is ignorable: one probe per detectTimeoutMs', () => {
+    const { b, clock, trip, counts } = setup();
+    trip();
+    clock.advance(5000);
+    const cancelled = b.acquire();
+    expect(cancelled).toBeGreaterThan(PERMIT);
+    b.record(ErrorType.Ignorable, undefined, cancelled); // the caller cancelled the probe
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(199);
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(1);
+    const next = b.acquire();
+    expect(next).toBeGreaterThan(PERMIT);
+    b.record(ErrorType.Ignorable, undefined, next);
+    b.release(next); // a release after the outcome changes nothing
+    expect(b.acquire()).toBe(NO_PERMIT);
+    expect(b.state()).toBe(State.HalfOpen);
+    expect(counts()).toEqual([0, 3, 0]);
+  });
+
+  it.each([
+    ['coolingTimeoutMs', 5000],
+    ['detectTimeoutMs', 200],
+  ] as const)('reads %s: 0 as its default, %i ms (gopkg)', (option, ms) => {
+    const { b, clock, trip } = setup({ [option]: 0 });
+    trip();
+    clock.advance(option === 'coolingTimeoutMs' ? 4999 : 5000);
+    if (option === 'coolingTimeoutMs') {
+      expect(b.acquire()).toBe(NO_PERMIT);
+      clock.advance(1);
+    }
+    expect(b.acquire()).toBeGreaterThan(PERMIT);
+    clock.advance(option === 'detectTimeoutMs' ? ms - 1 : 199);
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(1);
+    expect(b.acquire()).toBeGreaterThan(PERMIT);
+  });
+
+  it('reads bucketTimeMs, bucketNums and halfOpenSuccesses: 0 as their defaults (gopkg)', () => {
+    const o = new Breaker({ bucketTimeMs: 0, bucketNums: 0, halfOpenSuccesses: 0 });
+    expect(o.metricer().samples()).toBe(0);
+    const { b, clock, trip } = setup({ bucketTimeMs: 0, bucketNums: 0, halfOpenSuccesses: 0 });
+    b.succeed();
+    clock.advance(9_999);
+    expect(b.metricer().successes()).toBe(1); // a 100 × 100 ms window
+    clock.advance(1);
+    expect(b.metricer().successes()).toBe(0);
+    trip();
+    clock.advance(5000);
+    b.succeed(undefined, b.acquire());
+    expect(b.state()).toBe(State.HalfOpen); // 2 probe successes close
+    clock.advance(200);
+    b.succeed(undefined, b.acquire());
+    expect(b.state()).toBe(State.Closed);
+  });
+
+  it('never trips when shouldTripWithKey has no trip func for the key (gopkg)', () => {
+    const b = new Breaker({ shouldTripWithKey: () => undefined as never, now: new ManualClock().now });
+    for (let i = 0; i < 300; i++) b.fail();
+    expect(b.state()).toBe(State.Closed);
+    expect(b.metricer().failures()).toBe(300);
+  });
+
   it('defaults to Kitex CBConfig rateTripFunc(0.5, 200)', () => {
     const b = new Breaker({ now: new ManualClock().now });
     for (let i = 0; i < 100; i++) b.succeed();
@@ -314,11 +378,12 @@ describe('Breaker: cooling backoff', () => {
 
 describe('Breaker: probe discipline', () => {
   it('bounds probes in flight with halfOpenMaxProbes', () => {
-    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 1 });
     trip();
     clock.advance(5000);
     const p1 = b.acquire();
     expect(p1).toBeGreaterThan(PERMIT);
+    clock.advance(1);
     expect(b.acquire()).toBe(NO_PERMIT);
     b.succeed(undefined, p1);
     const p2 = b.acquire();
@@ -478,7 +543,7 @@ describe('Breaker: forced modes', () => {
   it('rejects an unknown mode with a TypeError naming it', () => {
     const { b } = setup();
     expect(() => b.setMode('halfOpen' as never)).toThrow(
-      new TypeError('mode must be one of normal, disabled, metricsOnly, forcedOpen, got "halfOpen"'),
+      new OptionTypeError('mode', 'halfOpen', 'must be one of normal, disabled, metricsOnly, forcedOpen'),
     );
     expect(() => b.setMode('__proto__' as never)).toThrow(TypeError);
     expect(b.mode()).toBe('normal');
@@ -495,14 +560,18 @@ describe('Breaker: record(ErrorType)', () => {
     expect(counts()).toEqual([1, 1, 1]);
   });
 
-  it('releases the permit of an Ignorable outcome', () => {
-    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+  it('frees the in-flight slot of a probe whose outcome is Ignorable, not its detect interval', () => {
+    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1 });
     trip();
     clock.advance(5000);
     const p = b.acquire();
-    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(200);
+    expect(b.acquire()).toBe(NO_PERMIT); // one probe in flight
     b.record(ErrorType.Ignorable, undefined, p);
-    expect(b.acquire()).toBeGreaterThan(PERMIT);
+    const q = b.acquire();
+    expect(q).toBeGreaterThan(PERMIT);
+    b.record(ErrorType.Ignorable, undefined, q);
+    expect(b.acquire()).toBe(NO_PERMIT); // q took this detect interval
   });
 });
 
@@ -625,10 +694,23 @@ describe('Breaker.execute', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 
+  it("a probe the caller aborts keeps its detect interval, like Kitex's ignorable outcome", async () => {
+    const { b, clock, trip } = setup();
+    trip();
+    clock.advance(5000);
+    const ac = new AbortController();
+    const p = b.execute(() => new Promise(() => {}), { signal: ac.signal });
+    ac.abort(new Error('caller gave up'));
+    await expect(p).rejects.toThrow('caller gave up');
+    expect(b.acquire()).toBe(NO_PERMIT);
+    clock.advance(200);
+    expect(b.acquire()).toBeGreaterThan(PERMIT);
+  });
+
   it('rejects bad options with a typed error and releases the permit', async () => {
-    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+    const { b, clock, trip } = setup({ halfOpenMaxProbes: 1 });
     await expect(b.execute(async () => 1, { timeoutMs: -1 })).rejects.toThrow(
-      new RangeError('timeoutMs must be a finite number >= 0, got -1'),
+      new OptionRangeError('timeoutMs', -1, 'must be a finite number >= 0'),
     );
     await expect(b.execute(async () => 1, { signal: {} as never })).rejects.toThrow(TypeError);
     await expect(b.execute(async () => 1, { classify: 'x' as never })).rejects.toThrow(TypeError);
@@ -675,7 +757,12 @@ describe('Breaker options', () => {
       RangeError,
       'bucketNums must be an integer in [100, 100000], got 100.5',
     ],
-    ['bucketTimeMs zero', { bucketTimeMs: 0 }, RangeError, 'bucketTimeMs must be an integer in [1, 86400000], got 0'],
+    [
+      'bucketTimeMs negative',
+      { bucketTimeMs: -1 },
+      RangeError,
+      'bucketTimeMs must be an integer in [1, 86400000], got -1',
+    ],
     ['bucketTimeMs NaN', { bucketTimeMs: Number.NaN }, RangeError, 'bucketTimeMs must be a number, got NaN'],
     ['bucketTimeMs string', { bucketTimeMs: '100' as never }, TypeError, 'bucketTimeMs must be a number, got "100"'],
     [
@@ -692,10 +779,10 @@ describe('Breaker options', () => {
       'detectTimeoutMs must be a number, got null',
     ],
     [
-      'halfOpenSuccesses zero',
-      { halfOpenSuccesses: 0 },
+      'halfOpenSuccesses negative',
+      { halfOpenSuccesses: -2 },
       RangeError,
-      'halfOpenSuccesses must be an integer >= 1, got 0',
+      'halfOpenSuccesses must be an integer >= 1, got -2',
     ],
     [
       'halfOpenMaxProbes fraction',
@@ -723,15 +810,20 @@ describe('Breaker options', () => {
       'coolingBackoff bad multiplier',
       { coolingBackoff: { multiplier: 0.5 } },
       RangeError,
-      'coolingBackoff: exponentialBackoff multiplier must be a finite number >= 1, got 0.5',
+      'coolingBackoff.multiplier must be a finite number >= 1, got 0.5',
     ],
     [
       'coolingBackoff unknown field',
       { coolingBackoff: { factor: 2 } as never },
       TypeError,
-      'exponentialBackoff options has an unknown field "factor"',
+      'coolingBackoff has an unknown field "factor"; known fields: multiplier, maxMs, jitter',
     ],
-    ['unknown option', { coolingTimeout: 5 } as never, TypeError, 'options has an unknown field "coolingTimeout"'],
+    [
+      'unknown option',
+      { coolingTimeout: 5 } as never,
+      TypeError,
+      'Breaker options has an unknown field "coolingTimeout"; known fields: bucketTimeMs,',
+    ],
   ];
   it.each(bad)('%s', (_name, options, type, message) => {
     let thrown: unknown;
@@ -745,7 +837,10 @@ describe('Breaker options', () => {
   });
 
   it('rejects options that are not an object and a handler that is not a function', () => {
-    expect(() => new Breaker(5 as never)).toThrow(new TypeError('options must be an object, got 5'));
-    expect(() => new Breaker({}, 'x' as never)).toThrow(new TypeError('onStateChange must be a function, got "x"'));
+    expect(() => new Breaker(5 as never)).toThrow(new OptionTypeError('Breaker options', 5, 'must be an object'));
+    expect(() => new Breaker(null as never)).toThrow('Breaker options must be an object, got null');
+    expect(() => new Breaker({}, 'x' as never)).toThrow(
+      new OptionTypeError('onStateChange', 'x', 'must be a function'),
+    );
   });
 });

@@ -1,13 +1,14 @@
 import { ErrorType, isErrorType } from './error-type.js';
 import { BreakerTimeoutError, CircuitBreakerError, withoutStack } from './errors.js';
-import type { FleetLink, FleetView } from './fleet-link.js';
-import { FleetMetricer } from './fleet-metricer.js';
+import type { FleetLink, LinkedBreaker } from './fleet-link.js';
+import type { FleetView } from './fleet-view.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
+import { OptionTypeError } from './option-error.js';
 import { type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Mode, State } from './state.js';
 import type { TripFunc } from './trip-funcs.js';
-import { checkNumber, show } from './validate.js';
-import { WindowMetricer } from './window-metricer.js';
+import { checkFunction, checkNumber } from './validate.js';
+import { type RecentCounts, WindowMetricer } from './window-metricer.js';
 
 /**
  * An admission ticket from `acquire()`: `NO_PERMIT` (0) when the call is
@@ -153,7 +154,7 @@ export interface BreakerInit {
  * No timers: OPEN becomes HALF_OPEN lazily, in the first `acquire()` or
  * `isAllowed()` after cooling.
  */
-export class Breaker {
+export class Breaker implements LinkedBreaker {
   /** The panel key, or `""` for a stand-alone breaker. */
   readonly key: string;
   private readonly opts: ResolvedOptions;
@@ -168,10 +169,9 @@ export class Breaker {
   lruNext: Breaker | undefined = undefined;
   /** The fleet sync's link, when the breaker's panel is synced (set by the panel). */
   link: FleetLink | undefined = undefined;
-  private fleetMetricer: FleetMetricer | undefined = undefined;
 
   /**
-   * @param options validated here; throws `TypeError`/`RangeError` naming a bad option.
+   * @param options validated here; throws `OptionTypeError`/`OptionRangeError` naming a bad option.
    * @param onStateChange called after each transition.
    */
   constructor(options?: BreakerOptions, onStateChange?: BreakerStateChangeHandler, init?: BreakerInit) {
@@ -182,9 +182,7 @@ export class Breaker {
     } else {
       this.key = '';
       this.opts = resolveOptions(options);
-      if (onStateChange !== undefined && typeof onStateChange !== 'function') {
-        throw new TypeError(`onStateChange must be a function, got ${show(onStateChange)}`);
-      }
+      if (onStateChange !== undefined) checkFunction('onStateChange', onStateChange);
       this.onChange = onStateChange && ((_key, from, to, m, info) => onStateChange(from, to, m, info));
     }
     this.win = new WindowMetricer(this.opts);
@@ -239,6 +237,15 @@ export class Breaker {
     }
   }
 
+  // A call that went out ended with an outcome that says nothing: unlike
+  // release(), the detect interval its probe took is not given back.
+  private ignored(permit: Permit): void {
+    const s = this.s;
+    if (permit <= PERMIT || s.state !== State.HalfOpen || s.mode !== Mode.Normal) return;
+    if (this.opts.trackProbes) removeProbe(s, permit);
+    if (permit === s.lastProbeId) s.lastProbeId = 0;
+  }
+
   /** Records a success. `latencyMs` feeds slow-call tracking; `permit` identifies a probe. */
   succeed(latencyMs?: number, permit?: Permit): void {
     const s = this.s;
@@ -273,12 +280,17 @@ export class Breaker {
     this.error(true, tripFunc, latencyMs, permit);
   }
 
-  /** Records an outcome by {@link ErrorType} (Kitex's `RecordStat`); `Ignorable` releases the permit. */
+  /**
+   * Records an outcome by {@link ErrorType} (Kitex's `RecordStat`). An
+   * `Ignorable` outcome records nothing; a probe's permit stops counting as in
+   * flight, but the detect interval the probe took stays taken (gopkg), so a
+   * cancelled probe does not let another call through at once.
+   */
   record(type: ErrorType, latencyMs?: number, permit?: Permit): void {
     if (type === ErrorType.Success) this.succeed(latencyMs, permit);
     else if (type === ErrorType.Failure) this.fail(latencyMs, permit);
     else if (type === ErrorType.Timeout) this.timeout(latencyMs, permit);
-    else if (permit !== undefined) this.release(permit);
+    else if (permit !== undefined) this.ignored(permit);
   }
 
   /**
@@ -302,7 +314,7 @@ export class Breaker {
   setMode(mode: Mode): void {
     const next = MODES[mode];
     if (next === undefined || !Object.hasOwn(MODES, mode)) {
-      throw new TypeError(`mode must be one of ${Object.keys(MODES).join(', ')}, got ${show(mode)}`);
+      throw new OptionTypeError('mode', mode, `must be one of ${Object.keys(MODES).join(', ')}`);
     }
     const s = this.s;
     if (s.mode === mode) return;
@@ -421,6 +433,16 @@ export class Breaker {
     return true;
   }
 
+  /** For fleet syncs: the configured trip func's verdict on `m` (false when the key has none). */
+  wouldTrip(m: Metricer): boolean {
+    return this.tripFunc()(m);
+  }
+
+  /** For fleet syncs: this breaker's outcomes over about the last `ms` (whole buckets, at most the window). */
+  recentCounts(ms: number): RecentCounts {
+    return this.win.recent(this.opts.now(), ms);
+  }
+
   /** @internal For a panel: CLOSED in normal mode, so the breaker may be evicted. */
   isClosedNormal(): boolean {
     return this.s === CLOSED;
@@ -440,10 +462,7 @@ export class Breaker {
     if (s.state === State.Open) {
       if (now < s.openedAt + s.coolingMs) return NO_PERMIT;
       // The fleet probes through one node at a time: the others keep rejecting.
-      if (s.fleet && link !== undefined && link.gate === 'wait') {
-        link.wantsProbe = true;
-        return NO_PERMIT;
-      }
+      if (s.fleet && link !== undefined && !link.mayProbe()) return NO_PERMIT;
       const h: HalfOpenInner = {
         state: State.HalfOpen,
         mode: Mode.Normal,
@@ -541,25 +560,24 @@ export class Breaker {
       this.open(now, s.attempt + 1, 'probeFailed', s.fleet);
   }
 
-  // Without a fresh fleet view the trip func sees this node's window. With
-  // one, it sees this node's counts plus the rest of the fleet's, and a trip
-  // opens the breaker for the whole fleet only when at least `quorum` nodes
-  // (this one included) report errors; otherwise this node opens alone if
-  // its own counts trip.
+  // A synced breaker asks its link what a trip opens: nothing, this node
+  // alone, or the key for the fleet (see FleetLink.tripScope).
   private tripIfNeeded(trip: TripFunc | undefined, now: number): void {
-    const f = trip ?? (this.opts.shouldTripWithKey ? this.opts.shouldTripWithKey(this.key) : this.opts.shouldTrip);
+    const f = trip ?? this.tripFunc();
     const link = this.link;
-    const view = link?.freshView(now);
-    if (link === undefined || view === undefined) {
-      if (f(this.win)) this.open(now, 0, 'trip', link !== undefined && link.quorum <= 1);
+    if (link === undefined) {
+      if (f(this.win)) this.open(now, 0, 'trip', false);
       return;
     }
-    const fm = this.fleetMetricer ?? new FleetMetricer(this.win);
-    this.fleetMetricer = fm;
-    fm.view = view;
-    const failing = view.failingNodes + (this.win.failures() + this.win.timeouts() > 0 ? 1 : 0);
-    if (f(fm) && failing >= link.quorum) this.open(now, 0, 'trip', true);
-    else if (f(this.win)) this.open(now, 0, 'trip', link.quorum <= 1);
+    const scope = link.tripScope(f, this.win, now);
+    if (scope !== 'none') this.open(now, 0, 'trip', scope === 'fleet');
+  }
+
+  // The trip func in force for this key (resolved on every evaluation, so
+  // config changes apply at once).
+  private tripFunc(): TripFunc {
+    const withKey = this.opts.shouldTripWithKey;
+    return withKey === undefined ? this.opts.shouldTrip : withKey(this.key);
   }
 
   private open(now: number, attempt: number, cause: TransitionCause, fleet: boolean): void {
@@ -621,11 +639,9 @@ export class Breaker {
     try {
       if (timeoutMs !== undefined) checkNumber('timeoutMs', timeoutMs, 0);
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new TypeError(`signal must be an AbortSignal, got ${show(signal)}`);
+        throw new OptionTypeError('signal', signal, 'must be an AbortSignal');
       }
-      if (classify !== undefined && typeof classify !== 'function') {
-        throw new TypeError(`classify must be a function, got ${show(classify)}`);
-      }
+      if (classify !== undefined) checkFunction('classify', classify);
     } catch (err) {
       this.release(permit);
       return Promise.reject(err);
@@ -651,7 +667,7 @@ export class Breaker {
       };
       const onAbort = () => {
         if (!settle()) return;
-        this.release(permit);
+        this.record(ErrorType.Ignorable, undefined, permit);
         controller?.abort(signal?.reason);
         reject(signal?.reason);
       };

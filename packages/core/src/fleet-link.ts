@@ -1,25 +1,32 @@
-import type { Breaker, TransitionInfo } from './breaker.js';
-import type { State } from './state.js';
+import { AsIfFleetMetricer, FleetMetricer, type FleetView } from './fleet-view.js';
+import type { Metricer } from './metricer.js';
+import type { TripFunc } from './trip-funcs.js';
+import type { RecentCounts } from './window-metricer.js';
 
 /**
  * Whether a breaker opened by the fleet may probe once it has cooled:
- * - `local`: decide alone (no sync, or the sync cannot reach its store);
+ * - `local`: decide alone (no sync, or the sync cannot reach its store, or
+ *   what the store says about the probe cannot be trusted);
  * - `mine`: this node holds the fleet's probe lease;
  * - `wait`: another node probes, or the lease is not this node's yet: keep rejecting.
  */
 export type ProbeGate = 'local' | 'mine' | 'wait';
 
-/** The rest of the fleet's counts for one key, as the sync last heard them. */
-export interface FleetView {
-  /** Outcomes other nodes recorded in the window. */
-  readonly successes: number;
-  readonly failures: number;
-  readonly timeouts: number;
-  readonly slowCalls: number;
-  /** Nodes other than this one that recorded errors for the key in the window. */
-  readonly failingNodes: number;
-  /** Local clock time (ms) after which the view is stale and ignored. */
-  readonly expiresAt: number;
+/** What a trip opens: nothing, this node's breaker alone, or the key for the whole fleet. */
+export type TripScope = 'none' | 'local' | 'fleet';
+
+/**
+ * Failing nodes a fleet-wide open needs: a count (this node included), or a
+ * share of the nodes reporting the key with a floor, for example
+ * `{ share: 0.5, min: 2 }` (at least half of the reporting nodes, and at
+ * least two).
+ */
+export type Quorum = number | { readonly share: number; readonly min: number };
+
+/** Failing nodes `quorum` asks for when `reporting` nodes report the key. */
+export function requiredNodes(quorum: Quorum, reporting: number): number {
+  if (typeof quorum === 'number') return quorum;
+  return Math.max(quorum.min, Math.ceil(quorum.share * reporting));
 }
 
 /** Outcomes a link recorded since the last flush (see {@link FleetLink.take}). */
@@ -29,42 +36,61 @@ export interface PendingCounts {
   timeouts: number;
   slowCalls: number;
   /** Local time of the oldest (0 when none). */
-  since: number;
-  /** The link's window generation when taken. */
+  readonly since: number;
+  /** The link's window generation when taken: counts of another generation belong to an episode that ended. */
   readonly generation: number;
+}
+
+/** What a link asks of its breaker. */
+export interface LinkedBreaker {
+  /** The breaker's live window. */
+  metricer(): Metricer;
+  /** Its configured trip func's verdict on `m` (false when the key has none). */
+  wouldTrip(m: Metricer): boolean;
+  /** Its outcomes over about the last `ms`. */
+  recentCounts(ms: number): RecentCounts;
+}
+
+/** How a link judges its key: set by the sync that made it. */
+export interface FleetPolicy {
+  readonly quorum: Quorum;
+  /** How far back "recent" reaches when judging whether this node is failing. */
+  readonly recentMs: number;
 }
 
 /**
  * A breaker's link to a fleet sync: the outcomes it recorded since the last
- * flush, the fleet's view of its key, and its probe gate. The breaker only
- * writes counters here; the sync reads and resets them off the call path.
+ * flush, the fleet's view of its key, the probe gate, and the fleet policy
+ * that decides what a trip opens.
+ *
+ * The breaker writes counters here on the call path; the sync reads and
+ * resets them, and sets the view and the gate, off it.
  */
 export class FleetLink {
   successes = 0;
   failures = 0;
   timeouts = 0;
   slowCalls = 0;
-  /** Local time of the oldest outcome not yet flushed (0 when none). */
+  /** Local time of the oldest outcome not yet taken (0 when none). */
   since = 0;
   /** Local time of the last call checked or recorded. */
   lastUsed = 0;
-  view: FleetView | undefined = undefined;
-  gate: ProbeGate = 'local';
-  /**
-   * Distinct failing nodes (this one included) a fleet-wide open needs. With
-   * 1, any trip of this node opens the key for the fleet.
-   */
-  quorum = 2;
-  /** Set when the breaker, fleet-open and cooled, was asked for a call it could not probe with. */
-  wantsProbe = false;
-  /** Counts window resets, so that counts taken before a reset are not restored after it. */
-  private generation = 0;
-  private queued = false;
+  private view: FleetView | undefined = undefined;
+  private probeGate: ProbeGate = 'local';
+  private waiting = false;
+  private gen = 0;
+  private readonly fleetM: FleetMetricer;
+  private readonly asIf: AsIfFleetMetricer;
 
   constructor(
     readonly key: string,
-    private readonly onPending: (link: FleetLink) => void,
-  ) {}
+    private readonly breaker: LinkedBreaker,
+    readonly policy: FleetPolicy,
+  ) {
+    const own = breaker.metricer();
+    this.fleetM = new FleetMetricer(own);
+    this.asIf = new AsIfFleetMetricer(own);
+  }
 
   /** Counts one outcome: 0 success, 1 failure, 2 timeout. */
   add(outcome: 0 | 1 | 2, slow: boolean, now: number): void {
@@ -74,10 +100,6 @@ export class FleetLink {
     if (slow) this.slowCalls++;
     this.lastUsed = now;
     if (this.since === 0) this.since = now;
-    if (!this.queued) {
-      this.queued = true;
-      this.onPending(this);
-    }
   }
 
   /** Takes the pending counts, leaving zeros. */
@@ -88,33 +110,25 @@ export class FleetLink {
       timeouts: this.timeouts,
       slowCalls: this.slowCalls,
       since: this.since,
-      generation: this.generation,
+      generation: this.gen,
     };
     this.successes = this.failures = this.timeouts = this.slowCalls = 0;
     this.since = 0;
-    this.queued = false;
     return out;
   }
 
-  /**
-   * Puts back counts a failed flush took, so that nothing recorded is lost;
-   * unless the window was reset since they were taken.
-   */
-  restore(d: PendingCounts): void {
-    if (d.generation !== this.generation) return;
-    this.successes += d.successes;
-    this.failures += d.failures;
-    this.timeouts += d.timeouts;
-    this.slowCalls += d.slowCalls;
-    if (d.since !== 0 && (this.since === 0 || d.since < this.since)) this.since = d.since;
-    if (!this.queued && this.successes + this.failures + this.timeouts > 0) {
-      this.queued = true;
-      this.onPending(this);
-    }
+  /** Whether counts are waiting to be taken. */
+  hasPending(): boolean {
+    return this.successes + this.failures + this.timeouts > 0;
+  }
+
+  /** Counts window resets: counts taken in an older generation belong to an episode that ended. */
+  get generation(): number {
+    return this.gen;
   }
 
   /**
-   * The breaker closed and reset its window: the counts not yet flushed and
+   * The breaker closed and reset its window: the counts not yet taken and
    * the fleet's view belong to the episode that ended, and must not count
    * toward the next trip.
    */
@@ -122,7 +136,12 @@ export class FleetLink {
     this.successes = this.failures = this.timeouts = this.slowCalls = 0;
     this.since = 0;
     this.view = undefined;
-    this.generation++;
+    this.gen++;
+  }
+
+  /** Sets (or, with undefined, forgets) the fleet's view of the key. */
+  setView(view: FleetView | undefined): void {
+    this.view = view;
   }
 
   /** The fleet view, if it is still fresh at `now`. */
@@ -130,46 +149,76 @@ export class FleetLink {
     const v = this.view;
     return v !== undefined && now < v.expiresAt ? v : undefined;
   }
-}
 
-/**
- * A fleet sync as a panel's owner sees it (for example a `CBSuite`): it
- * shares panels under scope names and carries config values across the
- * fleet. `@cbsuite/redis-sync`'s `RedisSync` implements it.
- */
-export interface FleetSync {
-  /** Shares `panel`'s breakers with the fleet under `scope`, a name unique per panel (such as `service`). */
-  attach(panel: SyncedPanel & { attachSync(sync: PanelSync): void }, scope: string): void;
-  /** Stores `value` for (scope, key) for the whole fleet, nodes that join later included. */
-  publishConfig(scope: string, key: string, value: unknown): Promise<void>;
+  /** Sets the probe gate. A node given the probe no longer waits for it. */
+  setGate(gate: ProbeGate): void {
+    this.probeGate = gate;
+    if (gate === 'mine') this.waiting = false;
+  }
+
+  get gate(): ProbeGate {
+    return this.probeGate;
+  }
+
+  /** Whether a call found the fleet-open breaker cooled but could not probe: the sync then asks for the lease. */
+  get wantsProbe(): boolean {
+    return this.waiting;
+  }
+
   /**
-   * Receives config values published by any node, and the stored ones when
-   * the sync (re)connects. A handler that throws refuses the value (counted
-   * by the sync). Returns a function that stops receiving.
+   * For a fleet-scoped breaker that has cooled: whether it may go HALF_OPEN
+   * now. A node that must wait for the fleet's prober remembers that it was
+   * asked, so that the sync asks for the lease on its behalf.
    */
-  onConfig(scope: string, handler: (key: string, value: unknown) => void): () => void;
-}
+  mayProbe(): boolean {
+    if (this.probeGate !== 'wait') return true;
+    this.waiting = true;
+    return false;
+  }
 
-/** A panel as a sync sees it. */
-export interface SyncedPanel {
-  /** The breaker for `key`, created if missing. */
-  getBreaker(key: string): Breaker;
-  /** Breakers by key (a snapshot). */
-  dumpBreakers(): ReadonlyMap<string, Breaker>;
-}
+  /**
+   * What a trip opens, judged with `f` on this node's window `own` and the
+   * fleet's view:
+   * - without a fresh view: this node's window decides, and the open is the
+   *   fleet's only when the quorum is one node;
+   * - with one: the key trips when this node's window or the fleet's (own
+   *   plus the rest) trips, but only if this node's own recent calls fail
+   *   too (`isFailingBy` below): counts read from the store alone never open
+   *   a node whose calls succeed. The open is the fleet's when enough nodes,
+   *   this one included, are failing for the quorum; otherwise this node's
+   *   alone.
+   */
+  tripScope(f: TripFunc, own: Metricer, now: number): TripScope {
+    const ownTrips = f(own);
+    const view = this.freshView(now);
+    if (view === undefined) {
+      if (!ownTrips) return 'none';
+      return requiredNodes(this.policy.quorum, 1) <= 1 ? 'fleet' : 'local';
+    }
+    if (!ownTrips) {
+      if (!this.isFailingBy(f)) return 'none';
+      this.fleetM.view = view;
+      if (!f(this.fleetM)) return 'none';
+    }
+    const failing = 1 + view.failingNodes;
+    const reporting = Math.max(view.reportingNodes, failing);
+    return failing >= requiredNodes(this.policy.quorum, reporting) ? 'fleet' : 'local';
+  }
 
-/**
- * What a fleet sync implements to share a panel's breakers (see
- * `@cbsuite/redis-sync`). Core calls it; it never touches the call path
- * except through the counters of {@link FleetLink}.
- */
-export interface PanelSync {
-  /** The link `breaker` (of `key`) records into. Called for each breaker, existing and new. */
-  link(panel: SyncedPanel, key: string, breaker: Breaker): FleetLink;
-  /** The breaker of `key` left the panel (removed or evicted). */
-  unlink(panel: SyncedPanel, key: string): void;
-  /** A breaker of the panel changed state (after its own handler ran). */
-  transition(panel: SyncedPanel, key: string, from: State, to: State, info: TransitionInfo): void;
-  /** The panel detached the sync, or was closed. */
-  detach(panel: SyncedPanel): void;
+  /**
+   * Whether this node counts as failing for the key, by its configured trip
+   * func: the sync shares this with the fleet for the quorum.
+   */
+  isFailing(): boolean {
+    return this.asIf.load(this.breaker.recentCounts(this.policy.recentMs)) && this.breaker.wouldTrip(this.asIf);
+  }
+
+  /**
+   * Whether `f` would trip if every call in the fleet's window had fared as
+   * this node's recent calls did: error and slow rates as this node saw them
+   * lately, sample minimums met, runs of errors this node's own.
+   */
+  private isFailingBy(f: TripFunc): boolean {
+    return this.asIf.load(this.breaker.recentCounts(this.policy.recentMs)) && f(this.asIf);
+  }
 }

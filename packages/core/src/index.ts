@@ -24,12 +24,23 @@ export {
   isCircuitBreakerError,
   withoutStack,
 } from './errors.js';
-export type { FleetSync, FleetView, PanelSync, PendingCounts, ProbeGate, SyncedPanel } from './fleet-link.js';
-// For adapters (@cbsuite/grpc-interceptor, @cbsuite/redis-sync).
-export { FleetLink } from './fleet-link.js';
-export { FleetMetricer } from './fleet-metricer.js';
+// For fleet syncs (@cbsuite/redis-sync) and their owners (@cbsuite/grpc-interceptor).
+export type {
+  FleetPolicy,
+  LinkedBreaker,
+  PendingCounts,
+  ProbeGate,
+  Quorum,
+  TripScope,
+} from './fleet-link.js';
+export { FleetLink, requiredNodes } from './fleet-link.js';
+export type { FleetSync, PanelSync, SyncedPanel } from './fleet-sync.js';
+export type { FleetView } from './fleet-view.js';
+export { FleetMetricer } from './fleet-view.js';
 export type { Counts, Metricer } from './metricer.js';
 export { countsOf, MetricsSnapshot } from './metricer.js';
+export type { OptionError } from './option-error.js';
+export { isOptionError, OptionRangeError, OptionTypeError } from './option-error.js';
 export type { BreakerOptions, ResolvedOptions } from './options.js';
 export {
   BREAKER_OPTION_NAMES,
@@ -43,7 +54,8 @@ export {
 } from './options.js';
 export type { PanelOptions, PanelStateChangeHandler, PanelStats } from './panel.js';
 // For users.
-export { Panel } from './panel.js';
+export { Panel, resolvePanelOptions } from './panel.js';
+export { show } from './show.js';
 export { Mode, State, stateName } from './state.js';
 export type { TripFunc, TripFuncWithKey } from './trip-funcs.js';
 export {
@@ -54,4 +66,5 @@ export {
   slowRateTripFunc,
   thresholdTripFunc,
 } from './trip-funcs.js';
-export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber, show } from './validate.js';
+export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
+export type { RecentCounts } from './window-metricer.js';

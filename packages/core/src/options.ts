@@ -1,5 +1,6 @@
-import { type BackoffFunc, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
+import { type BackoffFunc, backoffAt, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
 import { type Clock, loopClock } from './clock.js';
+import { OptionTypeError } from './option-error.js';
 import { rateTripFunc, type TripFunc, type TripFuncWithKey } from './trip-funcs.js';
 import { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 import type { WindowConfig } from './window-metricer.js';
@@ -10,22 +11,25 @@ import type { WindowConfig } from './window-metricer.js';
  * by default.
  */
 export interface BreakerOptions {
-  /** Time each bucket covers. Default 100. */
+  /** Time each bucket covers. Default 100; 0 means the default (gopkg). */
   readonly bucketTimeMs?: number;
-  /** Buckets in the window; at least 100, as gopkg requires. Default 100 (a 10 s window). */
+  /** Buckets in the window; at least 100, as gopkg requires. Default 100 (a 10 s window); 0 means the default. */
   readonly bucketNums?: number;
-  /** Time OPEN before the next call is admitted as a probe. Default 5000. */
+  /** Time OPEN before the next call is admitted as a probe. Default 5000; 0 means the default (gopkg). */
   readonly coolingTimeoutMs?: number;
-  /** HALF_OPEN admits at most one call per this many ms. Default 200. */
+  /** HALF_OPEN admits at most one call per this many ms. Default 200; 0 means the default (gopkg). */
   readonly detectTimeoutMs?: number;
-  /** Probe successes that close a HALF_OPEN breaker. Default 2. */
+  /** Probe successes that close a HALF_OPEN breaker. Default 2; 0 means the default (gopkg). */
   readonly halfOpenSuccesses?: number;
   /**
    * Trip func used by `fail()` and `timeout()`. Default `rateTripFunc(0.5, 200)`,
    * Kitex's default `CBConfig`. (A bare gopkg panel has none and never trips.)
    */
   readonly shouldTrip?: TripFunc;
-  /** Trip func per key, resolved on every evaluation; wins over `shouldTrip`. */
+  /**
+   * Trip func per key, resolved on every evaluation; wins over `shouldTrip`.
+   * A key it returns no function for never trips (gopkg).
+   */
   readonly shouldTripWithKey?: TripFuncWithKey;
   /** The clock for every time read. Default {@link loopClock}. */
   readonly now?: Clock;
@@ -118,23 +122,31 @@ const defaultTrip = rateTripFunc(0.5, 200);
 const reportHandlerError = (err: unknown) => console.error('[cbsuite] a state-change handler threw:', err);
 
 /**
- * Validates `options` and applies defaults. Throws a `TypeError` or
- * `RangeError` that names the option and the value it got.
+ * Validates `options` and applies defaults. Throws an `OptionTypeError` or
+ * `OptionRangeError` that names the option and the value it got (`null`
+ * included: only `undefined` means "not set").
  */
 export function resolveOptions(
   options: BreakerOptions | undefined,
   names: readonly string[] = BREAKER_OPTION_NAMES,
-  what = 'options',
+  what = 'Breaker options',
+  path?: string,
 ): ResolvedOptions {
-  const o = checkKeys(what, options ?? {}, names);
+  const o = checkKeys(what, options === undefined ? {} : options, names, path);
+  const at = (name: string) => (path === undefined ? name : `${path}.${name}`);
   const num = (name: string, dflt: number, check: (n: string, v: unknown) => number) =>
-    o[name] === undefined ? dflt : check(name, o[name]);
+    o[name] === undefined ? dflt : check(at(name), o[name]);
+  // gopkg's options: 0, Go's zero value, means the default.
+  const gopkg = (name: string, dflt: number, check: (n: string, v: unknown) => number) =>
+    o[name] === 0 ? dflt : num(name, dflt, check);
 
-  const bucketTimeMs = num('bucketTimeMs', DEFAULT_BUCKET_TIME_MS, (n, v) => checkInteger(n, v, 1, DAY_MS));
-  const bucketNums = num('bucketNums', DEFAULT_BUCKET_NUMS, (n, v) => checkInteger(n, v, MIN_BUCKET_NUMS, 100_000));
-  const coolingTimeoutMs = num('coolingTimeoutMs', DEFAULT_COOLING_TIMEOUT_MS, (n, v) => checkNumber(n, v, 0, DAY_MS));
-  const detectTimeoutMs = num('detectTimeoutMs', DEFAULT_DETECT_TIMEOUT_MS, (n, v) => checkNumber(n, v, 0, DAY_MS));
-  const halfOpenSuccesses = num('halfOpenSuccesses', DEFAULT_HALF_OPEN_SUCCESSES, (n, v) => checkInteger(n, v, 1));
+  const bucketTimeMs = gopkg('bucketTimeMs', DEFAULT_BUCKET_TIME_MS, (n, v) => checkInteger(n, v, 1, DAY_MS));
+  const bucketNums = gopkg('bucketNums', DEFAULT_BUCKET_NUMS, (n, v) => checkInteger(n, v, MIN_BUCKET_NUMS, 100_000));
+  const coolingTimeoutMs = gopkg('coolingTimeoutMs', DEFAULT_COOLING_TIMEOUT_MS, (n, v) =>
+    checkNumber(n, v, 0, DAY_MS),
+  );
+  const detectTimeoutMs = gopkg('detectTimeoutMs', DEFAULT_DETECT_TIMEOUT_MS, (n, v) => checkNumber(n, v, 0, DAY_MS));
+  const halfOpenSuccesses = gopkg('halfOpenSuccesses', DEFAULT_HALF_OPEN_SUCCESSES, (n, v) => checkInteger(n, v, 1));
   const halfOpenMaxProbes = num('halfOpenMaxProbes', Number.POSITIVE_INFINITY, (n, v) =>
     checkInteger(n, v, 1, Number.POSITIVE_INFINITY),
   );
@@ -144,12 +156,12 @@ export function resolveOptions(
   const slowCallDurationMs = num('slowCallDurationMs', Number.POSITIVE_INFINITY, (n, v) =>
     checkNumber(n, v, 0, DAY_MS),
   );
-  const strictProbes = o.strictProbes === undefined ? false : checkBoolean('strictProbes', o.strictProbes);
+  const strictProbes = o.strictProbes === undefined ? false : checkBoolean(at('strictProbes'), o.strictProbes);
 
   const fn = <F extends (...args: never[]) => unknown>(name: string): F | undefined =>
-    o[name] === undefined ? undefined : checkFunction<F>(name, o[name]);
+    o[name] === undefined ? undefined : checkFunction<F>(at(name), o[name]);
   const shouldTrip = fn<TripFunc>('shouldTrip') ?? defaultTrip;
-  const shouldTripWithKey = fn<TripFuncWithKey>('shouldTripWithKey');
+  const shouldTripWithKey = orNeverTrip(fn<TripFuncWithKey>('shouldTripWithKey'));
   const now = fn<Clock>('now') ?? loopClock;
   const random = fn<() => number>('random') ?? Math.random;
   const onHandlerError = fn<(err: unknown) => void>('onHandlerError') ?? reportHandlerError;
@@ -164,7 +176,7 @@ export function resolveOptions(
     halfOpenSuccesses,
     shouldTrip,
     shouldTripWithKey,
-    coolingBackoff: resolveBackoff(o.coolingBackoff),
+    coolingBackoff: resolveBackoff(o.coolingBackoff, at('coolingBackoff')),
     random,
     halfOpenMaxProbes,
     strictProbes,
@@ -175,19 +187,23 @@ export function resolveOptions(
   });
 }
 
-function resolveBackoff(value: unknown): BackoffFunc | undefined {
+const neverTrip: TripFunc = () => false;
+
+// gopkg asks no trip func when a key has none: such a key never trips.
+function orNeverTrip(f: TripFuncWithKey | undefined): TripFuncWithKey | undefined {
+  if (f === undefined) return undefined;
+  return (key) => {
+    const trip = f(key);
+    return typeof trip === 'function' ? trip : neverTrip;
+  };
+}
+
+function resolveBackoff(value: unknown, path: string): BackoffFunc | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return exponentialBackoff();
   if (typeof value === 'function') return value as BackoffFunc;
-  if (typeof value === 'object' && value !== null) {
-    try {
-      return exponentialBackoff(value as ExponentialBackoffOptions);
-    } catch (err) {
-      if (err instanceof Error) err.message = `coolingBackoff: ${err.message}`;
-      throw err;
-    }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return backoffAt(value as ExponentialBackoffOptions, path);
   }
-  throw new TypeError(
-    `coolingBackoff must be a BackoffFunc, exponentialBackoff options or a boolean, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
-  );
+  throw new OptionTypeError(path, value, 'must be a BackoffFunc, exponentialBackoff options or a boolean');
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PERMIT } from './breaker.js';
+import { OptionRangeError, OptionTypeError } from './option-error.js';
 import { Panel, type PanelOptions } from './panel.js';
 import { State, stateName } from './state.js';
 import { ManualClock } from './test-support/manual-clock.js';
@@ -136,18 +137,20 @@ describe('Panel', () => {
 
   it('rejects a key that is not a string with a TypeError naming it', () => {
     const { panel } = setup();
-    expect(() => panel.isAllowed(42 as never)).toThrow(new TypeError('key must be a string, got 42'));
-    expect(() => panel.succeed(undefined as never)).toThrow(new TypeError('key must be a string, got undefined'));
+    expect(() => panel.isAllowed(42 as never)).toThrow(new OptionTypeError('key', 42, 'must be a string'));
+    expect(() => panel.succeed(undefined as never)).toThrow('key must be a string, got undefined');
     expect(panel.size).toBe(0);
   });
 
   it('validates its options', () => {
-    expect(() => new Panel({ maxKeys: 0 })).toThrow(new RangeError('maxKeys must be an integer >= 1, got 0'));
+    expect(() => new Panel({ maxKeys: 0 })).toThrow(new OptionRangeError('maxKeys', 0, 'must be an integer >= 1'));
     expect(() => new Panel({ maxKeys: 2.5 })).toThrow(RangeError);
     expect(() => new Panel({ maxKeys: '10' as never })).toThrow(TypeError);
     expect(() => new Panel({ bucketNums: 10 })).toThrow(/bucketNums must be an integer in \[100, 100000\], got 10/);
-    expect(() => new Panel({ keys: 1 } as never)).toThrow(/Panel options has an unknown field "keys"/);
-    expect(() => new Panel({}, {} as never)).toThrow(new TypeError('onStateChange must be a function, got {}'));
+    expect(() => new Panel({ keys: 1 } as never)).toThrow(
+      /^Panel options has an unknown field "keys"; known fields: bucketTimeMs, .*, maxKeys$/,
+    );
+    expect(() => new Panel({}, {} as never)).toThrow(new OptionTypeError('onStateChange', {}, 'must be a function'));
     expect(new Panel({ maxKeys: Number.POSITIVE_INFINITY }).size).toBe(0);
   });
 

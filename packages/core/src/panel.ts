@@ -11,12 +11,13 @@ import {
   type TransitionInfo,
 } from './breaker.js';
 import type { ErrorType } from './error-type.js';
-import type { PanelSync } from './fleet-link.js';
+import type { PanelSync } from './fleet-sync.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
+import { OptionTypeError } from './option-error.js';
 import { BREAKER_OPTION_NAMES, type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Mode, type State } from './state.js';
 import type { TripFunc } from './trip-funcs.js';
-import { checkInteger, show } from './validate.js';
+import { checkFunction, checkInteger } from './validate.js';
 
 /** Options of a {@link Panel}: every breaker option, plus the bound on keys. */
 export interface PanelOptions extends BreakerOptions {
@@ -29,6 +30,26 @@ export interface PanelOptions extends BreakerOptions {
    * Default Infinity (gopkg keeps every key until `removeBreaker`).
    */
   readonly maxKeys?: number;
+}
+
+/**
+ * Validates a panel's options as `new Panel` does. `what` and `path` name where
+ * the user wrote them (for example `serviceBreaker`), for adapters that pass
+ * options on to a panel and want errors to name the option the user wrote.
+ */
+export function resolvePanelOptions(
+  options: PanelOptions | undefined,
+  what = 'Panel options',
+  path?: string,
+): { readonly options: ResolvedOptions; readonly maxKeys: number } {
+  const resolved = resolveOptions(options, PANEL_OPTION_NAMES, what, path);
+  const maxKeys = options?.maxKeys;
+  const name = path === undefined ? 'maxKeys' : `${path}.maxKeys`;
+  return {
+    options: resolved,
+    maxKeys:
+      maxKeys === undefined ? Number.POSITIVE_INFINITY : checkInteger(name, maxKeys, 1, Number.POSITIVE_INFINITY),
+  };
 }
 
 /** gopkg's `PanelStateChangeHandler`, with the transition's details added. */
@@ -78,18 +99,15 @@ export class Panel {
   private overflows = 0;
 
   /**
-   * @param options validated here; throws `TypeError`/`RangeError` naming a bad option.
+   * @param options validated here; throws `OptionTypeError`/`OptionRangeError` naming a bad option.
    * @param onStateChange called synchronously after each transition of any breaker.
    */
   constructor(options?: PanelOptions, onStateChange?: PanelStateChangeHandler) {
-    this.opts = resolveOptions(options, PANEL_OPTION_NAMES, 'Panel options');
-    const maxKeys = options?.maxKeys;
-    this.maxKeys =
-      maxKeys === undefined ? Number.POSITIVE_INFINITY : checkInteger('maxKeys', maxKeys, 1, Number.POSITIVE_INFINITY);
+    const resolved = resolvePanelOptions(options);
+    this.opts = resolved.options;
+    this.maxKeys = resolved.maxKeys;
     this.bounded = this.maxKeys !== Number.POSITIVE_INFINITY;
-    if (onStateChange !== undefined && typeof onStateChange !== 'function') {
-      throw new TypeError(`onStateChange must be a function, got ${show(onStateChange)}`);
-    }
+    if (onStateChange !== undefined) checkFunction('onStateChange', onStateChange);
     this.onChange = onStateChange;
     this.dispatch = (key, from, to, m, info) => {
       try {
@@ -255,7 +273,7 @@ export class Panel {
   }
 
   private create(key: string): Breaker {
-    if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${show(key)}`);
+    if (typeof key !== 'string') throw new OptionTypeError('key', key, 'must be a string');
     if (this.closed) return INERT;
     if (this.breakers.size >= this.maxKeys) this.evict();
     const b = new Breaker(undefined, undefined, { key, options: this.opts, onStateChange: this.dispatch });

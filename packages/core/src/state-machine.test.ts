@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Breaker, NO_PERMIT, PERMIT, type Permit } from './breaker.js';
+import { ErrorType } from './error-type.js';
 import { type Mode, State } from './state.js';
 import { ManualClock } from './test-support/manual-clock.js';
 import { rateTripFunc } from './trip-funcs.js';
@@ -18,7 +19,13 @@ const LEGAL = new Set([
 // Leaving or entering a forced mode, and reset(), may also go straight to CLOSED or OPEN.
 const LEGAL_WITH_MODES = new Set([...LEGAL, `${State.Open}>${State.Closed}`, `${State.Closed}>${State.Open}`]);
 
-type Op = { op: 'advance'; ms: number } | { op: 'acquire' } | { op: 'succeed' } | { op: 'fail' } | { op: 'timeout' };
+type Op =
+  | { op: 'advance'; ms: number }
+  | { op: 'acquire' }
+  | { op: 'succeed' }
+  | { op: 'fail' }
+  | { op: 'timeout' }
+  | { op: 'ignorable' };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
@@ -29,6 +36,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.constant({ op: 'succeed' as const }),
   fc.constant({ op: 'fail' as const }),
   fc.constant({ op: 'timeout' as const }),
+  fc.constant({ op: 'ignorable' as const }),
 );
 
 /** gopkg's breaker, written as plainly as possible: an event log instead of buckets. */
@@ -96,10 +104,16 @@ describe('state machine properties', () => {
           transitions.push(`${from}>${to}`);
         });
         const model = new ReferenceBreaker(clock, minSamples);
+        let permit: Permit = NO_PERMIT;
         for (const o of ops) {
           if (o.op === 'advance') clock.advance(o.ms);
-          else if (o.op === 'acquire') expect(b.isAllowed()).toBe(model.acquire());
-          else if (o.op === 'succeed') {
+          else if (o.op === 'acquire') {
+            permit = b.acquire();
+            expect(permit !== NO_PERMIT).toBe(model.acquire());
+          } else if (o.op === 'ignorable') {
+            // Kitex's RecordStat does nothing for an ignorable outcome: the probe's interval stays taken.
+            b.record(ErrorType.Ignorable, undefined, permit);
+          } else if (o.op === 'succeed') {
             b.succeed();
             model.succeed();
           } else {
@@ -194,6 +208,11 @@ describe('state machine properties', () => {
                 else if (p !== undefined) b.release(p);
                 break;
               }
+              case 'ignorable': {
+                const p = held.shift();
+                if (p !== undefined) b.record(ErrorType.Ignorable, undefined, p);
+                break;
+              }
               case 'slowSucceed':
                 b.succeed(o.latency);
                 break;
@@ -242,6 +261,7 @@ describe('state machine properties', () => {
             if (o.op === 'advance') clock.advance(o.ms);
             else if (o.op === 'acquire')
               b.acquire(); // permits dropped: probes that never report
+            else if (o.op === 'ignorable') b.record(ErrorType.Ignorable);
             else b[o.op]();
           }
           // Recovery: every admitted call succeeds and reports with its permit.

@@ -1,4 +1,5 @@
 import type { Metricer } from './metricer.js';
+import { OptionTypeError } from './option-error.js';
 import { checkInteger, checkNumber } from './validate.js';
 
 /**
@@ -76,7 +77,7 @@ export function slowRateTripFunc(rate: number, minSamples: number): TripFunc {
 /** Trips when any of `funcs` trips (for example an error rate or a slow-call rate). */
 export function anyTripFunc(...funcs: TripFunc[]): TripFunc {
   funcs.forEach((f, i) => {
-    if (typeof f !== 'function') throw new TypeError(`anyTripFunc argument ${i} must be a TripFunc, got ${typeof f}`);
+    if (typeof f !== 'function') throw new OptionTypeError(`anyTripFunc argument ${i}`, f, 'must be a TripFunc');
   });
   return (m) => {
     for (const f of funcs) if (f(m)) return true;

@@ -10,6 +10,14 @@ export interface WindowConfig {
   readonly now: Clock;
 }
 
+/** Outcomes of part of a window. */
+export interface RecentCounts {
+  successes: number;
+  failures: number;
+  timeouts: number;
+  slowCalls: number;
+}
+
 const SUCCESS = 0;
 const FAILURE = 1;
 const TIMEOUT = 2;
@@ -90,6 +98,29 @@ export class WindowMetricer implements Metricer {
   /** Outcomes recorded since the window was made (not windowed, not reset): for counters of metrics systems. */
   totals(): { successes: number; failures: number; timeouts: number } {
     return { successes: this.allSucc, failures: this.allFail, timeouts: this.allTout };
+  }
+
+  /**
+   * Outcomes of the newest buckets covering the last `ms` (at least one
+   * bucket, at most the window), rotated to `now`.
+   */
+  recent(now: number, ms: number): RecentCounts {
+    this.rotate(now);
+    const { bucketTimeMs, bucketNums } = this.cfg;
+    const k = Math.min(bucketNums, Math.max(1, Math.ceil(ms / bucketTimeMs)));
+    const c = this.counts;
+    const cols = this.cols;
+    const out = { successes: 0, failures: 0, timeouts: 0, slowCalls: 0 };
+    let idx = this.latest;
+    for (let i = 0; i < k; i++) {
+      const base = idx * cols;
+      out.successes += c[base + SUCCESS] as number;
+      out.failures += c[base + FAILURE] as number;
+      out.timeouts += c[base + TIMEOUT] as number;
+      if (cols > SLOW) out.slowCalls += c[base + SLOW] as number;
+      idx = idx === 0 ? bucketNums - 1 : idx - 1;
+    }
+    return out;
   }
 
   /** True when the window holds no samples at `now`. */

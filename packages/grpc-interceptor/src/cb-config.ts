@@ -50,7 +50,11 @@ const FIELD_OF: Readonly<Record<string, keyof CBConfig>> = {
 };
 const KNOWN = 'enable, errRate (err_rate), minSample (min_sample)';
 
-/** A config (or its key) was refused. `field` names what was wrong and `value` is what it got. */
+/**
+ * A config (or its key) was refused. `field` is the path of what was wrong,
+ * as the user wrote it (`defaultServiceCBConfig.errRate`, or `errRate` in an
+ * update's argument), and `value` is what it got.
+ */
 export class CBConfigError extends Error {
   override readonly name = 'CBConfigError';
   constructor(
@@ -70,39 +74,44 @@ export function isCBConfigError(err: unknown): err is CBConfigError {
 
 /**
  * Validates `value` as a (partial) CBConfig and merges it over `base`: fields
- * left out keep `base`'s value. Returns a frozen config, or throws a
- * {@link CBConfigError} naming the first bad field; `base` is never changed.
- * `what` names the whole value in the error when it is not an object.
+ * left out (`undefined`) keep `base`'s value; `null` is refused like any other
+ * wrong type. Returns a frozen config, or throws a {@link CBConfigError}
+ * naming the first bad field; `base` is never changed. `path` is where the
+ * user wrote the config (an option such as `defaultServiceCBConfig`): errors
+ * name the whole value by it, or `config`, and its fields under it.
  *
  * Kitex's JSON field names are accepted too (`err_rate`, `min_sample`; see
  * {@link KitexCBConfig}), so a payload a config center publishes for Kitex
- * applies as is. Unlike Go's decoder, which sets a field the JSON leaves out
- * to its zero value (`enable: false`), a field left out keeps `base`'s value.
- * Unknown fields, and a field given under both names, are refused.
+ * applies as is, and errors name a field as it was spelled. Unlike Go's
+ * decoder, which sets a field the JSON leaves out to its zero value
+ * (`enable: false`), a field left out keeps `base`'s value. Unknown fields,
+ * and a field given under both names, are refused.
  */
-export function parseCBConfig(value: unknown, base: CBConfig = DEFAULT_CB_CONFIG, what = 'config'): CBConfig {
+export function parseCBConfig(value: unknown, base: CBConfig = DEFAULT_CB_CONFIG, path?: string): CBConfig {
+  const at = (field: string) => (path === undefined ? field : `${path}.${field}`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new CBConfigError(what, value, `must be an object with ${KNOWN}`);
+    throw new CBConfigError(path ?? 'config', value, `must be an object with ${KNOWN}`);
   }
   const v = value as Record<string, unknown>;
   const given: Partial<Record<keyof CBConfig, unknown>> = {};
   const nameOf: Partial<Record<keyof CBConfig, string>> = {};
   for (const name of Object.keys(v)) {
     const field = Object.hasOwn(FIELD_OF, name) ? FIELD_OF[name] : undefined;
-    if (field === undefined) throw new CBConfigError(name, v[name], `is not a CBConfig field (known: ${KNOWN})`);
+    if (field === undefined) throw new CBConfigError(at(name), v[name], `is not a CBConfig field (known: ${KNOWN})`);
     if (v[name] === undefined) continue;
     const other = nameOf[field];
-    if (other !== undefined) throw new CBConfigError(name, v[name], `sets ${field}, which ${other} sets already`);
+    if (other !== undefined) throw new CBConfigError(at(name), v[name], `sets ${field}, which ${other} sets already`);
     given[field] = v[name];
     nameOf[field] = name;
   }
+  const named = (field: keyof CBConfig) => at(nameOf[field] ?? field);
   const { enable = base.enable, errRate = base.errRate, minSample = base.minSample } = given;
-  if (typeof enable !== 'boolean') throw new CBConfigError('enable', enable, 'must be a boolean');
+  if (typeof enable !== 'boolean') throw new CBConfigError(named('enable'), enable, 'must be a boolean');
   if (typeof errRate !== 'number' || !(errRate >= 0 && errRate <= 1)) {
-    throw new CBConfigError(nameOf.errRate ?? 'errRate', errRate, 'must be a number in [0, 1]');
+    throw new CBConfigError(named('errRate'), errRate, 'must be a number in [0, 1]');
   }
   if (typeof minSample !== 'number' || !Number.isSafeInteger(minSample) || minSample < 0) {
-    throw new CBConfigError(nameOf.minSample ?? 'minSample', minSample, 'must be a non-negative integer');
+    throw new CBConfigError(named('minSample'), minSample, 'must be a non-negative integer');
   }
   return Object.freeze({ enable, errRate, minSample });
 }

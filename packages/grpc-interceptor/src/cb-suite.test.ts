@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isCBConfigError } from './cb-config.js';
 import { CBSuite } from './cb-suite.js';
 import type { CBConfigChangeEvent } from './events.js';
@@ -57,15 +57,26 @@ describe('CBSuite.onConfigChange', () => {
     expect(cbs.serviceCBConfig('a/b/c').errRate).toBe(0.5);
   });
 
-  it('keeps reporting to the other listeners when one throws, and stops after unsubscribe or close', () => {
-    const { cbs, changes } = watched();
-    const stop = cbs.onConfigChange(() => {
-      throw new Error('listener bug');
-    });
-    cbs.updateServiceCBConfig('k/s/m', { minSample: 3 });
-    stop();
-    cbs.close();
-    cbs.updateServiceCBConfig('k/s/m', { minSample: 4 });
-    expect(changes).toEqual(['service k/s/m: on/0.5/200 -> on/0.5/3 (local)']);
+  it('keeps reporting to the other listeners when one throws, warns once, and stops after unsubscribe or close', () => {
+    const warned = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const { cbs, changes } = watched();
+      const stop = cbs.onConfigChange(() => {
+        throw new Error('listener bug');
+      });
+      cbs.updateServiceCBConfig('k/s/m', { minSample: 3 });
+      cbs.updateServiceCBConfig('k/s/m', { minSample: 5 });
+      stop();
+      cbs.close();
+      cbs.updateServiceCBConfig('k/s/m', { minSample: 4 });
+      expect(changes).toEqual([
+        'service k/s/m: on/0.5/200 -> on/0.5/3 (local)',
+        'service k/s/m: on/0.5/3 -> on/0.5/5 (local)',
+      ]);
+      // The throwing listener is reported as a process warning, once; the test keeps it off the output.
+      expect(warned.mock.calls).toEqual([['cbsuite (listener): listener bug', { code: 'CBSUITE_FAULT' }]]);
+    } finally {
+      warned.mockRestore();
+    }
   });
 });

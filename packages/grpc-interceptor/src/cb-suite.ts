@@ -5,11 +5,14 @@ import {
   countsOf,
   type FleetSync,
   type Metricer,
+  type Mode,
+  OptionRangeError,
+  OptionTypeError,
   type Panel,
   type PanelOptions,
   rateTripFunc,
+  resolvePanelOptions,
   State,
-  show,
   stateName,
   type TransitionInfo,
 } from '@cbsuite/core';
@@ -168,7 +171,14 @@ export interface CBDump {
 
 /** Counters of both levels. */
 export interface CBSuiteStats {
-  readonly service: { readonly rejections: ReadonlyMap<string, number>; readonly faults: number };
+  readonly service: {
+    /**
+     * Calls rejected per key, for the keys the service panel holds (a key it
+     * evicts for `maxKeys`, or removes, takes its count with it).
+     */
+    readonly rejections: ReadonlyMap<string, number>;
+    readonly faults: number;
+  };
   readonly instance: InstanceStats;
 }
 
@@ -207,14 +217,15 @@ export class CBSuite {
 
   /**
    * @param genServiceKey makes the service key of a call; default {@link rpcInfo2Key} (`from/to/method`).
-   * @throws TypeError, RangeError or CBConfigError naming a bad option.
+   * @throws OptionTypeError, OptionRangeError or CBConfigError naming the bad option by the path written
+   *   (`serviceBreaker.coolingTimeoutMs`, `defaultServiceCBConfig.errRate`); `null` is refused like any wrong type.
    */
   constructor(genServiceKey?: GenServiceCBKeyFunc, options: CBSuiteOptions = {}) {
     const o = checkKeys('CBSuite options', options, OPTION_NAMES) as CBSuiteOptions;
     const genKey =
       genServiceKey === undefined ? rpcInfo2Key : checkFunction<GenServiceCBKeyFunc>('genServiceKey', genServiceKey);
-    const fromService = o.fromService ?? '';
-    if (typeof fromService !== 'string') throw new TypeError(`fromService must be a string, got ${show(fromService)}`);
+    const fromService = o.fromService === undefined ? '' : o.fromService;
+    if (typeof fromService !== 'string') throw new OptionTypeError('fromService', fromService, 'must be a string');
     this.fromService = fromService;
     const fn = <F extends (...args: never[]) => unknown>(name: keyof CBSuiteOptions): F | undefined =>
       o[name] === undefined ? undefined : checkFunction<F>(name, o[name]);
@@ -224,7 +235,7 @@ export class CBSuite {
     if (wrappedService) serviceType = wrapErrorTypeFunc(wrappedService, serviceType);
     const codes = o.instanceFailureCodes;
     if (codes !== undefined && !Array.isArray(codes)) {
-      throw new TypeError(`instanceFailureCodes must be an array, got ${show(codes)}`);
+      throw new OptionTypeError('instanceFailureCodes', codes, 'must be an array');
     }
     let instanceType: GetErrorTypeFunc =
       fn<GetErrorTypeFunc>('instanceGetErrorType') ??
@@ -234,9 +245,9 @@ export class CBSuite {
 
     this.maxAttempts = o.maxAttempts === undefined ? 3 : checkInteger('maxAttempts', o.maxAttempts, 1, 10);
     this.idempotent = fn<(ri: RPCInfo) => boolean>('idempotent') ?? (() => false);
-    const missing = o.onMissingPolicy ?? 'fail';
+    const missing = o.onMissingPolicy === undefined ? 'fail' : o.onMissingPolicy;
     if (missing !== 'fail' && missing !== 'warn') {
-      throw new TypeError(`onMissingPolicy must be "fail" or "warn", got ${show(missing)}`);
+      throw new OptionTypeError('onMissingPolicy', missing, 'must be "fail" or "warn"');
     }
     this.onMissingPolicy = missing;
     this.ring = new EventRing(
@@ -249,34 +260,30 @@ export class CBSuite {
       fault: (level: Level, phase: CBFaultEvent['phase'], key: string | undefined, error: unknown) =>
         this.fault(level, phase, key, error),
     };
-    this.instance = prefixed(
-      'instanceBreaker',
-      () =>
-        new InstanceLevel(
-          {
-            panelOptions: timing('instanceBreaker', o.instanceBreaker),
-            defaults: o.instanceCBConfig,
-            makeTrip: fn<CBTripFuncFactory>('instanceTripFunc') ?? defaultTrip,
-            getErrorType: instanceType,
-          },
-          hooks,
-        ),
+    const instanceTiming = timing('instanceBreaker', o.instanceBreaker);
+    const serviceTiming = timing('serviceBreaker', o.serviceBreaker);
+    const instanceTrip = fn<CBTripFuncFactory>('instanceTripFunc') ?? defaultTrip;
+    const serviceTrip = fn<CBTripFuncFactory>('serviceTripFunc') ?? defaultTrip;
+    this.instance = new InstanceLevel(
+      {
+        panelOptions: instanceTiming,
+        defaults: o.instanceCBConfig,
+        makeTrip: instanceTrip,
+        getErrorType: instanceType,
+      },
+      hooks,
     );
-    this.service = prefixed(
-      'serviceBreaker',
-      () =>
-        new ServiceLevel(
-          {
-            fromService,
-            genKey,
-            getErrorType: serviceType,
-            panelOptions: timing('serviceBreaker', o.serviceBreaker),
-            defaults: o.defaultServiceCBConfig,
-            makeTrip: fn<CBTripFuncFactory>('serviceTripFunc') ?? defaultTrip,
-          },
-          hooks,
-          this.routing(),
-        ),
+    this.service = new ServiceLevel(
+      {
+        fromService,
+        genKey,
+        getErrorType: serviceType,
+        panelOptions: serviceTiming,
+        defaults: o.defaultServiceCBConfig,
+        makeTrip: serviceTrip,
+      },
+      hooks,
+      this.routing(),
     );
     this.service.configs.watch((key, from, to) => this.configChanged('service', key, from, to));
     this.instance.configs.watch((key, from, to) => this.configChanged('instance', key, from, to));
@@ -355,8 +362,22 @@ export class CBSuite {
     await sync.publishConfig(CONFIG_SCOPES.instance, address, full);
   }
 
+  /**
+   * Forces `mode` on a service key here and on every node of the fleet, nodes
+   * that join later included: `forcedOpen`, `disabled`, `metricsOnly`, or
+   * `normal` to clear. Needs the `sync` option.
+   */
+  async publishServiceMode(key: string, mode: Mode): Promise<void> {
+    await this.fleet().publishMode('service', key, mode);
+  }
+
+  /** Forces `mode` on one instance (by address) here and on every node of the fleet. */
+  async publishInstanceMode(address: string, mode: Mode): Promise<void> {
+    await this.fleet().publishMode('instance', address, mode);
+  }
+
   private fleet(): FleetSync {
-    if (this.sync === undefined) throw new Error('publishing a config to the fleet needs the CBSuite option `sync`');
+    if (this.sync === undefined) throw new Error('publishing to the fleet needs the CBSuite option `sync`');
     return this.sync;
   }
 
@@ -385,25 +406,28 @@ export class CBSuite {
       'serviceConfig',
       'grpc',
     ]) as ChannelOptionsInput;
-    const grpc = o.grpc ?? installedGrpc;
-    registerInstanceBreakerPolicy(grpc);
-    const child = o.childPolicy ?? 'round_robin';
+    const grpc = o.grpc === undefined ? installedGrpc : o.grpc;
+    if (typeof grpc?.experimental?.registerLoadBalancerType !== 'function') {
+      throw new OptionTypeError('grpc', grpc, 'must be the @grpc/grpc-js module');
+    }
+    const child = o.childPolicy === undefined ? 'round_robin' : o.childPolicy;
     let childPolicy: readonly object[];
-    if (child === 'round_robin' || child === 'weighted_round_robin' || child === 'pick_first') {
-      if (!grpc.experimental.isLoadBalancerNameRegistered(child)) {
-        throw new TypeError(
-          `childPolicy ${child} is not in @grpc/grpc-js ${grpcVersionOf(grpc) ?? '(unknown version)'}; weighted_round_robin came in 1.14.0`,
-        );
-      }
+    if (child === 'round_robin' || child === 'weighted_round_robin' || child === 'pick_first')
       childPolicy = [{ [child]: {} }];
-    } else if (Array.isArray(child)) childPolicy = child;
-    else
-      throw new TypeError(
-        `childPolicy must be round_robin, weighted_round_robin, pick_first or an array of LB configs, got ${show(child)}`,
-      );
-    const extra = o.serviceConfig ?? {};
+    else if (Array.isArray(child)) childPolicy = child;
+    else {
+      const reason = 'must be round_robin, weighted_round_robin, pick_first or an array of LB configs';
+      throw new OptionTypeError('childPolicy', child, reason);
+    }
+    const extra = o.serviceConfig === undefined ? {} : o.serviceConfig;
     if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
-      throw new TypeError(`serviceConfig must be an object, got ${show(extra)}`);
+      throw new OptionTypeError('serviceConfig', extra, 'must be an object');
+    }
+    registerInstanceBreakerPolicy(grpc);
+    if (typeof child === 'string' && !grpc.experimental.isLoadBalancerNameRegistered(child)) {
+      const version = grpcVersionOf(grpc) ?? '(unknown version)';
+      const reason = `is not in @grpc/grpc-js ${version} (weighted_round_robin came in 1.14.0)`;
+      throw new OptionRangeError('childPolicy', child, reason);
     }
     this.instanceInUse = true;
     return {
@@ -514,7 +538,7 @@ export class CBSuite {
   /** Counters: rejections per service key, attempts, retries, drops and skips at instance level. */
   stats(): CBSuiteStats {
     return {
-      service: { rejections: new Map(this.service.rejections()), faults: this.faults },
+      service: { rejections: this.service.rejections(), faults: this.faults },
       instance: this.instance.stats(),
     };
   }
@@ -637,33 +661,37 @@ export class CBSuite {
 
 function checkSync(sync: unknown): FleetSync {
   const s = sync as FleetSync;
-  if (typeof s !== 'object' || s === null || typeof s.attach !== 'function' || typeof s.onConfig !== 'function') {
-    throw new TypeError(`sync must be a fleet sync (for example a RedisSync), got ${show(sync)}`);
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.attach !== 'function' ||
+    typeof s.onConfig !== 'function' ||
+    typeof s.publishMode !== 'function'
+  ) {
+    throw new OptionTypeError('sync', sync, 'must be a fleet sync (for example a RedisSync)');
   }
   return s;
 }
 
-// Errors from a level's panel options name the suite option they came from.
-function prefixed<T>(name: string, make: () => T): T {
-  try {
-    return make();
-  } catch (err) {
-    if (err instanceof Error && /^Panel options|^[a-zA-Z]+ must/.test(err.message)) {
-      err.message = `${name}: ${err.message.replace(/^Panel options/, 'options')}`;
-    }
-    throw err;
-  }
-}
-
+// A level's breaker options, validated here so that errors name the option
+// the user wrote (`serviceBreaker.coolingTimeoutMs`); the level's panel then
+// takes them as they are.
 function timing(name: string, value: BreakerTimingOptions | undefined): PanelOptions {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object of breaker options, got ${show(value)}`);
+    throw new OptionTypeError(name, value, 'must be an object of breaker options');
   }
   for (const k of ['shouldTrip', 'shouldTripWithKey']) {
-    if (k in value)
-      throw new TypeError(`${name}.${k} is set by the suite from CBConfig; use serviceTripFunc / instanceTripFunc`);
+    if (k in value) {
+      const got = (value as Record<string, unknown>)[k];
+      throw new OptionTypeError(
+        `${name}.${k}`,
+        got,
+        'is set by the suite from CBConfig; use serviceTripFunc / instanceTripFunc',
+      );
+    }
   }
+  resolvePanelOptions(value, name, name);
   return value;
 }
 

@@ -9,6 +9,7 @@ import {
   errorTypeTrailer,
   instanceErrorTypeWithCodes,
   isConnectionLevelStatus,
+  isServiceDiscoveryStatus,
   markedErrorType,
   type OutcomeContext,
   wrapErrorTypeFunc,
@@ -65,6 +66,30 @@ describe('service-level classification helpers', () => {
     expect(() => errorTypeTrailer(7 as never)).toThrow(TypeError);
   });
 
+  const svc: OutcomeContext = { ...ctx, level: 'service', key: 'a/b/c' };
+  const trailersOnly = () => {
+    const md = new Metadata();
+    md.set('content-type', 'application/grpc+proto');
+    return md;
+  };
+  it.each([
+    ['Name resolution failed for target dns:backend:50051', undefined, new Metadata(), ErrorType.Ignorable],
+    ['Failed to parse DNS address dns:///[::1', false, new Metadata(), ErrorType.Ignorable],
+    ['Failed to parse ipv6 address [::1', undefined, new Metadata(), ErrorType.Ignorable],
+    ['Unrecognized scheme ipv5 in IP resolver', undefined, new Metadata(), ErrorType.Ignorable],
+    ['Name resolution failed for target dns:backend:50051', true, new Metadata(), ErrorType.Failure],
+    ['Name resolution failed for target dns:backend:50051', undefined, trailersOnly(), ErrorType.Failure],
+    ['No addresses resolved. Resolution note: ', undefined, new Metadata(), ErrorType.Failure],
+    ['round_robin: No connection established. Last error: ECONNREFUSED', false, new Metadata(), ErrorType.Failure],
+  ])(
+    'UNAVAILABLE %j (from a server: %s) is a resolver failure only when grpc-js made it',
+    (details, fromServer, metadata, type) => {
+      const status = st(Status.UNAVAILABLE, details, metadata);
+      expect(errorTypeOnServiceLevel(status, { ...svc, fromServer })).toBe(type);
+      expect(isServiceDiscoveryStatus(status, fromServer)).toBe(type === ErrorType.Ignorable);
+    },
+  );
+
   it('ignores the trailer on success and with errorTypeByStatusCode', () => {
     expect(errorTypeOnServiceLevel(st(Status.OK, '', errorTypeTrailer(ErrorType.Failure)), ctx)).toBe(
       ErrorType.Success,
@@ -104,6 +129,15 @@ describe('isCircuitBreakError', () => {
         const md = new Metadata();
         md.set('x-cbsuite-circuitbreak', 'everything');
         return st(Status.UNAVAILABLE, '', md);
+      })(),
+    ],
+    [
+      'the marker trailers a server sent',
+      (() => {
+        const md = new Metadata();
+        md.set('x-cbsuite-circuitbreak', 'service');
+        md.set('x-cbsuite-key', 'k');
+        return st(Status.UNAVAILABLE, 'forbidden by circuitbreaker: service circuitbreak', md);
       })(),
     ],
     ['null', null],

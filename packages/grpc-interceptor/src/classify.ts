@@ -1,4 +1,4 @@
-import { ErrorType } from '@cbsuite/core';
+import { ErrorType, OptionTypeError } from '@cbsuite/core';
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import type { RPCInfo } from './rpc-info.js';
 
@@ -13,6 +13,13 @@ export interface OutcomeContext {
   readonly rpcInfo: RPCInfo;
   /** True when the caller cancelled the call itself (`call.cancel()`). */
   readonly cancelledByCaller: boolean;
+  /**
+   * True when the status came with a response from a server (response
+   * headers arrived, or a trailers-only response); false when grpc-js made it
+   * without hearing from one. Undefined when not known: then only a
+   * trailers-only response is recognised, by its `content-type`.
+   */
+  readonly fromServer?: boolean;
 }
 
 /**
@@ -75,6 +82,7 @@ export const SERVICE_FAILURE_CODES: ReadonlySet<Status> = new Set([
  * | status | counts as |
  * | --- | --- |
  * | `OK` | success |
+ * | a resolver failure grpc-js reports (see {@link isServiceDiscoveryStatus}) | ignorable (Kitex's `ErrServiceDiscovery`) |
  * | a server's `x-cbsuite-error-type` trailer | what it says |
  * | `CANCELLED` | ignorable: the caller (or its parent call) gave up; Kitex counts it as a timeout |
  * | `DEADLINE_EXCEEDED` | timeout |
@@ -84,9 +92,10 @@ export const SERVICE_FAILURE_CODES: ReadonlySet<Status> = new Set([
  * An instance-level rejection (every instance tripped) arrives as
  * `UNAVAILABLE` and so counts as a service failure, as in Kitex.
  */
-export const errorTypeOnServiceLevel: GetErrorTypeFunc = (status) => {
+export const errorTypeOnServiceLevel: GetErrorTypeFunc = (status, ctx) => {
   const code = status.code;
   if (code === Status.OK) return ErrorType.Success;
+  if (isServiceDiscoveryStatus(status, ctx?.fromServer)) return ErrorType.Ignorable;
   const marked = markedErrorType(status);
   if (marked !== undefined) return marked;
   return errorTypeByStatusCode(code);
@@ -102,6 +111,30 @@ export const errorTypeByStatusCode = (code: Status): ErrorType => {
   if (code === Status.DEADLINE_EXCEEDED) return ErrorType.Timeout;
   return SERVICE_FAILURE_CODES.has(code) ? ErrorType.Failure : ErrorType.Success;
 };
+
+// What grpc-js's resolvers report, as UNAVAILABLE, when they fail (the dns
+// resolver's lookup or parse, the ipv4/ipv6 resolver's parse).
+const DISCOVERY =
+  /^(Name resolution failed for target |Failed to parse (DNS|ipv4|ipv6) address |Unrecognized scheme \S* in IP resolver)/;
+
+/**
+ * True when a call failed because the channel's resolver failed (Kitex's
+ * `ErrServiceDiscovery`): `UNAVAILABLE` with a grpc-js resolver's text, made
+ * by grpc-js without hearing from a server. The same text sent by a server
+ * (a middle tier passing on its own resolver failure) is not one. A resolver
+ * that succeeds with no address is not one either: grpc-js then reports "No
+ * addresses resolved", which counts as a failure, like Kitex's
+ * `ErrNoMoreInstance`. Errors of a custom resolver keep their own text; a
+ * `serviceGetErrorType` can use this function and add them.
+ */
+export function isServiceDiscoveryStatus(
+  status: Pick<StatusObject, 'code' | 'details' | 'metadata'>,
+  fromServer?: boolean,
+): boolean {
+  if (status.code !== Status.UNAVAILABLE || !DISCOVERY.test(status.details)) return false;
+  // A server's trailers-only response carries its content-type; a status grpc-js made has none.
+  return fromServer === undefined ? status.metadata?.get('content-type').length === 0 : !fromServer;
+}
 
 // What grpc-js reports, as UNAVAILABLE, when the transport rather than the
 // server application ended an attempt: a dropped or reset connection, a
@@ -148,14 +181,13 @@ export type InstanceFailureCode = 'UNAVAILABLE' | 'RESOURCE_EXHAUSTED' | 'DEADLI
  */
 export function instanceErrorTypeWithCodes(codes: readonly InstanceFailureCode[]): GetErrorTypeFunc {
   const set = new Set<Status>();
-  for (const c of codes) {
+  codes.forEach((c, i) => {
     if (c !== 'UNAVAILABLE' && c !== 'RESOURCE_EXHAUSTED' && c !== 'DEADLINE_EXCEEDED') {
-      throw new TypeError(
-        `instanceFailureCodes may hold UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED, got ${JSON.stringify(c)}`,
-      );
+      const reason = 'must be UNAVAILABLE, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED';
+      throw new OptionTypeError(`instanceFailureCodes[${i}]`, c, reason);
     }
     set.add(Status[c]);
-  }
+  });
   return (status, ctx) => {
     if (set.has(status.code)) return status.code === Status.DEADLINE_EXCEEDED ? ErrorType.Timeout : ErrorType.Failure;
     return errorTypeOnInstanceLevel(status, ctx);

@@ -33,9 +33,9 @@ export class ConfigStore {
   constructor(
     private readonly makeTrip: CBTripFuncFactory,
     defaults: CBConfigInput | undefined,
-    private readonly what: string,
+    path: string,
   ) {
-    this.fallback = this.entry(parseCBConfig(defaults ?? {}, DEFAULT_CB_CONFIG, what), '');
+    this.fallback = this.entry(parseCBConfig(defaults === undefined ? {} : defaults, DEFAULT_CB_CONFIG, path), '');
   }
 
   /** Reports every change of a config in force (not updates that leave it as it was). */
@@ -62,7 +62,7 @@ export class ConfigStore {
   update(key: unknown, cfg: unknown): CBConfig {
     if (typeof key !== 'string') throw new CBConfigError('key', key, 'must be a string');
     const prev = this.get(key);
-    const next = parseCBConfig(cfg, prev, 'config');
+    const next = parseCBConfig(cfg, prev);
     this.entries.set(key, this.entry(next, key));
     this.report(key, prev, next);
     return next;
@@ -83,7 +83,7 @@ export class ConfigStore {
   /** Sets the default for keys with no config of their own. */
   updateDefault(cfg: unknown): CBConfig {
     const prev = this.fallback.cfg;
-    const next = parseCBConfig(cfg, prev, this.what);
+    const next = parseCBConfig(cfg, prev);
     this.fallback = this.entry(next, '');
     this.report(undefined, prev, next);
     return next;

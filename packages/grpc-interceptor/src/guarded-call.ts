@@ -1,6 +1,6 @@
 import type { Breaker, Permit } from '@cbsuite/core';
 import type { InterceptingListener, InterceptorOptions, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
-import { isCircuitBreakError } from './circuit-break-error.js';
+import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
 import { isConnectionLevelStatus, isRefusedStatus } from './classify.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { CALL_ID_HEADER } from './instance-policy.js';
@@ -16,6 +16,7 @@ export interface CallHost {
     status: StatusObject,
     cancelled: boolean,
     latencyMs: number | undefined,
+    fromServer: boolean,
   ): void;
   /** The clock of the service-level breakers, when they track latency. */
   readonly latencyClock: (() => number) | undefined;
@@ -77,6 +78,8 @@ export class GuardedCall implements InterceptingCallInterface {
   private responded = false;
   private nullMessage = false;
   private cancelled = false;
+  /** Whether the current attempt received response headers. */
+  private heard = false;
   private attempts = 1;
   private done = false;
   private startedAt = 0;
@@ -146,6 +149,7 @@ export class GuardedCall implements InterceptingCallInterface {
     return {
       onReceiveMetadata: (md) => {
         if (attempt !== this.attempt) return;
+        this.heard = true;
         this.checkPicked();
         if (this.holding()) {
           this.heldHeaders = md;
@@ -172,6 +176,7 @@ export class GuardedCall implements InterceptingCallInterface {
       },
       onReceiveStatus: (status) => {
         if (attempt !== this.attempt) return;
+        stripForgedMarkers(status);
         if (this.shouldRetry(status)) {
           try {
             this.retry();
@@ -226,6 +231,7 @@ export class GuardedCall implements InterceptingCallInterface {
 
   private retry(): void {
     this.attempts++;
+    this.heard = false;
     this.nullMessage = false;
     this.heldHeaders = undefined;
     this.heldMessage = undefined;
@@ -244,6 +250,8 @@ export class GuardedCall implements InterceptingCallInterface {
     if (this.plan.callId !== undefined) this.host.endCall(this.plan.callId);
     const clock = this.host.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    this.host.recordService(this.breaker, this.permit, this.ri, status, this.cancelled, latency);
+    // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
+    const fromServer = this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
+    this.host.recordService(this.breaker, this.permit, this.ri, status, this.cancelled, latency, fromServer);
   }
 }

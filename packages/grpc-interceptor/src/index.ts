@@ -41,6 +41,7 @@ export {
   instanceErrorTypeWithCodes,
   isConnectionLevelStatus,
   isRefusedStatus,
+  isServiceDiscoveryStatus,
   markedErrorType,
   SERVICE_FAILURE_CODES,
   wrapErrorTypeFunc,

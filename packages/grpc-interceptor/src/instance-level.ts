@@ -1,5 +1,6 @@
 import {
   type Breaker,
+  ErrorType,
   isErrorType,
   NO_PERMIT,
   Panel,
@@ -140,7 +141,8 @@ export class InstanceLevel {
       if (!isErrorType(type)) throw new TypeError(`the instance classifier returned ${show(type)}, not an ErrorType`);
       breaker.record(type, latencyMs, permit);
     } catch (err) {
-      breaker.release(permit);
+      // The attempt went out: its probe keeps its detect interval, as for an ignorable outcome.
+      breaker.record(ErrorType.Ignorable, undefined, permit);
       this.hooks.fault('instance', 'record', addr, err);
     }
   }

@@ -126,7 +126,7 @@ describe('BreakerPicker', () => {
   });
 
   it('gives back a half-open probe taken by a pick that grpc-js never used', () => {
-    const { l, clock } = level(new ManualClock(), { halfOpenMaxProbes: 1, detectTimeoutMs: 0, halfOpenSuccesses: 1 });
+    const { l, clock } = level(new ManualClock(), { halfOpenMaxProbes: 1, halfOpenSuccesses: 1 });
     l.panel.fail('a');
     clock.advance(5000);
     const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);
@@ -147,7 +147,7 @@ describe('BreakerPicker', () => {
   });
 
   it('gives back the unstarted probe of a call that ends without an attempt', () => {
-    const { l, clock } = level(new ManualClock(), { halfOpenMaxProbes: 1, detectTimeoutMs: 0 });
+    const { l, clock } = level(new ManualClock(), { halfOpenMaxProbes: 1 });
     l.panel.fail('a');
     clock.advance(5000);
     const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);

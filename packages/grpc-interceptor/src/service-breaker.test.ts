@@ -399,14 +399,14 @@ describe('service-level breaker: keys, interceptors and faults', () => {
     expect(() => new CBSuite(undefined, { fromService: 5 as never })).toThrow(/fromService must be a string, got 5/);
     expect(() => new CBSuite('key' as never)).toThrow(/genServiceKey must be a function/);
     expect(() => new CBSuite(undefined, { serviceBreaker: { coolingTimeoutMs: -1 } })).toThrow(
-      /serviceBreaker: coolingTimeoutMs must be a finite number in \[0, 86400000\], got -1/,
+      'serviceBreaker.coolingTimeoutMs must be a finite number in [0, 86400000], got -1',
     );
-    expect(() => new CBSuite(undefined, { instanceBreaker: { bucketNums: 5 } })).toThrow(/instanceBreaker: bucketNums/);
+    expect(() => new CBSuite(undefined, { instanceBreaker: { bucketNums: 5 } })).toThrow(/^instanceBreaker.bucketNums/);
     expect(() => new CBSuite(undefined, { serviceBreaker: { shouldTrip: () => true } as never })).toThrow(
       /serviceBreaker.shouldTrip is set by the suite/,
     );
     expect(() => new CBSuite(undefined, { defaultServiceCBConfig: { errRate: 2 } })).toThrow(
-      /errRate must be a number in \[0, 1\], got 2/,
+      'defaultServiceCBConfig.errRate must be a number in [0, 1], got 2',
     );
     expect(() => new CBSuite(undefined, { maxAttempts: 0 })).toThrow(
       /maxAttempts must be an integer in \[1, 10\], got 0/,

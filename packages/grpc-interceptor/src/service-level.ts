@@ -1,5 +1,6 @@
 import {
   type Breaker,
+  ErrorType,
   isErrorType,
   type KeyedStateChangeHandler,
   NO_PERMIT,
@@ -69,7 +70,8 @@ export class ServiceLevel {
   readonly configs: ConfigStore;
   readonly interceptor: Interceptor;
   private readonly paths = new Map<string, PathEntry>();
-  private readonly rejectionCounts = new Map<string, number>();
+  // Per breaker, so an evicted or removed key's count goes with its breaker: bounded by the panel's maxKeys.
+  private readonly rejectionCounts = new WeakMap<Breaker, number>();
   private readonly host: CallHost;
 
   constructor(
@@ -84,8 +86,8 @@ export class ServiceLevel {
     );
     const o = this.panel.options;
     this.host = {
-      recordService: (breaker, permit, ri, status, cancelled, latency) =>
-        this.record(breaker, permit, ri, status, cancelled, latency),
+      recordService: (breaker, permit, ri, status, cancelled, latency, fromServer) =>
+        this.record(breaker, permit, ri, status, cancelled, latency, fromServer),
       latencyClock: o.trackSlow ? o.now : undefined,
       endCall: (id) => routing.endCall(id),
       wasPicked: (id) => routing.wasPicked(id),
@@ -95,9 +97,14 @@ export class ServiceLevel {
     this.interceptor = (options, nextCall) => this.intercept(options, nextCall);
   }
 
-  /** Rejections by key since the suite was made. */
-  rejections(): ReadonlyMap<string, number> {
-    return this.rejectionCounts;
+  /** Rejections by key, for the keys the panel holds, since each key's breaker was made. */
+  rejections(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, b] of this.panel.dumpBreakers()) {
+      const n = this.rejectionCounts.get(b);
+      if (n !== undefined) out.set(key, n);
+    }
+    return out;
   }
 
   /** The RPC info and key of a call to `path` (cached per path). Throws if `genKey` fails. */
@@ -132,7 +139,7 @@ export class ServiceLevel {
       breaker = this.panel.getBreaker(entry.key);
       permit = breaker.acquire();
       if (permit === NO_PERMIT) {
-        this.rejectionCounts.set(entry.key, (this.rejectionCounts.get(entry.key) ?? 0) + 1);
+        this.rejectionCounts.set(breaker, (this.rejectionCounts.get(breaker) ?? 0) + 1);
         return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
       }
       const def = options.method_definition;
@@ -160,6 +167,7 @@ export class ServiceLevel {
     status: StatusObject,
     cancelled: boolean,
     latencyMs: number | undefined,
+    fromServer: boolean,
   ): void {
     try {
       const type = this.opts.getErrorType(status, {
@@ -167,11 +175,13 @@ export class ServiceLevel {
         key: breaker.key,
         rpcInfo: ri,
         cancelledByCaller: cancelled,
+        fromServer,
       });
       if (!isErrorType(type)) throw new TypeError(`the service classifier returned ${show(type)}, not an ErrorType`);
       breaker.record(type, latencyMs, permit);
     } catch (err) {
-      breaker.release(permit);
+      // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
+      breaker.record(ErrorType.Ignorable, undefined, permit);
       this.hooks.fault('service', 'record', breaker.key, err);
     }
   }

@@ -1,118 +1,99 @@
-// The Lua scripts of the sync. Each touches the keys of one breaker only (one
-// hash tag), so they run on Redis Cluster too. Times come from the Redis
-// server's clock (TIME), so nodes whose clocks disagree still agree on buckets.
+// The Lua scripts of the sync. Every key one call touches shares one hash tag
+// (a key group), so each call runs on one Redis Cluster slot. Times come from
+// the Redis server's clock (one TIME per script), so nodes whose clocks
+// disagree still agree on buckets. Anything read back is checked: a key of
+// the wrong type is deleted and counted, a field that is garbage is dropped
+// or recounted, and nothing a writer to Redis left there can fail a call.
+
+import { PRELUDE } from './lua-prelude.js';
+
+/** What a state or config write answers. */
+export const PutReply = { Written: 1, NewerStands: 0, TooFarAhead: -1 } as const;
 
 /**
- * Adds a node's counts to the current bucket of a breaker's window, sums the
- * window, counts the other nodes that reported errors in it, takes or renews
- * the probe lease if asked, and reads the stored state.
+ * Stores a breaker's fleet state unless a newer one stands, and publishes it.
+ * A stored state dated more than the skew bound ahead of the server's clock,
+ * or expired, does not stand. A close also deletes the shared window and the
+ * failing nodes: the outcomes that tripped the key must not trip it again.
  *
- * KEYS: window, nodes, state, lease.
- * ARGV: node, successes, failures, timeouts, slow, bucketMs, buckets, leaseMode (0 none, 1 acquire, 2 renew), token, leaseTtlMs.
- * Returns {bucket, nowMs, successes, failures, timeouts, slow, otherFailingNodes, lease (-1 not asked, 0 no, 1 held), state or ''}.
+ * KEYS: window hash, failing nodes, the group's index of open keys.
+ * ARGV: [1] message, [2] version (server ms), [3] valid until (server ms),
+ * [4] channel, [5] 'open' or 'closed', [6] index member, [7] skewMs,
+ * [8] windowMs, [9] buckets, [10] PUBLISH or SPUBLISH.
+ * Reply: {@link PutReply}, repairs.
  */
-export const FLUSH = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local bucketMs = tonumber(ARGV[6])
-local n = tonumber(ARGV[7])
-local windowMs = bucketMs * n
-local e = math.floor(now / bucketMs)
-local add = {s = tonumber(ARGV[2]), f = tonumber(ARGV[3]), t = tonumber(ARGV[4]), w = tonumber(ARGV[5])}
-local added = false
-for kind, v in pairs(add) do
-  if v > 0 then
-    local field = e .. ':' .. kind
-    -- A field that holds garbage is overwritten rather than failing the flush.
-    if type(redis.pcall('HINCRBY', KEYS[1], field, v)) == 'table' then
-      redis.call('HSET', KEYS[1], field, v)
-    end
-    added = true
-  end
+export const PUT_STATE = `${PRELUDE}
+local skew = tonumber(ARGV[7])
+local ts = tonumber(ARGV[2])
+if ts > now + skew then return {-1, repairs} end
+local cur = pc('HMGET', KEYS[1], 'sv', 'sx')
+local sv, sx = tonumber(cur[1]), tonumber(cur[2])
+if sv and sx and sx > now and sv <= now + skew and sv >= ts then return {0, repairs} end
+local untilMs = tonumber(ARGV[3])
+pc('HSET', KEYS[1], 'sv', ARGV[2], 'st', ARGV[1], 'sx', ARGV[3])
+if ARGV[5] == 'closed' then
+  local fields = {'h'}
+  for j = 0, tonumber(ARGV[9]) - 1 do fields[#fields + 1] = 'b' .. j end
+  redis.call('HDEL', KEYS[1], unpack(fields))
+  redis.call('DEL', KEYS[2])
+  pc('ZREM', KEYS[3], ARGV[6])
+else
+  pc('ZADD', KEYS[3], untilMs, ARGV[6])
 end
-local sum = {s = 0, f = 0, t = 0, w = 0}
-local stale = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  local field = all[i]
-  local sep = string.find(field, ':', 1, true)
-  local be = sep and tonumber(string.sub(field, 1, sep - 1))
-  local kind = sep and string.sub(field, sep + 1)
-  local v = tonumber(all[i + 1])
-  if be == nil or v == nil or v ~= v or v < 0 or v > 1e12 or sum[kind] == nil or be <= e - n or be > e + n then
-    stale[#stale + 1] = field
-  else
-    sum[kind] = sum[kind] + v
-  end
-end
-if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
-if added or #all > 0 then redis.call('PEXPIRE', KEYS[1], windowMs * 2) end
-if add.f + add.t > 0 then
-  redis.call('HSET', KEYS[2], ARGV[1], now)
-  redis.call('PEXPIRE', KEYS[2], windowMs * 2)
-end
-local others = 0
-local gone = {}
-local nodes = redis.call('HGETALL', KEYS[2])
-for i = 1, #nodes, 2 do
-  local ts = tonumber(nodes[i + 1])
-  if ts == nil or ts ~= ts or ts <= now - windowMs or ts > now + windowMs then
-    gone[#gone + 1] = nodes[i]
-  elseif nodes[i] ~= ARGV[1] then
-    others = others + 1
-  end
-end
-if #gone > 0 then redis.call('HDEL', KEYS[2], unpack(gone)) end
-local lease = -1
-local mode = tonumber(ARGV[8])
-if mode == 1 then
-  if redis.call('SET', KEYS[4], ARGV[9], 'NX', 'PX', ARGV[10]) then
-    lease = 1
-  elseif redis.call('GET', KEYS[4]) == ARGV[9] then
-    redis.call('PEXPIRE', KEYS[4], ARGV[10])
-    lease = 1
-  else
-    lease = 0
-  end
-elseif mode == 2 then
-  if redis.call('GET', KEYS[4]) == ARGV[9] then
-    redis.call('PEXPIRE', KEYS[4], ARGV[10])
-    lease = 1
-  else
-    lease = 0
-  end
-end
-local st = redis.call('GET', KEYS[3])
-return {e, now, sum.s, sum.f, sum.t, sum.w, others, lease, st or ''}
+local want = math.max(untilMs - now, 2 * tonumber(ARGV[8]))
+if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('PEXPIRE', KEYS[3], 86400000)
+redis.call(ARGV[10], ARGV[4], ARGV[1])
+return {1, repairs}
 `;
 
 /**
- * Stores a breaker's state unless a newer one is stored, and publishes it. A
- * close also deletes the breaker's window and failing nodes: the outcomes
- * that tripped it must not trip it again once it closes.
- * KEYS: state, window, nodes. ARGV: message, ts, ttlMs, channel, state ('open' or 'closed').
- * Returns 1 if written, 0 if a newer state won.
+ * Stores a config (or forced mode) message unless a newer one stands, and
+ * publishes it. A stored message that is garbage, oversized, or dated beyond
+ * the skew bound does not stand.
+ *
+ * KEYS: the config hash. ARGV: [1] field, [2] message, [3] version (server
+ * ms), [4] channel, [5] skewMs, [6] ttlMs, [7] PUBLISH or SPUBLISH, [8] most bytes a message may have.
+ * Reply: {@link PutReply}, repairs.
  */
-export const PUT_STATE = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
+export const PUT_CONFIG = `${PRELUDE}
+local ver = tonumber(ARGV[3])
+local skew = tonumber(ARGV[5])
+if ver > now + skew then return {-1, repairs} end
+local cur = pc('HGET', KEYS[1], ARGV[1])
+if cur and #cur <= tonumber(ARGV[8]) then
   local ok, old = pcall(cjson.decode, cur)
-  if ok and type(old) == 'table' and tonumber(old.ts) and tonumber(old.ts) > tonumber(ARGV[2]) then
-    return 0
+  if ok and type(old) == 'table' then
+    local v = tonumber(old.ver)
+    if v and v <= now + skew and v >= ver then return {0, repairs} end
   end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-if ARGV[5] == 'closed' then redis.call('DEL', KEYS[2], KEYS[3]) end
-redis.call('PUBLISH', ARGV[4], ARGV[1])
-return 1
+pc('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call(ARGV[7], ARGV[4], ARGV[2])
+return {1, repairs}
 `;
 
-/** Deletes the lease if this node still holds it (compare-and-delete). KEYS: lease. ARGV: token. */
-export const RELEASE_LEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
+/**
+ * The open keys of one group and their stored states, for a node that
+ * (re)connects. KEYS: the group's index. ARGV: [1] most members to read.
+ * Reply: [now, repairs, member, ...] (members whose state has not expired).
+ */
+export const OPEN_KEYS = `${PRELUDE}
+pc('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local ms = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local out = {now, repairs}
+for i = 1, #ms do out[#out + 1] = ms[i] end
+return out
+`;
+
+/** Reads stored configs and counts a key of the wrong type. KEYS: the config hash. Reply: [repairs, field, value, ...]. */
+export const READ_CONFIGS = `${PRELUDE}
+local all = pc('HGETALL', KEYS[1])
+local out = {repairs}
+for i = 1, #all do out[#out + 1] = all[i] end
+return out
 `;
 
 /** The Redis server's time in ms. */

@@ -56,6 +56,11 @@ describe('CBSuite with a RedisSync', () => {
     const a = await replica(n);
     const b = await replica(n);
     const dead = '10.0.0.7:8080';
+    // Both call the instance: each hears the states of the keys it uses.
+    for (const x of [a, b]) {
+      x.cbs.instancePanel.succeed(dead);
+      await x.sync.flushNow();
+    }
     for (let i = 0; i < 3; i++) a.cbs.instancePanel.fail(dead);
     expect(await a.opened).toBe(`instance ${dead} trip fleet=true`);
     expect(await b.opened).toBe(`instance ${dead} remote fleet=true`);
@@ -109,6 +114,30 @@ describe('CBSuite with a RedisSync', () => {
     expect(late.cbs.instanceCBConfig()).toEqual({ enable: true, errRate: 0.9, minSample: 3 });
     expect(late.cbs.serviceCBConfig('rogue')).toEqual({ enable: true, errRate: 0.5, minSample: 77 });
     expect(late.sync.stats().refusedConfigs).toBe(1);
+  });
+
+  it('forces modes on service and instance keys of every replica, and of replicas that join later', async () => {
+    const n = `${PREFIX}-${++ns}`;
+    const a = await replica(n);
+    const b = await replica(n);
+    const key = 'checkout/echo.v1.Echo/Say';
+    const changed = new Promise<string>((resolve) =>
+      b.cbs.onStateChange((e) => resolve(`${e.level} ${e.key} ${e.fromName}->${e.toName} ${e.cause}`)),
+    );
+    await a.cbs.publishServiceMode(key, 'forcedOpen');
+    await a.cbs.publishInstanceMode('10.0.0.9:8080', 'disabled');
+    expect(a.cbs.servicePanel.breaker(key)?.mode()).toBe('forcedOpen');
+    expect(await changed).toBe(`service ${key} CLOSED->OPEN mode`);
+    const late = await replica(n);
+    expect(late.cbs.servicePanel.breaker(key)?.mode()).toBe('forcedOpen');
+    expect(late.cbs.instancePanel.breaker('10.0.0.9:8080')?.mode()).toBe('disabled');
+    await a.cbs.publishServiceMode(key, 'normal');
+    await late.sync.flushNow();
+    const cleared = await replica(n);
+    expect(cleared.cbs.servicePanel.breaker(key)?.mode() ?? 'normal').toBe('normal');
+    await expect(new CBSuite().publishServiceMode(key, 'forcedOpen')).rejects.toThrow(
+      /needs the CBSuite option `sync`/,
+    );
   });
 
   it('refuses to publish without a sync', async () => {

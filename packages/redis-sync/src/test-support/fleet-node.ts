@@ -2,7 +2,7 @@
 // calling a downstream Echo service, shared with the fleet through a
 // RedisSync unless told to run alone. Driven over IPC by fleet.ts.
 import { CBSuite, stateName } from '@cbsuite/grpc-interceptor';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { EchoClient, grpc, say } from '../../../grpc-interceptor/src/test-support/echo.js';
 import { RedisSync } from '../redis-sync.js';
 
@@ -18,6 +18,8 @@ export interface NodeConfig {
   readonly coolingTimeoutMs: number;
   readonly detectTimeoutMs: number;
   readonly halfOpenSuccesses: number;
+  /** Ports of a Redis Cluster to use instead of `redisUrl`. */
+  readonly clusterPorts?: readonly number[];
 }
 
 export type Command =
@@ -47,7 +49,10 @@ export type Report =
 const cfg = JSON.parse(process.argv[2] as string) as NodeConfig;
 const send = (r: Report) => process.send?.(r);
 
-const redis = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+const redis =
+  cfg.clusterPorts === undefined
+    ? new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 })
+    : new Cluster(cfg.clusterPorts.map((port) => ({ host: '127.0.0.1', port })));
 redis.on('error', () => {});
 const sync = cfg.synced
   ? new RedisSync({ redis, namespace: cfg.namespace, syncIntervalMs: cfg.syncIntervalMs, quorum: cfg.quorum })
@@ -129,7 +134,8 @@ process.on('message', (c: Command) => {
       cbs.close();
       client.close();
       redis.disconnect();
-      process.exit(0);
+      // Nothing else holds the process: it exits on its own once the IPC channel closes.
+      process.disconnect?.();
     })();
   }
 });

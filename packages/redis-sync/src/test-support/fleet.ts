@@ -23,7 +23,8 @@ export interface Fleet {
   stats(): Promise<NodeStats[]>;
   /** Resolves when `predicate` holds for the states reported so far (checked on each report), or rejects after `timeoutMs`. */
   until(predicate: (states: StateReport[]) => boolean, timeoutMs: number, what: string): Promise<void>;
-  close(): Promise<void>;
+  /** Asks every node to close and exit; resolves with how many had to be killed after 5 s. */
+  close(): Promise<number>;
 }
 
 export async function startFleet(size: number, config: Omit<NodeConfig, 'index'>): Promise<Fleet> {
@@ -92,16 +93,21 @@ export async function startFleet(size: number, config: Omit<NodeConfig, 'index'>
         waiters.add(check);
       }),
     close: async () => {
+      let killed = 0;
       await Promise.all(
         children.map(async (c) => {
           if (c.exitCode !== null || c.signalCode !== null) return;
           const exited = once(c, 'exit');
           c.send({ type: 'exit' } satisfies Command);
-          const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+          const t = setTimeout(() => {
+            killed++;
+            c.kill('SIGKILL');
+          }, 5000);
           await exited;
           clearTimeout(t);
         }),
       );
+      return killed;
     },
   };
 }

@@ -36,6 +36,8 @@ export async function deletePrefix(url: string, prefix: string): Promise<void> {
 export interface OwnRedis {
   readonly port: number;
   readonly url: string;
+  /** The server's process id (changes when it starts again). */
+  readonly pid: number;
   /** SIGKILL: gone at once, with everything it held. */
   kill(): Promise<void>;
   /** Starts again on the same port, empty. */
@@ -62,6 +64,9 @@ export async function startOwnRedis(extraArgs: string[] = []): Promise<OwnRedis>
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return proc?.pid ?? -1;
+    },
     kill: async () => {
       const p = proc;
       if (p === undefined || p.exitCode !== null || p.signalCode !== null) return;

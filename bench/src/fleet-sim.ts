@@ -1,0 +1,118 @@
+// A worker process of simulated fleet nodes: each node is a real RedisSync
+// with its own connections and a Panel of its own, driven by simulated calls
+// (no gRPC): the sync code runs as in production, only the calls are cheap.
+// Driven over IPC by scale-cases.ts.
+import { NO_PERMIT, Panel, PERMIT, rateTripFunc } from '@cbsuite/core';
+import { RedisSync } from '@cbsuite/redis-sync';
+import { Cluster, Redis } from 'ioredis';
+
+export interface SimConfig {
+  readonly first: number;
+  readonly nodes: number;
+  readonly keys: number;
+  readonly namespace: string;
+  readonly redisUrl?: string;
+  readonly clusterPorts?: readonly number[];
+  /** Calls per second per node per key. */
+  readonly rate: number;
+  readonly minSample: number;
+  readonly coolingTimeoutMs: number;
+  readonly detectTimeoutMs: number;
+}
+
+export type SimCommand =
+  /** `fail`: the share of calls that fail. */
+  { type: 'drive'; fail: number } | { type: 'stop' } | { type: 'exit' };
+
+export type SimReport =
+  | { type: 'ready' }
+  | { type: 'open'; node: number; time: number; fleet: boolean }
+  | { type: 'closed'; node: number; time: number }
+  | { type: 'probe'; node: number; time: number }
+  | { type: 'stopped'; commands: number; failedFlushes: number };
+
+const cfg = JSON.parse(process.argv[2] as string) as SimConfig;
+const send = (r: SimReport) => process.send?.(r);
+const keys = Array.from({ length: cfg.keys }, (_, i) => `sim/pkg.Svc/M${i}`);
+
+interface SimNode {
+  readonly index: number;
+  readonly redis: Redis | Cluster;
+  readonly sync: RedisSync;
+  readonly panel: Panel;
+}
+
+const nodes: SimNode[] = [];
+for (let i = 0; i < cfg.nodes; i++) {
+  const index = cfg.first + i;
+  const redis =
+    cfg.clusterPorts === undefined
+      ? new Redis(cfg.redisUrl as string, { lazyConnect: true })
+      : new Cluster(
+          cfg.clusterPorts.map((port) => ({ host: '127.0.0.1', port })),
+          { lazyConnect: true },
+        );
+  redis.on('error', () => {});
+  const sync = new RedisSync({ redis, namespace: cfg.namespace, nodeId: `sim-${index}` });
+  const panel = new Panel(
+    {
+      shouldTrip: rateTripFunc(0.5, cfg.minSample),
+      coolingTimeoutMs: cfg.coolingTimeoutMs,
+      detectTimeoutMs: cfg.detectTimeoutMs,
+    },
+    (_key, _from, to, _m, info) => {
+      if (to === 0) send({ type: 'open', node: index, time: Date.now(), fleet: info.fleet });
+      if (to === 2) send({ type: 'closed', node: index, time: Date.now() });
+    },
+  );
+  sync.attach(panel, 'service');
+  nodes.push({ index, redis, sync, panel });
+}
+await Promise.all(nodes.map((n) => n.sync.ready()));
+send({ type: 'ready' });
+
+let timer: ReturnType<typeof setInterval> | undefined;
+const TICK_MS = 50;
+function drive(fail: number): void {
+  clearInterval(timer);
+  let credit = 0;
+  let seq = 0;
+  timer = setInterval(() => {
+    credit += (cfg.rate * TICK_MS) / 1000;
+    for (; credit >= 1; credit--) {
+      for (const n of nodes) {
+        for (const key of keys) {
+          const permit = n.panel.acquire(key);
+          if (permit === NO_PERMIT) continue;
+          if (permit > PERMIT) send({ type: 'probe', node: n.index, time: Date.now() });
+          // Deterministic share of failures, spread evenly.
+          seq++;
+          if ((seq * fail) % 1 < fail) n.panel.fail(key, undefined, permit);
+          else n.panel.succeed(key, undefined, permit);
+        }
+      }
+    }
+  }, TICK_MS);
+}
+
+process.on('message', (c: SimCommand) => {
+  if (c.type === 'drive') drive(c.fail);
+  else if (c.type === 'stop') {
+    clearInterval(timer);
+    let commands = 0;
+    let failedFlushes = 0;
+    for (const n of nodes) {
+      const s = n.sync.stats();
+      commands += s.commands;
+      failedFlushes += s.failedFlushes;
+    }
+    send({ type: 'stopped', commands, failedFlushes });
+  } else if (c.type === 'exit') {
+    clearInterval(timer);
+    void (async () => {
+      await Promise.all(nodes.map((n) => n.sync.close()));
+      for (const n of nodes) n.redis.disconnect();
+      process.disconnect?.();
+    })();
+  }
+});
