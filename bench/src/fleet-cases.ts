@@ -22,14 +22,19 @@ const namespace = () => `${PREFIX}${++ns}`;
 
 interface Trial {
   failing: number;
+  /** Fleet outcomes the fleet window held when the outage began (warm trials). */
+  fleetOpens?: number;
   /** Each node's open time minus the first node's. */
   delays: number[];
   allOpen: boolean;
 }
 
-async function outage(size: number, synced: boolean, timeoutMs: number): Promise<Trial> {
+async function outage(size: number, synced: boolean, timeoutMs: number, warmMs = 0): Promise<Trial> {
   let failing = 0;
+  // Warm: the downstream answers for warmMs of load first, then fails every call.
+  let failFrom = Number.POSITIVE_INFINITY;
   const downstream = await startEchoServer(() => {
+    if (Date.now() < failFrom) return undefined;
     failing++;
     return { code: grpc.status.UNAVAILABLE };
   });
@@ -46,7 +51,9 @@ async function outage(size: number, synced: boolean, timeoutMs: number): Promise
     halfOpenSuccesses: 2,
   });
   try {
-    fleet.load(FLEET_RATE / size, timeoutMs);
+    failFrom = Date.now() + warmMs;
+    fleet.load(FLEET_RATE / size, timeoutMs + warmMs);
+    if (warmMs > 0) await new Promise((r) => setTimeout(r, warmMs));
     let allOpen = true;
     await fleet
       .until((s) => latest(s, size).every((x) => x === 'OPEN'), timeoutMs, 'every node open')
@@ -59,7 +66,8 @@ async function outage(size: number, synced: boolean, timeoutMs: number): Promise
       if (s.to === 'OPEN' && !firstOpen.has(s.index)) firstOpen.set(s.index, s.time);
     const times = [...firstOpen.values()];
     const first = Math.min(...times);
-    return { failing, delays: times.map((t) => t - first), allOpen };
+    const fleetOpens = fleet.states.filter((x) => x.to === 'OPEN' && x.fleet).length / Math.max(1, size);
+    return { failing, delays: times.map((t) => t - first), allOpen, fleetOpens };
   } finally {
     await fleet.close();
     await downstream.close();
@@ -89,6 +97,27 @@ function fleetCase(size: number): Case {
       figures.aloneRatio = median(alone.map((t) => t.failing)) / MIN_SAMPLE;
     }
     return figures;
+  };
+}
+
+/**
+ * A symmetric outage of a warm fleet: the fleet calls successfully for a
+ * second (about minSample calls in all), then every call fails.
+ */
+function warmCase(size: number): Case {
+  return async (_o, smoke) => {
+    const trials = smoke ? 1 : 3;
+    const synced: Trial[] = [];
+    for (let t = 0; t < trials; t++) synced.push(await outage(size, true, 20_000, 1000));
+    return {
+      syncedFailing: median(synced.map((t) => t.failing)),
+      syncedRatio: median(synced.map((t) => t.failing)) / MIN_SAMPLE,
+      fleetOpens: Math.min(...synced.map((t) => t.fleetOpens ?? 0)),
+      spreadP99: percentile(
+        synced.flatMap((t) => t.delays),
+        99,
+      ),
+    };
   };
 }
 
@@ -194,6 +223,7 @@ export const fleetCases: Record<string, Case> = Object.fromEntries(
   Object.entries({
     'outage/4': fleetCase(4),
     'outage/8': fleetCase(8),
+    'warm/4': warmCase(4),
     'commands/1k': async (_o, smoke) => ({ perNode: await commandsPerSecond(1000, 5, smoke ? 1000 : 12_000) }),
     'commands/10k': async (_o, smoke) => ({ perNode: await commandsPerSecond(10_000, 5, smoke ? 1000 : 12_000) }),
     'latency/grpc': (_o, smoke) => callLatency(smoke),

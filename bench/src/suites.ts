@@ -242,6 +242,18 @@ export const suites: Record<string, Suite> = {
         ],
       },
       {
+        title: 'a warm fleet in a symmetric outage (4 nodes, synced, default quorum 2)',
+        unit: 'count',
+        peers: {},
+        note: "The fleet calls successfully for 1 s at 200 calls/s in all (about minSample in the window), then every call fails. A single breaker for the whole fleet needs about minSample failing calls (errRate 0.5 against the warm successes). Fleet opens: the share of the nodes whose open was the fleet's (worst trial).",
+        rows: [
+          { id: 'warm/4.syncedFailing', label: 'failing calls before every node is open (median)' },
+          { id: 'warm/4.syncedRatio', label: '× minSample', unit: 'ratio', goal: '≤ 1.5×' },
+          { id: 'warm/4.fleetOpens', label: "opens that are the fleet's", unit: 'ratio', goal: '1' },
+          { id: 'warm/4.spreadP99', label: 'first open to each other open, p99', unit: 'ms', goal: '≤ 400 ms' },
+        ],
+      },
+      {
         title: 'a downstream outage: from the first node open to each other node open (synced)',
         unit: 'ms',
         peers: {},

@@ -127,10 +127,12 @@ describe('pnpm demo', () => {
     expect(Number(dead?.[1])).toBeLessThanOrEqual(Number(dead?.[2].replace(/,/g, '')) / 100);
 
     // After the threshold change the fleet opened together: each node OPEN once, by its own trip or from Redis.
+    // Every node crosses the new threshold at once, so a node may trip before the others' reports reach it: it
+    // opens alone, and its open becomes the fleet's at its next flush (the narration says so).
     const KEY = 'demo-client/echo.v1.Echo/Say';
     const after = out.slice(at[4]);
     const together = after.match(
-      /^ +[\d.]+s {2}service breaker for demo-client\/echo\.v1\.Echo\/Say: the fleet opened together, 4 of 4 nodes OPEN within ([\d.]+) ms \((.*)\)$/m,
+      /^ +[\d.]+s {2}service breaker for demo-client\/echo\.v1\.Echo\/Say: the fleet opened together, (\d) of 4 nodes OPEN within ([\d.]+) ms \((.*)\)(?:; (.*) had opened alone before, and now (?:is|are) the fleet's too)?$/m,
     );
     expect(together).not.toBeNull();
     const wave = after.slice(0, after.indexOf(together?.[0] as string));
@@ -139,16 +141,24 @@ describe('pnpm demo', () => {
     expect(opens.map((m) => m[2]).sort()).toEqual(['client-1', 'client-2', 'client-3', 'client-4']);
     const remote = opens.filter((m) => m[3]?.includes(': applied from the fleet (cause remote); it rejects calls too'));
     const tripped = opens.filter((m) => !remote.includes(m));
-    // The first node trips; the others follow from Redis within milliseconds. (A node that records a failure
-    // of its own before the fleet's open reaches it trips too: it is narrated so, and is rare.)
+    const alone = tripped.filter((m) => m[3]?.includes('alone, not for the fleet'));
+    const forFleet = tripped.filter((m) => !alone.includes(m));
     expect(opens[0]).toBe(tripped[0]);
-    expect(opens[0]?.[3]).toMatch(
-      /^: \d+% of the fleet's last \d+ calls failed \(trips at 25%\), with errors on [234] nodes: it opens for the whole fleet/,
-    );
+    for (const m of forFleet)
+      expect(m[3]).toMatch(
+        /^: \d+% of the fleet's last \d+ calls failed \(trips at 25%\), with errors on [234] nodes: it opens for the whole fleet/,
+      );
     expect(remote.length).toBeGreaterThanOrEqual(1);
     expect(tripped.length + remote.length).toBe(4);
-    expect(Number(together?.[1])).toBeLessThan(500);
-    expect(together?.[2]).toContain(remote.length === 3 ? `${opens[0]?.[2]} tripped; ` : 'tripped on their own counts');
+    expect(Number(together?.[1]) + alone.length).toBe(4);
+    expect(Number(together?.[2])).toBeLessThan(500);
+    if (alone.length === 0) {
+      expect(together?.[3]).toContain(
+        remote.length === 3 ? `${opens[0]?.[2]} tripped; ` : 'tripped on their own counts',
+      );
+    } else {
+      expect(together?.[3]).toMatch(/had opened alone a moment before; once the other nodes' reports reached|tripped/);
+    }
 
     // One probe for the fleet: each time, one node goes HALFOPEN (the lease holder), the others stay OPEN.
     const halfOpens = [...after.matchAll(/^ +[\d.]+s {2}service breaker HALFOPEN for \S+ on (client-\d)(.*)$/gm)];

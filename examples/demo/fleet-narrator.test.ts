@@ -113,6 +113,20 @@ describe('FleetNarrator', () => {
     );
   });
 
+  it("tells a node's open that becomes the fleet's once the others' reports reach it", () => {
+    const lines = tell([
+      { ...change(500, 'client-1', 'CLOSED', 'OPEN', 'trip'), fleet: false },
+      change(700, 'client-3', 'CLOSED', 'OPEN', 'remote'),
+      change(702, 'client-2', 'CLOSED', 'OPEN', 'remote'),
+      change(703, 'client-4', 'CLOSED', 'OPEN', 'remote'),
+    ]);
+    expect(lines.at(-1)).toBe(
+      `703 service breaker for ${KEY}: the fleet opened together, 3 of 4 nodes OPEN within 3.0 ms (client-1 had ` +
+        "opened alone a moment before; once the other nodes' reports reached it, its open became the fleet's; " +
+        'client-3, client-2 and client-4 followed from Redis)',
+    );
+  });
+
   it('tells the one node that probes for the fleet, and the result closing every node', () => {
     const lines = tell([
       change(1000, 'client-3', 'CLOSED', 'OPEN', 'trip'),

@@ -169,6 +169,9 @@ export class FleetNarrator {
     const opened = w.to === 'OPEN';
     const spread = ms(w.lastMs - w.startMs);
     const who = this.who(t);
+    const rest = this.nodes.filter((x) => !w.own.includes(x) && !w.remote.includes(x));
+    // Nodes open alone before the fleet opened: its open took them over, without a change of state.
+    const already = opened ? rest.filter((x) => t.states.get(x) === 'OPEN') : [];
     let why: string;
     if (opened) {
       const tripped =
@@ -176,7 +179,9 @@ export class FleetNarrator {
           ? `${w.own[0]} tripped`
           : w.own.length > 1
             ? `${list(w.own)} tripped on their own counts at nearly the same moment, before Redis told them`
-            : 'the open came from Redis';
+            : already.length > 0
+              ? `${list(already)} had opened alone a moment before; once the other nodes' reports reached ${already.length === 1 ? 'it' : 'them'}, ${already.length === 1 ? 'its' : 'their'} open became the fleet's`
+              : 'the open came from Redis';
       why = w.remote.length > 0 ? `${tripped}; ${list(w.remote)} followed from Redis` : tripped;
     } else {
       const prober = t.lastProbers.length === 1 ? t.lastProbers[0] : undefined;
@@ -186,15 +191,12 @@ export class FleetNarrator {
         .filter((s) => s !== '')
         .join('; ');
     }
-    const rest = this.nodes.filter((x) => !w.own.includes(x) && !w.remote.includes(x));
-    // Nodes open alone before the fleet opened: its open took them over, without a change of state.
-    const already = opened ? rest.filter((x) => t.states.get(x) === 'OPEN') : [];
     const missing = rest.filter((x) => !already.includes(x));
     let text = `${who}: the fleet ${opened ? 'opened' : 'closed'} together, ${n} of ${all} nodes ${w.to} within ${spread} (${why})`;
     if (missing.length > 0) {
       text = `${who}: ${n} of ${all} nodes ${w.to} within ${spread} of ${w.first} (${why}); ${list(missing)} did not follow`;
     }
-    if (already.length > 0)
+    if (already.length > 0 && w.own.length > 0)
       text += `; ${list(already)} had opened alone before, and now ${already.length === 1 ? 'is' : 'are'} the fleet's too`;
     return { atMs: w.lastMs, kind: 'state', state: w.to, text };
   }

@@ -418,6 +418,20 @@ export class Breaker implements LinkedBreaker {
   }
 
   /**
+   * For fleet syncs: this node's own OPEN becomes the fleet's, because the
+   * quorum of failing nodes came after its trip (their reports lag it). The
+   * cooling goes on as it was; no transition (the state stays OPEN). Returns
+   * whether the breaker changed.
+   */
+  promoteToFleet(): boolean {
+    const s = this.s;
+    if (s.state !== State.Open || s.mode !== Mode.Normal || s.fleet) return false;
+    this.s = { ...s, fleet: true };
+    this.rejection = undefined;
+    return true;
+  }
+
+  /**
    * For fleet syncs: the fleet closed this key. Only a fleet-scoped OPEN or
    * HALF_OPEN closes (and its window resets); an OPEN of this node's own
    * runs its own probes. Returns whether the breaker changed.

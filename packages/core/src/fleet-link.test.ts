@@ -289,3 +289,50 @@ describe('fleet probes and remote states', () => {
     expect(panel.breaker('f')?.applyFleetClose()).toBe(false);
   });
 });
+
+describe('badness and the failing threshold', () => {
+  it('measures the recent share of failed or slow calls, and finds where the trip func starts to trip', () => {
+    const { panel, link } = setup();
+    expect(link().badness()).toBeUndefined();
+    for (let i = 0; i < 3; i++) panel.succeed('k');
+    panel.fail('k');
+    expect(link().badness()).toBe(0.25);
+    expect(link().failingThreshold()).toBe(0.5);
+  });
+
+  it('follows the trip func in force, and has none for a trip func on runs of errors alone', () => {
+    const clock = new ManualClock();
+    let rate = 0.25;
+    const panel = new Panel({ now: clock.now, shouldTripWithKey: () => rateTripFunc(rate, 200) });
+    const r = recordingSync();
+    panel.attachSync(r.sync);
+    panel.succeed('k');
+    const l = r.links.get('k') as FleetLink;
+    expect(l.failingThreshold()).toBe(0.25);
+    rate = 0.1;
+    expect(l.failingThreshold()).toBe(0.1);
+    const runs = new Panel({ now: clock.now, shouldTrip: consecutiveTripFunc(5) });
+    const r2 = recordingSync();
+    runs.attachSync(r2.sync);
+    runs.succeed('k');
+    expect((r2.links.get('k') as FleetLink).failingThreshold()).toBeUndefined();
+  });
+});
+
+describe('promoting an open to the fleet', () => {
+  it("makes an open decided alone the fleet's when the quorum is met, keeping its cooling", () => {
+    const { panel, link, clock, transitions } = setup();
+    for (let i = 0; i < 10; i++) panel.fail('k');
+    const b = panel.breaker('k');
+    expect(b?.isFleetScoped()).toBe(false);
+    expect(link().quorumMet(clock.t)).toBe(false);
+    link().setView(view({ failingNodes: 1, reportingNodes: 3 }));
+    expect(link().quorumMet(clock.t)).toBe(true);
+    const coolsAt = b?.coolsAt();
+    expect(b?.promoteToFleet()).toBe(true);
+    expect([b?.isFleetScoped(), b?.coolsAt(), b?.promoteToFleet()]).toEqual([true, coolsAt, false]);
+    expect(transitions).toEqual(['k 0 trip fleet=false']);
+    panel.setMode('f', 'forcedOpen');
+    expect(panel.breaker('f')?.promoteToFleet()).toBe(false);
+  });
+});

@@ -206,6 +206,57 @@ export class FleetLink {
   }
 
   /**
+   * For an OPEN this node decided alone: whether the fleet's view, at `now`,
+   * meets the quorum with this node (its opener) counted, so that the open
+   * should become the fleet's.
+   */
+  quorumMet(now: number): boolean {
+    const view = this.freshView(now);
+    if (view === undefined) return false;
+    const failing = 1 + view.failingNodes;
+    return failing >= requiredNodes(this.policy.quorum, Math.max(view.reportingNodes, failing));
+  }
+
+  /**
+   * How badly this node's recent calls fare: the larger of their error rate
+   * and their slow-call rate, in [0, 1]; undefined without recent calls. The
+   * sync shares it, so that every node counts the failing nodes by its own
+   * trip func ({@link failingThreshold}).
+   */
+  badness(): number | undefined {
+    const c = this.breaker.recentCounts(this.policy.recentMs);
+    const n = c.successes + c.failures + c.timeouts;
+    if (n === 0) return undefined;
+    return Math.max((c.failures + c.timeouts) / n, c.slowCalls / n);
+  }
+
+  /**
+   * The least badness at which the key's trip func trips when every call of
+   * the window fares so (bisected to a thousandth); `undefined` when no
+   * badness trips it (a trip func on runs of errors alone): other nodes then
+   * count as failing only by their own judgement.
+   */
+  failingThreshold(): number | undefined {
+    const m = this.asIf;
+    m.loadBadness(1);
+    if (!this.breaker.wouldTrip(m)) return undefined;
+    let lo = 0;
+    let hi = 1;
+    m.loadBadness(0);
+    if (this.breaker.wouldTrip(m)) return 0;
+    while (hi - lo > 0.0005) {
+      const mid = (lo + hi) / 2;
+      m.loadBadness(mid);
+      if (this.breaker.wouldTrip(m)) hi = mid;
+      else lo = mid;
+    }
+    // The nearest thousandth that trips.
+    const t = Math.round(hi * 1000) / 1000;
+    m.loadBadness(t);
+    return this.breaker.wouldTrip(m) ? t : Math.min(1, t + 0.001);
+  }
+
+  /**
    * Whether this node counts as failing for the key, by its configured trip
    * func: the sync shares this with the fleet for the quorum.
    */

@@ -75,6 +75,14 @@ export class AsIfFleetMetricer implements Metricer {
 
   constructor(private readonly own: Metricer) {}
 
+  /** Loads calls of which a share `b` failed and a share `b` was slow. */
+  loadBadness(b: number): void {
+    this.f = AS_IF_SAMPLES * b;
+    this.s = AS_IF_SAMPLES - this.f;
+    this.t = 0;
+    this.w = this.f;
+  }
+
   /** Loads `c`; returns false when it holds no samples. */
   load(c: RecentCounts): boolean {
     const n = c.successes + c.failures + c.timeouts;

@@ -46,8 +46,10 @@ export interface Tracked {
   leaseHeld: boolean;
   /** A holder value that failed its signature: treated as absent, dropped by the next flush. */
   forgedHolder: string;
-  /** This node's entry among the failing nodes, as last sent ('' when not failing). */
+  /** This node's entry among the erring nodes, as last sent ('' when none), its score, and the threshold it counted others by. */
   failMember: string;
+  failScore: number;
+  failThreshold: number;
   /** Local time the entry was last sent. */
   failSentAt: number;
   /** Local time this node last reported the key. */
@@ -153,6 +155,8 @@ export function newTracked(
     leaseHeld: false,
     forgedHolder: '',
     failMember: '',
+    failScore: 0,
+    failThreshold: 0,
     failSentAt: 0,
     reportedAt: Number.NEGATIVE_INFINITY,
     flushedAt: 0,

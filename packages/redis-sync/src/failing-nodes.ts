@@ -1,42 +1,101 @@
 import type { SyncContext, Tracked } from './context.js';
 
-// Each node says whether it is failing for a key (FleetLink.isFailing): its
-// entry in the key's sorted set of failing nodes. With a secret the entry is
-// signed for the key and for the window it was written in, so a writer to
-// Redis cannot add failing nodes that count, nor replay old entries for long;
-// a node checks the entries it samples and trusts the count in proportion.
+// Each node says how badly its recent calls of a key fare (FleetLink.badness:
+// the larger of the error and slow-call rates, in thousandths): its entry in
+// the key's sorted set of erring nodes, scored by that badness. A node
+// counts the others as failing by its own trip func: the entries at or above
+// the badness where that func trips (FleetLink.failingThreshold), one ZCOUNT.
+// So a threshold changed at run time applies to every node's report at once,
+// and a node's report leads its own window's trip.
+//
+// A trip func that no badness trips (runs of errors alone) has no threshold:
+// nodes then report whether they judge themselves failing, as SELF_JUDGED.
+//
+// With a secret an entry is signed for the key, the window it was written in
+// and its badness, so a writer to Redis cannot add failing nodes that count,
+// change a node's badness, or replay old entries for long; a node checks the
+// entries it samples and trusts the count in proportion.
 
-/** Failing entries a node samples to check their signatures. */
+/** Entries a node samples to check their signatures. */
 export const SAMPLE = 16;
+/** The score of a node that judges itself failing by a trip func with no threshold. */
+export const SELF_JUDGED = 1001;
+/** Below this badness (thousandths) a node keeps no entry: rare errors are not worth a write. */
+const MIN_SCORE = 10;
+/** A node's entry is written again when its badness moves this much (thousandths). */
+const SCORE_STEP = 30;
 
-/** This node's entry among the failing nodes of `tr` at server time `serverNow`. */
-export function failMember(ctx: Pick<SyncContext, 'codec' | 'o'>, tr: Tracked, serverNow: number): string {
+/** What this node reports for `tr`: its score (thousandths), or undefined for no entry; and the threshold it counts others by. */
+export function failingReport(tr: Tracked): { score: number | undefined; threshold: number } {
+  const link = tr.link;
+  const t = link.failingThreshold();
+  if (t === undefined) return { score: link.isFailing() ? SELF_JUDGED : undefined, threshold: SELF_JUDGED };
+  const b = link.badness();
+  const score = b === undefined ? 0 : Math.round(b * 1000);
+  return { score: score >= MIN_SCORE ? score : undefined, threshold: Math.max(1, Math.round(t * 1000)) };
+}
+
+/** Whether this node's entry must be written (again) now. */
+export function failingChanged(tr: Tracked, score: number | undefined, member: string, now: number): boolean {
+  if (score === undefined) return tr.failMember !== '';
+  return (
+    member !== tr.failMember ||
+    Math.abs(score - tr.failScore) >= SCORE_STEP ||
+    now - tr.failSentAt >= tr.scope.windowMs / 3
+  );
+}
+
+/** This node's entry among the erring nodes of `tr`, with `score`, at server time `serverNow`. */
+export function failMember(
+  ctx: Pick<SyncContext, 'codec' | 'o'>,
+  tr: Tracked,
+  score: number,
+  serverNow: number,
+): string {
   const node = ctx.o.nodeId;
   if (!ctx.codec.signs) return node;
+  // Quantised, so that the entry (and its write) changes only when the score moves a step.
+  const q = String(Math.round(score / SCORE_STEP) * SCORE_STEP);
   const epoch = String(Math.floor(serverNow / tr.scope.windowMs));
-  return `${node}|${epoch}|${ctx.codec.sign('fail', tr.scope.name, tr.key, node, epoch)}`;
+  return `${node}|${epoch}|${q}|${ctx.codec.sign('fail', tr.scope.name, tr.key, node, epoch, q)}`;
 }
 
-/** Whether an entry read from Redis is another node's, signed, and of this window or the one before or after. */
-function trusted(ctx: Pick<SyncContext, 'codec' | 'o'>, tr: Tracked, entry: string, serverNow: number): boolean {
+/**
+ * Whether an entry read from Redis (with its score) is another node's,
+ * signed, of this window or the one before or after, and scored as signed.
+ */
+function trusted(
+  ctx: Pick<SyncContext, 'codec' | 'o'>,
+  tr: Tracked,
+  entry: string,
+  score: number,
+  serverNow: number,
+): boolean {
   const parts = entry.split('|');
-  if (parts.length !== 3) return false;
-  const [node, epoch, sig] = parts as [string, string, string];
-  if (node === ctx.o.nodeId || !/^\d{1,16}$/.test(epoch)) return false;
+  if (parts.length !== 4) return false;
+  const [node, epoch, q, sig] = parts as [string, string, string, string];
+  if (node === ctx.o.nodeId || !/^\d{1,16}$/.test(epoch) || !/^\d{1,4}$/.test(q)) return false;
   if (Math.abs(Number(epoch) - Math.floor(serverNow / tr.scope.windowMs)) > 1) return false;
-  return ctx.codec.verify(sig, 'fail', tr.scope.name, tr.key, node, epoch);
+  if (Math.abs(score - Number(q)) > SCORE_STEP) return false;
+  return ctx.codec.verify(sig, 'fail', tr.scope.name, tr.key, node, epoch, q);
 }
 
-/** How many failing entries to sample in this flush (0: none needed). */
+/** How many entries to sample in this flush (0: none needed). */
 export function sampleSize(ctx: Pick<SyncContext, 'codec'>, tr: Tracked, now: number): number {
   if (!ctx.codec.signs) return 0;
   return tr.failingSeen !== tr.sampledCount || now - tr.sampledAt >= 1000 ? SAMPLE : 0;
 }
 
+/** Where the sample starts among the counted entries: anywhere, so that a writer cannot hide behind the first ones. */
+export function sampleOffset(tr: Tracked, sample: number): number {
+  return sample > 0 && tr.failingSeen > sample ? Math.floor(Math.random() * (tr.failingSeen - sample + 1)) : 0;
+}
+
 /**
  * Other nodes failing for the key, as far as they can be trusted: without a
- * secret, the count; with one, the entries whose signature holds, counted
- * exactly when all were sampled, else in proportion of the sample.
+ * secret, the count; with one, the sampled entries whose signature holds,
+ * exactly when all were sampled, else in proportion of the sample. `sampled`
+ * is '\n'-joined "entry score" pairs of the counted entries.
  */
 export function othersFailing(
   ctx: Pick<SyncContext, 'codec' | 'o'>,
@@ -47,16 +106,19 @@ export function othersFailing(
   now: number,
 ): number {
   tr.failingSeen = count;
-  const self = tr.failMember === '' ? 0 : 1;
+  const self = tr.failMember !== '' && tr.failScore >= tr.failThreshold ? 1 : 0;
   if (!ctx.codec.signs) return Math.max(0, count - self);
   if (sampled === '') {
     // Not sampled this time: the last judgement holds while the count stands.
     return count === tr.sampledCount ? tr.trustedOthers : Math.min(tr.trustedOthers, Math.max(0, count - self));
   }
-  const entries = sampled.split('\n');
-  const mine = entries.includes(tr.failMember) ? 1 : 0;
+  const entries = sampled.split('\n').map((line) => {
+    const sp = line.lastIndexOf(' ');
+    return [line.slice(0, sp), Number(line.slice(sp + 1))] as const;
+  });
+  const mine = entries.some(([e]) => e === tr.failMember) ? 1 : 0;
   let good = 0;
-  for (const e of entries) if (trusted(ctx, tr, e, serverNow)) good++;
+  for (const [e, score] of entries) if (trusted(ctx, tr, e, score, serverNow)) good++;
   const others = entries.length - mine;
   const result = count <= SAMPLE ? good : others === 0 ? 0 : Math.floor(((count - self) * good) / others);
   tr.trustedOthers = result;

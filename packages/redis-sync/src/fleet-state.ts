@@ -49,9 +49,10 @@ export class FleetStates {
     try {
       ctx.counters.commands++;
       const reply = await ctx.cmd.cbsPutState(
-        3,
+        4,
         k.window,
         k.failing,
+        k.failingAt,
         ctx.keys.index(k.group),
         ctx.codec.encode(m),
         ts,

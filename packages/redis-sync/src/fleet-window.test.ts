@@ -162,7 +162,7 @@ describe('the fleet window', () => {
 });
 
 describe('what a flush sends', () => {
-  it('sends errors of a failing node at once, errors below the trip and successes at their cadences, and nothing for a key at rest', async () => {
+  it('sends a change of its erring entry and the errors of a failing node at once, rare errors and successes at their cadences, and nothing for a key at rest', async () => {
     const a = await node(namespace(), {
       errorSyncIntervalMs: 1000,
       quietSyncIntervalMs: 5000,
@@ -172,32 +172,40 @@ describe('what a flush sends', () => {
     await a.sync.flushDue(); // a new key is flushed at once, to learn its stored state
     const sent = () => a.sync.stats().commands;
     const before = sent();
-    a.succeed(10);
+    a.succeed(150);
     await a.sync.flushDue();
     expect(sent()).toBe(before);
-    a.fail(1); // one error in twelve calls: below the trip
+    a.fail(1); // one error in 152 calls: too rare for an entry among the erring nodes
     await a.sync.flushDue();
     expect(sent()).toBe(before);
     a.clock.advance(1000);
     await a.sync.flushDue();
     expect(sent()).toBe(before + 1);
-    a.clock.advance(2000);
-    a.fail(20); // now this node is failing: its errors go at once
+    a.fail(30); // 20 % of its recent calls fail: an entry, below the trip (50 %), goes at once
     await a.sync.flushDue();
     expect(sent()).toBe(before + 2);
+    a.fail(1);
+    await a.sync.flushDue(); // the same badness, give or take: its errors wait
+    expect(sent()).toBe(before + 2);
+    a.clock.advance(3000);
+    a.fail(20); // now this node is failing: its errors go at once, and again at once
+    await a.sync.flushDue();
+    a.fail(1);
+    await a.sync.flushDue();
+    expect(sent()).toBe(before + 4);
     a.clock.advance(20_000);
     a.succeed(10);
-    await a.sync.flushDue(); // its entry among the failing nodes is cleared at once
-    expect(sent()).toBe(before + 3);
+    await a.sync.flushDue(); // its entry is cleared at once
+    expect(sent()).toBe(before + 5);
     a.succeed(10);
     await a.sync.flushDue();
-    expect(sent()).toBe(before + 3);
+    expect(sent()).toBe(before + 5);
     a.clock.advance(5000);
     await a.sync.flushDue();
-    expect(sent()).toBe(before + 4);
+    expect(sent()).toBe(before + 6);
     a.clock.advance(20_000);
     await a.sync.flushDue();
-    expect(sent()).toBe(before + 4);
+    expect(sent()).toBe(before + 6);
   });
 
   it('keeps the fleet view of a quiet key fresh until its next quiet flush', async () => {
@@ -210,5 +218,33 @@ describe('what a flush sends', () => {
     await a.sync.flushNow();
     a.clock.advance(5500);
     expect(a.panel.breaker(KEY)?.fleetView()).toMatchObject({ successes: 8 });
+  });
+});
+
+describe('a threshold changed at run time', () => {
+  it("counts the others by the new threshold, and makes an open decided before the quorum arrived the fleet's", async () => {
+    const n = namespace();
+    let errRate = 0.5;
+    const o: SyncNodeOptions = { panel: { shouldTripWithKey: () => rateTripFunc(errRate, 20) } };
+    const fleet = [await node(n, o), await node(n, o), await node(n, o)];
+    const [a, b, c] = fleet as [SyncNode, SyncNode, SyncNode];
+    // Every node fails 35 % of its calls: under 50 %, nobody trips; each reports its badness.
+    for (const x of fleet) {
+      x.succeed(13);
+      x.fail(7);
+      await x.sync.flushNow();
+    }
+    await a.sync.flushNow();
+    expect(a.panel.breaker(KEY)?.fleetView()?.failingNodes).toBe(0);
+    // The threshold drops to 25 %: A's next failure trips its own window at once, before any flush.
+    errRate = 0.25;
+    a.fail(1);
+    expect(a.transitions).toEqual([`${KEY} 2>0 trip`]);
+    // Its next flush counts B and C by the new threshold: the open becomes the fleet's, and B and C hear it.
+    const heard = [b.changed(), c.changed()];
+    await a.sync.flushNow();
+    expect(a.panel.breaker(KEY)?.fleetView()?.failingNodes).toBe(2);
+    expect(a.panel.breaker(KEY)?.isFleetScoped()).toBe(true);
+    expect(await Promise.all(heard)).toEqual([`${KEY} 2>0 remote fleet`, `${KEY} 2>0 remote fleet`]);
   });
 });

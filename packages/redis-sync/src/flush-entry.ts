@@ -1,6 +1,6 @@
 import { Mode, type PendingCounts, State } from '@cbsuite/core';
 import { isNonNegInt, type SyncContext, type Tracked } from './context.js';
-import { failMember, othersFailing, sampleSize } from './failing-nodes.js';
+import { failingChanged, failingReport, failMember, othersFailing, sampleOffset, sampleSize } from './failing-nodes.js';
 import { FailOp, LeaseOp, LeaseReply } from './flush-script.js';
 import { holderTrusted, leaseOp, updateGate } from './lease.js';
 import { ownInWindow } from './own-counts.js';
@@ -27,6 +27,10 @@ export interface Entry {
   readonly failOp: FailOp;
   readonly member: string;
   readonly oldMember: string;
+  /** This node's badness score (thousandths) with `member`, and the threshold it counts others at. */
+  readonly score: number;
+  readonly threshold: number;
+  readonly sampleFrom: number;
   readonly report: 0 | 1;
   readonly lease: LeaseOp;
   readonly drop: string;
@@ -48,12 +52,14 @@ export function planEntry(
 ): Entry | undefined {
   const { link, scope, breaker } = tr;
   const ending = tr.retired || scope.closing;
-  const failing = !ending && link.isFailing();
-  const member = failing ? failMember(ctx, tr, ctx.serverNow()) : '';
+  const report = ending ? { score: undefined, threshold: tr.failThreshold } : failingReport(tr);
+  const score = report.score;
+  const failing = score !== undefined && score >= report.threshold;
+  const member = score === undefined ? '' : failMember(ctx, tr, score, ctx.serverNow());
   let failOp: FailOp = FailOp.Keep;
-  if (failing) {
-    if (member !== tr.failMember || now - tr.failSentAt >= scope.windowMs / 3) failOp = FailOp.Set;
-  } else if (tr.failMember !== '') failOp = FailOp.Clear;
+  if (failingChanged(tr, score, member, now)) failOp = score === undefined ? FailOp.Clear : FailOp.Set;
+  // A new threshold (a config changed) is worth a flush: the count by it is what a trip needs.
+  const thresholdMoved = report.threshold !== tr.failThreshold;
   const lease = leaseOp(ctx, tr, now);
   // Errors of a node that is failing go at once: the fleet may be about to
   // trip. Errors below the trip go every few ticks: they move no decision soon.
@@ -62,6 +68,7 @@ export function planEntry(
   const active =
     errorsDue ||
     failOp !== FailOp.Keep ||
+    thresholdMoved ||
     lease !== LeaseOp.None ||
     tr.forgedHolder !== '' ||
     tr.flushedAt === 0 ||
@@ -73,6 +80,7 @@ export function planEntry(
     breaker.state() !== State.Closed ||
     breaker.mode() !== Mode.Normal;
   if (!forced && !active && !(quiet && used)) return undefined;
+  const sample = sampleSize(ctx, tr, now);
   return {
     tr,
     unit,
@@ -80,24 +88,28 @@ export function planEntry(
     failOp,
     member,
     oldMember: tr.failMember,
+    score: score ?? 0,
+    threshold: report.threshold,
+    sampleFrom: sampleOffset(tr, sample),
     // Reporting entries last two windows: one refresh a window keeps them.
     report: !ending && used && now - tr.reportedAt >= scope.windowMs ? 1 : 0,
     lease,
     drop: tr.forgedHolder,
-    sample: sampleSize(ctx, tr, now),
+    sample,
   };
 }
 
 /**
  * Turns one breaker's part of a flush reply into what the breaker uses: the
- * fleet view, the lease and the gate; and hands a newer stored state to
- * `onState`.
+ * fleet view, the lease and the gate; hands a newer stored state to
+ * `onState`, and promotes an open this node decided alone to the fleet's
+ * when the quorum is met (`onPromoted`).
  */
 export function applyReply(
   ctx: SyncContext,
   e: Entry,
   r: unknown[],
-  onState: (raw: string, tr: Tracked) => void,
+  hooks: { onState(raw: string, tr: Tracked): void; onPromoted(tr: Tracked): void },
 ): void {
   const { tr } = e;
   const { scope, link } = tr;
@@ -128,10 +140,15 @@ export function applyReply(
   const lease = (flags % 4) - 1;
   const now = scope.now();
   tr.flushedAt = now;
+  tr.failThreshold = e.threshold;
   if (e.failOp === FailOp.Set) {
     tr.failMember = e.member;
+    tr.failScore = e.score;
     tr.failSentAt = now;
-  } else if (e.failOp === FailOp.Clear) tr.failMember = '';
+  } else if (e.failOp === FailOp.Clear) {
+    tr.failMember = '';
+    tr.failScore = 0;
+  }
   if (e.report === 1) tr.reportedAt = now;
   if (flags >= 4) ctx.counters.clamped++;
   if (e.lease === LeaseOp.Release) tr.leaseHeld = false;
@@ -169,7 +186,9 @@ export function applyReply(
     }
   }
   tr.storedVer = sv;
-  if (st !== '') onState(st, tr);
+  if (st !== '') hooks.onState(st, tr);
+  // An open this node decided alone becomes the fleet's once the quorum is there.
+  if (!tr.breaker.isFleetScoped() && link.quorumMet(now) && tr.breaker.promoteToFleet()) hooks.onPromoted(tr);
   updateGate(ctx, tr);
   if (tr.retired && !tr.link.hasPending() && !tr.leaseHeld && tr.failMember === '' && !e.unit.pending?.has(tr)) {
     scope.retired.delete(tr);

@@ -14,7 +14,7 @@ export const FailOp = { Keep: 0, Set: 1, Clear: 2 } as const;
 export type FailOp = (typeof FailOp)[keyof typeof FailOp];
 
 /** Arguments per breaker of {@link FLUSH}, after its header. */
-export const FLUSH_ARGS_PER_KEY = 8;
+export const FLUSH_ARGS_PER_KEY = 11;
 /** Fields per breaker of {@link FLUSH}'s reply, after its header. */
 export const FLUSH_REPLY_PER_KEY = 12;
 
@@ -49,20 +49,22 @@ export function packOps(fail: FailOp, report: 0 | 1, lease: LeaseOp, sample: num
  * timeout therefore cannot count twice.
  *
  * KEYS: [1] the incarnation's hash of sequence numbers, then per breaker:
- * window hash, failing nodes (sorted set), reporting nodes (sorted set: the
- * nodes that reported the key in the last two windows).
+ * window hash, erring nodes (sorted set by badness), the same by report
+ * time, reporting nodes (sorted set: the nodes that reported the key in the
+ * last two windows).
  * ARGV: [1] node, [2] leaseTtlMs, [3] skewMs, [4] most calls per second one
  * node may plausibly make, [5] U, then U sequence numbers, then U unit names
  * (the hash's fields), then S, then S windows as (bucketMs, buckets), then
  * per breaker {@link FLUSH_ARGS_PER_KEY}: window index (1-based), counts
- * ("s,f,t,slow" or ''), operations ({@link packOps}), failing entry, old
- * failing entry, lease value, a holder value to drop, known state version.
+ * ("s,f,t,slow" or ''), operations ({@link packOps}), erring entry, old
+ * erring entry, its score, the threshold to count failing nodes at, where to
+ * start the sample, lease value, a holder value to drop, known state version.
  * Reply: [now, repairs, then per unit: applied (1/0), when its seq was
  * applied], then per breaker {@link FLUSH_REPLY_PER_KEY}: the window's
- * epoch, successes, failures, timeouts, slow calls, failing nodes and
- * reporting nodes, flags (lease reply + 1, plus 4 when counts were clamped),
- * lease holder, state version, state ('' when known), sampled failing
- * entries ('\n'-joined).
+ * epoch, successes, failures, timeouts, slow calls, failing nodes (entries
+ * at or above the threshold) and reporting nodes, flags (lease reply + 1,
+ * plus 4 when counts were clamped), lease holder, state version, state (''
+ * when known), sampled failing entries ('\n'-joined "entry score").
  */
 export const FLUSH = `${PRELUDE}
 local leaseTtl = tonumber(ARGV[2])
@@ -113,10 +115,10 @@ for w = 1, tonumber(ARGV[sbase]) do
   windows[w] = {bucketMs, n, bucketMs * n, e, 'b' .. (e % n), slots}
 end
 local kbase = sbase + 2 * tonumber(ARGV[sbase])
-local nk = (#KEYS - 1) / 3
+local nk = (#KEYS - 1) / 4
 for i = 0, nk - 1 do
   local b = kbase + ${FLUSH_ARGS_PER_KEY} * i
-  local kw, kf, kr = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local kw, kf, kt, kr = KEYS[2 + 4 * i], KEYS[3 + 4 * i], KEYS[4 + 4 * i], KEYS[5 + 4 * i]
   local win = windows[tonumber(ARGV[b + 1])]
   local bucketMs, n, windowMs, e, slot = win[1], win[2], win[3], win[4], win[5]
   local ops = tonumber(ARGV[b + 3])
@@ -140,9 +142,13 @@ for i = 0, nk - 1 do
     -- nodes and buckets that left the window and recount the totals, each
     -- bucket bounded by what the reporting nodes could plausibly have made.
     pc('ZREMRANGEBYSCORE', kr, '-inf', now - 2 * windowMs)
-    pc('ZREMRANGEBYSCORE', kf, '-inf', now - windowMs)
+    local gone = pc('ZRANGEBYSCORE', kt, '-inf', now - windowMs)
+    if #gone > 0 then
+      pc('ZREM', kf, unpack(gone))
+      redis.call('ZREM', kt, unpack(gone))
+    end
     reporting = redis.call('ZCARD', kr)
-    failing = redis.call('ZCARD', kf)
+    failing = pc('ZCARD', kf)
     local bcap = math.floor(maxRate * bucketMs / 1000) * math.max(1, reporting)
     local bs = redis.call('HMGET', kw, unpack(win[6]))
     hs, hf, ht, hw = 0, 0, 0, 0
@@ -165,12 +171,18 @@ for i = 0, nk - 1 do
     changed = true
   end
   if fop == 1 then
-    if ARGV[b + 5] ~= '' and ARGV[b + 5] ~= ARGV[b + 4] then failing = failing - pc('ZREM', kf, ARGV[b + 5]) end
-    failing = failing + pc('ZADD', kf, now, ARGV[b + 4])
+    if ARGV[b + 5] ~= '' and ARGV[b + 5] ~= ARGV[b + 4] then
+      failing = failing - pc('ZREM', kf, ARGV[b + 5])
+      pc('ZREM', kt, ARGV[b + 5])
+    end
+    failing = failing + pc('ZADD', kf, ARGV[b + 6], ARGV[b + 4])
+    pc('ZADD', kt, now, ARGV[b + 4])
     redis.call('PEXPIRE', kf, 2 * windowMs)
+    redis.call('PEXPIRE', kt, 2 * windowMs)
     changed = true
   elseif fop == 2 and ARGV[b + 5] ~= '' then
     failing = failing - pc('ZREM', kf, ARGV[b + 5])
+    pc('ZREM', kt, ARGV[b + 5])
     changed = true
   end
   if failing < 0 then failing = 0 end
@@ -205,11 +217,11 @@ for i = 0, nk - 1 do
       l = false
     end
   end
-  if l and ARGV[b + 7] ~= '' and l == ARGV[b + 7] then
+  if l and ARGV[b + 10] ~= '' and l == ARGV[b + 10] then
     pc('HDEL', kw, 'l', 'lx')
     l = false
   end
-  local mine = ARGV[b + 6]
+  local mine = ARGV[b + 9]
   local lease = -1
   if lop == 1 then
     if not l or l == mine then
@@ -243,25 +255,32 @@ for i = 0, nk - 1 do
     end
   end
   local stOut = ''
-  if sv and sv ~= tonumber(ARGV[b + 8]) then stOut = st end
+  if sv and sv ~= tonumber(ARGV[b + 11]) then stOut = st end
   -- A new bucket (or a new hash) renews the window's expiry; so does a lease taken on a hash that had none.
   if (not existed and (head or lop == 1)) or (he ~= e and head) then
     local want = 2 * windowMs
     if sv and sx - now > want then want = sx - now end
     redis.call('PEXPIRE', kw, want)
   end
+  -- The failing nodes by this node's threshold, and a sample of their entries.
+  local counted = 0
   local members = ''
-  if k > 0 and failing > 0 then
-    local ms
-    if failing <= k then ms = redis.call('ZRANGE', kf, 0, -1) else ms = redis.call('ZRANDMEMBER', kf, k) end
-    members = table.concat(ms, '\\n')
+  if failing > 0 then
+    local thr = ARGV[b + 7]
+    counted = redis.call('ZCOUNT', kf, thr, '+inf')
+    if k > 0 and counted > 0 then
+      local ms = redis.call('ZRANGEBYSCORE', kf, thr, '+inf', 'WITHSCORES', 'LIMIT', ARGV[b + 8], k)
+      local lines = {}
+      for j = 1, #ms, 2 do lines[#lines + 1] = ms[j] .. ' ' .. ms[j + 1] end
+      members = table.concat(lines, '\\n')
+    end
   end
   out[#out + 1] = e
   out[#out + 1] = hs or 0
   out[#out + 1] = hf or 0
   out[#out + 1] = ht or 0
   out[#out + 1] = hw or 0
-  out[#out + 1] = failing or 0
+  out[#out + 1] = counted
   out[#out + 1] = reporting or 0
   out[#out + 1] = lease + 1 + clamped
   out[#out + 1] = holder

@@ -11,6 +11,8 @@ const MAX_KEYS_PER_CALL = 256;
 export interface FlushHooks {
   /** A stored state newer than the one known arrived for `tr`. */
   onState(raw: string, tr: Tracked): void;
+  /** `tr`'s own OPEN became the fleet's: the quorum came after its trip. */
+  onPromoted(tr: Tracked): void;
   setHealthy(healthy: boolean): void;
 }
 
@@ -206,7 +208,7 @@ export class Flusher {
     for (const e of entries) {
       const { tr } = e;
       const c = e.counts;
-      keys.push(tr.keys.window, tr.keys.failing, tr.keys.reporting);
+      keys.push(tr.keys.window, tr.keys.failing, tr.keys.failingAt, tr.keys.reporting);
       const has = c !== undefined && c.successes + c.failures + c.timeouts + c.slowCalls > 0;
       argv.push(
         scopes.indexOf(tr.scope) + 1,
@@ -214,6 +216,9 @@ export class Flusher {
         packOps(e.failOp, e.report, e.lease, e.sample, units.indexOf(e.unit) + 1),
         e.member,
         e.oldMember,
+        e.score,
+        e.threshold,
+        e.sampleFrom,
         tr.leaseValue,
         e.drop,
         tr.storedVer,
@@ -248,7 +253,7 @@ export class Flusher {
     for (let i = 0; i < units.length; i++) this.ack(units[i] as Unit, reply[2 + 2 * i] === 1, reply[3 + 2 * i]);
     for (let i = 0; i < entries.length; i++) {
       const r = reply.slice(head + i * FLUSH_REPLY_PER_KEY, head + (i + 1) * FLUSH_REPLY_PER_KEY);
-      applyReply(this.ctx, entries[i] as Entry, r, this.hooks.onState);
+      applyReply(this.ctx, entries[i] as Entry, r, this.hooks);
     }
   }
 

@@ -18,8 +18,10 @@ export interface BreakerKeys {
   readonly group: number;
   /** Hash: window totals and buckets, stored state, probe lease. */
   readonly window: string;
-  /** Sorted set: failing nodes, scored by the server time of their report. */
+  /** Sorted set: erring nodes, scored by their badness (thousandths). */
   readonly failing: string;
+  /** Sorted set: the same nodes, scored by the server time of their report (to drop the ones gone quiet). */
+  readonly failingAt: string;
   /** Sorted set: nodes that reported the key, scored likewise. */
   readonly reporting: string;
   /** The breaker's member in its group's index of open keys: `scope\nkey`. */
@@ -91,6 +93,7 @@ export class Keys {
       group,
       window: `${base}:w`,
       failing: `${base}:f`,
+      failingAt: `${base}:ft`,
       reporting: `${base}:r`,
       member: `${scope}\n${key}`,
     };

@@ -16,7 +16,7 @@ export const PutReply = { Written: 1, NewerStands: 0, TooFarAhead: -1 } as const
  * or expired, does not stand. A close also deletes the shared window and the
  * failing nodes: the outcomes that tripped the key must not trip it again.
  *
- * KEYS: window hash, failing nodes, the group's index of open keys.
+ * KEYS: window hash, erring nodes, erring nodes by time, the group's index of open keys.
  * ARGV: [1] message, [2] version (server ms), [3] valid until (server ms),
  * [4] channel, [5] 'open' or 'closed', [6] index member, [7] skewMs,
  * [8] windowMs, [9] buckets, [10] PUBLISH or SPUBLISH.
@@ -35,15 +35,15 @@ if ARGV[5] == 'closed' then
   local fields = {'h'}
   for j = 0, tonumber(ARGV[9]) - 1 do fields[#fields + 1] = 'b' .. j end
   redis.call('HDEL', KEYS[1], unpack(fields))
-  redis.call('DEL', KEYS[2])
-  pc('ZREM', KEYS[3], ARGV[6])
+  redis.call('DEL', KEYS[2], KEYS[3])
+  pc('ZREM', KEYS[4], ARGV[6])
 else
-  pc('ZADD', KEYS[3], untilMs, ARGV[6])
+  pc('ZADD', KEYS[4], untilMs, ARGV[6])
 end
 local want = math.max(untilMs - now, 2 * tonumber(ARGV[8]))
 if redis.call('PTTL', KEYS[1]) < want then redis.call('PEXPIRE', KEYS[1], want) end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-redis.call('PEXPIRE', KEYS[3], 86400000)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+redis.call('PEXPIRE', KEYS[4], 86400000)
 redis.call(ARGV[10], ARGV[4], ARGV[1])
 return {1, repairs}
 `;

@@ -85,6 +85,11 @@ export class SyncLoop {
     };
     this.flusher = new Flusher(this.ctx, {
       onState: (raw, tr) => receiveState(this.ctx, this.states, raw, tr),
+      onPromoted: (tr) => {
+        const coolsAt = tr.breaker.coolsAt();
+        const remaining = coolsAt === undefined ? 0 : coolsAt - tr.scope.now();
+        if (remaining > 0) this.track(this.states.put(tr, 'open', remaining, tr.breaker.attempt()));
+      },
       setHealthy: (h) => this.setHealthy(h),
     });
     this.states = new FleetStates(this.ctx);
