@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@cbsuite\/grpc-interceptor$/, replacement: src('grpc-interceptor/src/index.ts') },
       { find: /^@cbsuite\/grpc-interceptor\/prometheus$/, replacement: src('grpc-interceptor/src/prometheus.ts') },
       { find: /^@cbsuite\/redis-sync$/, replacement: src('redis-sync/src/index.ts') },
+      { find: /^@cbsuite\/testkit\/(.*)$/, replacement: src('testkit/src/$1') },
     ],
   },
   test: {

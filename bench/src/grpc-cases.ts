@@ -3,8 +3,8 @@
 // alternating rounds in one client process, so drift hits both alike.
 import { anyTripFunc, consecutiveTripFunc, rateTripFunc } from '@cbsuite/core';
 import { type CBStateChangeEvent, CBSuite } from '@cbsuite/grpc-interceptor';
-import { pinToCpu, startServerProcess } from '../../packages/grpc-interceptor/src/test-support/child-server.js';
-import { EchoClient, grpc, ipv4Target, say } from '../../packages/grpc-interceptor/src/test-support/echo.js';
+import { pinToCpu, startServerProcess } from '@cbsuite/testkit/child-server.js';
+import { EchoClient, grpc, ipv4Target, say } from '@cbsuite/testkit/echo.js';
 import type { Case } from './core-cases.js';
 import { type MeasureOptions, measureSync, median } from './harness.js';
 

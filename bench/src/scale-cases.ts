@@ -5,9 +5,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { type OwnCluster, startCluster } from '@cbsuite/testkit/cluster.js';
+import { type OwnRedis, startOwnRedis } from '@cbsuite/testkit/redis.js';
 import { Redis } from 'ioredis';
-import { type OwnCluster, startCluster } from '../../packages/redis-sync/src/test-support/cluster.js';
-import { type OwnRedis, startOwnRedis } from '../../packages/redis-sync/src/test-support/redis.js';
 import type { Case } from './core-cases.js';
 import type { SimCommand, SimConfig, SimReport } from './fleet-sim.js';
 import { percentile } from './harness.js';

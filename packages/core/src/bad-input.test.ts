@@ -1,9 +1,3 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { exponentialBackoff } from './backoff.js';
-import { Breaker } from './breaker.js';
-import { isOptionError, OptionRangeError, OptionTypeError } from './option-error.js';
-import { Panel } from './panel.js';
 import {
   type Accepts,
   anyValue,
@@ -17,8 +11,14 @@ import {
   PANEL_FIELDS,
   refusedBy,
   thrownBy,
-} from './test-support/bad-input.js';
-import { ManualClock } from './test-support/manual-clock.js';
+} from '@cbsuite/testkit/bad-input.js';
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { exponentialBackoff } from './backoff.js';
+import { Breaker } from './breaker.js';
+import { isOptionError, OptionRangeError, OptionTypeError } from './option-error.js';
+import { Panel } from './panel.js';
 import {
   anyTripFunc,
   consecutiveTripFunc,

@@ -1,3 +1,4 @@
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Breaker, NO_PERMIT, PERMIT, type TransitionInfo } from './breaker.js';
 import { ErrorType } from './error-type.js';
@@ -6,7 +7,6 @@ import type { Metricer } from './metricer.js';
 import { OptionRangeError, OptionTypeError } from './option-error.js';
 import type { BreakerOptions } from './options.js';
 import { State, stateName } from './state.js';
-import { ManualClock } from './test-support/manual-clock.js';
 import { consecutiveTripFunc, rateTripFunc, slowRateTripFunc, thresholdTripFunc } from './trip-funcs.js';
 
 interface Event {

@@ -1,3 +1,4 @@
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { describe, expect, it } from 'vitest';
 import { NO_PERMIT, PERMIT, type TransitionInfo } from './breaker.js';
 import { FleetLink, type FleetPolicy, type Quorum, requiredNodes } from './fleet-link.js';
@@ -5,7 +6,6 @@ import type { PanelSync } from './fleet-sync.js';
 import type { FleetView } from './fleet-view.js';
 import { Panel } from './panel.js';
 import { State } from './state.js';
-import { ManualClock } from './test-support/manual-clock.js';
 import { consecutiveTripFunc, rateTripFunc } from './trip-funcs.js';
 
 /** A sync that only hands out links and logs transitions: what core calls, without a store. */

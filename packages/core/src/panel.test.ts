@@ -1,10 +1,10 @@
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PERMIT } from './breaker.js';
 import { OptionRangeError, OptionTypeError } from './option-error.js';
 import { Panel, type PanelOptions } from './panel.js';
 import { State, stateName } from './state.js';
-import { ManualClock } from './test-support/manual-clock.js';
 import { consecutiveTripFunc, type TripFunc, thresholdTripFunc } from './trip-funcs.js';
 
 function setup(options: PanelOptions = {}) {

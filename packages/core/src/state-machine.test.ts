@@ -1,9 +1,9 @@
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Breaker, NO_PERMIT, PERMIT, type Permit } from './breaker.js';
 import { ErrorType } from './error-type.js';
 import { type Mode, State } from './state.js';
-import { ManualClock } from './test-support/manual-clock.js';
 import { rateTripFunc } from './trip-funcs.js';
 
 // Property tests over random event sequences. The first compares the breaker

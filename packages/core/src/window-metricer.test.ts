@@ -1,6 +1,6 @@
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from './test-support/manual-clock.js';
 import { WindowMetricer } from './window-metricer.js';
 
 function makeWindow(clock: ManualClock, bucketTimeMs = 100, bucketNums = 100, trackSlow = false) {

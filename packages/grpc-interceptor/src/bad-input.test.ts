@@ -1,6 +1,4 @@
 import { show } from '@cbsuite/core';
-import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Accepts,
   anyValue,
@@ -14,7 +12,9 @@ import {
   PANEL_FIELDS,
   refusedBy,
   thrownBy,
-} from '../../core/src/test-support/bad-input.js';
+} from '@cbsuite/testkit/bad-input.js';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isCBConfigError } from './cb-config.js';
 import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
 

@@ -1,4 +1,13 @@
 import { State } from '@cbsuite/core';
+import {
+  EchoClient,
+  EchoService,
+  grpc,
+  type SayReply,
+  type SayRequest,
+  say,
+  startEchoServer,
+} from '@cbsuite/testkit/echo.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
 import {
@@ -9,15 +18,6 @@ import {
   circuitBreakStatus,
   isCircuitBreakError,
 } from './circuit-break-error.js';
-import {
-  EchoClient,
-  EchoService,
-  grpc,
-  type SayReply,
-  type SayRequest,
-  say,
-  startEchoServer,
-} from './test-support/echo.js';
 
 // A rejection is recognised by a mark on the status's metadata object that
 // only this process sets; the x-cbsuite-* trailers travel on the wire, so a

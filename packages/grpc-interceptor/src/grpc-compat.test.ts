@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OptionRangeError } from '@cbsuite/core';
+import { grpc } from '@cbsuite/testkit/echo.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
 import {
@@ -17,7 +18,6 @@ import {
   isInstanceBreakerPolicyRegistered,
   registerInstanceBreakerPolicy,
 } from './instance-policy.js';
-import { grpc } from './test-support/echo.js';
 import { GRPC_JS_VERSION, grpcJsAtLeast } from './test-support/grpc-version.js';
 import { isUnsupportedGrpcError, UnsupportedGrpcError } from './unsupported-grpc-error.js';
 

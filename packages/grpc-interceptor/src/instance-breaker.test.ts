@@ -1,11 +1,6 @@
 import { anyTripFunc, consecutiveTripFunc, ErrorType, rateTripFunc, State } from '@cbsuite/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../core/src/test-support/manual-clock.js';
-import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
-import { circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
-import type { CBStateChangeEvent } from './events.js';
-import { type ChildServer, startChildServer } from './test-support/child-server.js';
-import { type CutPoint, type CutServer, startCutServer } from './test-support/cut-server.js';
+import { type ChildServer, startChildServer } from '@cbsuite/testkit/child-server.js';
+import { type CutPoint, type CutServer, startCutServer } from '@cbsuite/testkit/cut-server.js';
 import {
   count,
   EchoClient,
@@ -15,9 +10,14 @@ import {
   type SayReply,
   say,
   startEchoServer,
-} from './test-support/echo.js';
+} from '@cbsuite/testkit/echo.js';
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
+import { setTestAddresses } from '@cbsuite/testkit/test-resolver.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
+import { circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
+import type { CBStateChangeEvent } from './events.js';
 import { grpcJsAtLeast } from './test-support/grpc-version.js';
-import { setTestAddresses } from './test-support/test-resolver.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

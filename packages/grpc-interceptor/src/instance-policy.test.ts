@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { State } from '@cbsuite/core';
+import { type EchoClient, type EchoServer, grpc, ipv4Target, say, startEchoServer } from '@cbsuite/testkit/echo.js';
+import { loadSecondGrpcCopy } from '@cbsuite/testkit/grpc-copy.js';
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../core/src/test-support/manual-clock.js';
 import { CBSuite } from './cb-suite.js';
 import { circuitBreakLevel } from './circuit-break-error.js';
 import type { CBFaultEvent } from './events.js';
@@ -15,8 +17,6 @@ import {
   registerInstanceBreakerPolicy,
 } from './instance-policy.js';
 import { rpcInfoOf } from './rpc-info.js';
-import { type EchoClient, type EchoServer, grpc, ipv4Target, say, startEchoServer } from './test-support/echo.js';
-import { loadSecondGrpcCopy } from './test-support/grpc-copy.js';
 import { grpcJsAtLeast } from './test-support/grpc-version.js';
 
 const cleanups: (() => unknown)[] = [];

@@ -1,7 +1,7 @@
 import { State } from '@cbsuite/core';
+import { EchoClient, grpc, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
-import { EchoClient, grpc, say, startEchoServer } from './test-support/echo.js';
 
 // Where we deliberately differ from Kitex (docs/semantics.md, "Differences
 // from Kitex"), with real grpc-js clients and servers. Most rows are pinned

@@ -1,9 +1,9 @@
+import { EchoClient, grpc, say, startEchoServer } from '@cbsuite/testkit/echo.js';
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../core/src/test-support/manual-clock.js';
 import { CBSuite } from './cb-suite.js';
 import { CBSuiteMetrics } from './prometheus.js';
-import { EchoClient, grpc, say, startEchoServer } from './test-support/echo.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

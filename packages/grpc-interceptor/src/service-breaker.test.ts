@@ -1,12 +1,4 @@
 import { ErrorType, State } from '@cbsuite/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../core/src/test-support/manual-clock.js';
-import { isCBConfigError } from './cb-config.js';
-import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
-import { circuitBreakKey, circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
-import { errorTypeTrailer } from './classify.js';
-import type { CBStateChangeEvent } from './events.js';
-import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import {
   type Behavior,
   chat,
@@ -17,7 +9,15 @@ import {
   grpc,
   say,
   startEchoServer,
-} from './test-support/echo.js';
+} from '@cbsuite/testkit/echo.js';
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isCBConfigError } from './cb-config.js';
+import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
+import { circuitBreakKey, circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
+import { errorTypeTrailer } from './classify.js';
+import type { CBStateChangeEvent } from './events.js';
+import type { GenServiceCBKeyFunc } from './rpc-info.js';
 
 const SAY = 'checkout/echo.v1.Echo/Say';
 const cleanups: (() => unknown)[] = [];

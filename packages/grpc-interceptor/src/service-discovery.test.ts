@@ -1,7 +1,7 @@
 import { State } from '@cbsuite/core';
+import { EchoClient, grpc, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
-import { EchoClient, grpc, say, startEchoServer } from './test-support/echo.js';
 
 // Kitex's ErrorTypeOnServiceLevel ignores ErrServiceDiscovery: a resolver
 // that fails says nothing about the service, and counting it would trip the

@@ -1,7 +1,7 @@
+import { grpc } from '@cbsuite/testkit/echo.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
 import { isCircuitBreakError } from './circuit-break-error.js';
-import { grpc } from './test-support/echo.js';
 
 // stats().service.rejections counts rejections per key for the keys the
 // service panel holds: a key the panel evicts (maxKeys) or removes takes its

@@ -1,8 +1,8 @@
 import { NO_PERMIT, PERMIT, State } from '@cbsuite/core';
+import { type OwnCluster, startCluster } from '@cbsuite/testkit/cluster.js';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Keys, slotOf } from './keys.js';
-import { type OwnCluster, startCluster } from './test-support/cluster.js';
 import { KEY, openFleet, syncNodes } from './test-support/sync-node.js';
 
 // A three-master Redis Cluster on loopback: each key group lives in one slot,

@@ -1,6 +1,6 @@
 import { NO_PERMIT, PERMIT, rateTripFunc, State } from '@cbsuite/core';
+import { client, deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 import { breakerKeys, KEY, openFleet, readHeader, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
 
 // Shared states, the fleet's probe, forced modes and configs.

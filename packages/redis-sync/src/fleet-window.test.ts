@@ -1,6 +1,6 @@
 import { Panel, rateTripFunc, State } from '@cbsuite/core';
+import { deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 import { KEY, openFleet, type SyncNode, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
 
 // The fleet window and what a trip opens: nodes of one fleet in one process,

@@ -1,9 +1,9 @@
+import { type OwnCluster, startCluster } from '@cbsuite/testkit/cluster.js';
+import { type EchoServer, grpc, startEchoServer } from '@cbsuite/testkit/echo.js';
+import { type Fleet, latest, startFleet } from '@cbsuite/testkit/fleet.js';
+import type { NodeConfig } from '@cbsuite/testkit/fleet-node.js';
+import { deletePrefix, type OwnRedis, sharedRedisUrl, startOwnRedis } from '@cbsuite/testkit/redis.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type EchoServer, grpc, startEchoServer } from '../../grpc-interceptor/src/test-support/echo.js';
-import { type OwnCluster, startCluster } from './test-support/cluster.js';
-import { type Fleet, latest, startFleet } from './test-support/fleet.js';
-import type { NodeConfig } from './test-support/fleet-node.js';
-import { deletePrefix, type OwnRedis, sharedRedisUrl, startOwnRedis } from './test-support/redis.js';
 
 // Fleets of real client processes on one Redis, and on a three-master Redis
 // Cluster, calling one downstream service that the test breaks and mends.

@@ -1,6 +1,5 @@
 import { isOptionError, show } from '@cbsuite/core';
 import { CBSuite, isCBConfigError } from '@cbsuite/grpc-interceptor';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type Accepts,
   expectOptionError,
@@ -9,10 +8,11 @@ import {
   isNumber,
   refusedBy,
   thrownBy,
-} from '../../core/src/test-support/bad-input.js';
+} from '@cbsuite/testkit/bad-input.js';
+import { client, deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Keys } from './keys.js';
 import { RedisSync, type RedisSyncOptions } from './redis-sync.js';
-import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 
 // RedisSync's options and the publish* methods of a synced CBSuite, with
 // the values of the bad-input tables: each is refused, naming the option and

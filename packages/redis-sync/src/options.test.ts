@@ -1,8 +1,8 @@
 import { show } from '@cbsuite/core';
+import { client, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkQuorum, type RedisSyncOptions, resolveSyncOptions } from './options.js';
-import { client, sharedRedisUrl } from './test-support/redis.js';
 
 // Every option of a RedisSync, refused with a typed error that names it and
 // shows the value as it was written.

@@ -1,7 +1,7 @@
 import { NO_PERMIT, PERMIT, State } from '@cbsuite/core';
+import { client, type OwnRedis, startOwnRedis } from '@cbsuite/testkit/redis.js';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { client, type OwnRedis, startOwnRedis } from './test-support/redis.js';
 import { breakerKeys, KEY, openFleet, syncNodes } from './test-support/sync-node.js';
 
 // Redis down at start, killed, restarted empty, paused, stopped: calls never

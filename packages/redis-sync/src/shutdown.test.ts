@@ -2,9 +2,9 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { CBSuite } from '@cbsuite/grpc-interceptor';
+import { client, deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisSync } from './redis-sync.js';
-import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 import { KEY, breakerKeys as keysOf, openFleet, syncNodes } from './test-support/sync-node.js';
 
 // Closing the suite and the sync, in either order: no recorded outcome is
@@ -16,7 +16,7 @@ const namespace = () => `${PREFIX}-${++ns}`;
 const nodes = syncNodes(sharedRedisUrl);
 afterEach(() => nodes.cleanup());
 afterAll(() => deletePrefix(sharedRedisUrl(), PREFIX));
-const EXIT_NODE = fileURLToPath(new URL('./test-support/exit-node.ts', import.meta.url));
+const EXIT_NODE = fileURLToPath(new URL('../../testkit/src/exit-node.ts', import.meta.url));
 
 /** Successes the fleet window of `key` (service scope) holds, as another node reads it. */
 async function fleetSuccesses(n: string, key: string): Promise<number> {

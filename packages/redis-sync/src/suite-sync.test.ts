@@ -1,8 +1,8 @@
 import { State } from '@cbsuite/core';
 import { CBSuite, isCBConfigError } from '@cbsuite/grpc-interceptor';
+import { client, deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSync } from './redis-sync.js';
-import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 
 // Two replicas of a client, as CBSuites in one process, shared through Redis.
 const PREFIX = `cbs-test-suite-${process.pid}`;

@@ -1,8 +1,8 @@
 import { NO_PERMIT, PERMIT, State } from '@cbsuite/core';
+import { client, deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageCodec } from './messages.js';
-import { client, deletePrefix, sharedRedisUrl } from './test-support/redis.js';
 import { breakerKeys, KEY, openFleet, packRecord, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
 
 // What a writer to Redis can do to a fleet, with and without a secret:

@@ -1,7 +1,8 @@
 // The version of the grpc-js the tests run on: the installed one, or the one
 // the grpc-js matrix aliases in (scripts/grpc-matrix.mjs).
+
+import { grpc } from '@cbsuite/testkit/echo.js';
 import { grpcVersionOf } from '../grpc-compat.js';
-import { grpc } from './echo.js';
 
 const found = grpcVersionOf(grpc);
 if (found === undefined) throw new Error('cannot read the version of the grpc-js under test');

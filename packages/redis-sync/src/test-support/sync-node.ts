@@ -2,12 +2,12 @@
 // panel: the tests flush by hand (flushNow, flushDue) so that every step is
 // explicit.
 import { Panel, type PanelOptions, rateTripFunc } from '@cbsuite/core';
+import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
+import { client } from '@cbsuite/testkit/redis.js';
 import type { Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { ManualClock } from '../../../core/src/test-support/manual-clock.js';
 import { Keys } from '../keys.js';
 import { RedisSync, type RedisSyncOptions } from '../redis-sync.js';
-import { client } from './redis.js';
 
 export const KEY = 'checkout/echo.v1.Echo/Say';
 

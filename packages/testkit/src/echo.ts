@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-const PROTO = fileURLToPath(new URL('../../../../proto/echo.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../../../proto/echo.proto', import.meta.url));
 
 export interface SayRequest {
   text: string;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, type ClusterOptions } from 'ioredis';
-import { freePort, pingRedis } from '../../../../scripts/test-global-setup.js';
+import { freePort, pingRedis } from './ports.js';
 
 const run = promisify(execFile);
 

@@ -3,8 +3,8 @@
 // that it exits on its own.
 //   argv: redisUrl namespace order (suite-first | sync-first | no-sync-close)
 import { CBSuite } from '@cbsuite/grpc-interceptor';
+import { RedisSync } from '@cbsuite/redis-sync';
 import { Redis } from 'ioredis';
-import { RedisSync } from '../redis-sync.js';
 
 const [url, namespace, order] = process.argv.slice(2) as [string, string, string];
 const redis = new Redis(url);

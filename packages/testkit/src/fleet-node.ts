@@ -2,9 +2,9 @@
 // calling a downstream Echo service, shared with the fleet through a
 // RedisSync unless told to run alone. Driven over IPC by fleet.ts.
 import { CBSuite, stateName } from '@cbsuite/grpc-interceptor';
+import { RedisSync } from '@cbsuite/redis-sync';
 import { Cluster, Redis } from 'ioredis';
-import { EchoClient, grpc, say } from '../../../grpc-interceptor/src/test-support/echo.js';
-import { RedisSync } from '../redis-sync.js';
+import { EchoClient, grpc, say } from './echo.js';
 
 export interface NodeConfig {
   readonly index: number;

@@ -1,10 +1,10 @@
 // The values the bad-input tables feed every option and argument, what each
 // kind of field accepts, and the check that a refusal is a typed error naming
 // the field as the user wrote it and showing the value.
+
+import { isOptionError, show } from '@cbsuite/core';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { isOptionError } from '../option-error.js';
-import { show } from '../show.js';
 
 /** Wrong types, NaN, ±Infinity, negative, non-integer, huge, null and BigInt. */
 export const BAD_VALUES: readonly (readonly [string, unknown])[] = [

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import { inject } from 'vitest';
-import { freePort, pingRedis } from '../../../../scripts/test-global-setup.js';
+import { freePort, pingRedis } from './ports.js';
 
 /** The shared Redis (never stopped by a test). */
 export function sharedRedisUrl(): string {
