@@ -1,12 +1,14 @@
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Breaker, NO_PERMIT, PERMIT, type TransitionInfo } from './breaker.js';
+import { Breaker } from './breaker.js';
 import { ErrorType } from './error-type.js';
 import { BreakerTimeoutError, isBreakerTimeoutError, isCircuitBreakerError } from './errors.js';
 import type { Metricer } from './metricer.js';
 import { OptionRangeError, OptionTypeError } from './option-error.js';
 import type { BreakerOptions } from './options.js';
+import { NO_PERMIT, PERMIT } from './permit.js';
 import { State, stateName } from './state.js';
+import type { TransitionInfo } from './transition.js';
 import { consecutiveTripFunc, rateTripFunc, slowRateTripFunc, thresholdTripFunc } from './trip-funcs.js';
 
 interface Event {

@@ -1,158 +1,48 @@
-import { ErrorType, isErrorType } from './error-type.js';
-import { BreakerTimeoutError, CircuitBreakerError, withoutStack } from './errors.js';
+import { type BreakerState, CLOSED, type HalfOpen, MODES, modeOf, type Open, stateOf } from './breaker-state.js';
+import { ErrorType } from './error-type.js';
+import { CircuitBreakerError } from './errors.js';
+import {
+  type Executable,
+  type ExecuteHandlers,
+  type ExecuteOptions,
+  execute,
+  makeRejection,
+  type Rejection,
+  type SignalledExecutable,
+  type SignalledExecuteOptions,
+} from './execute.js';
 import type { FleetLink, LinkedBreaker } from './fleet-link.js';
 import type { FleetView } from './fleet-view.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
 import { OptionTypeError } from './option-error.js';
-import { type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { Mode, State } from './state.js';
+import {
+  type BreakerInit,
+  type BreakerOptions,
+  coolingFor,
+  type ResolvedOptions,
+  resolveOptions,
+  tripFuncOf,
+} from './options.js';
+import { NO_PERMIT, PERMIT, type Permit } from './permit.js';
+import { admitProbe, endProbe, halfOpenWithProbe, takeProbe } from './probes.js';
+import { type Mode, State } from './state.js';
+import {
+  type BreakerStateChangeHandler,
+  type KeyedStateChangeHandler,
+  notify,
+  type TransitionCause,
+  type TransitionInfo,
+} from './transition.js';
 import type { TripFunc } from './trip-funcs.js';
-import { checkFunction, checkNumber } from './validate.js';
+import { checkFunction } from './validate.js';
 import { type RecentCounts, WindowMetricer } from './window-metricer.js';
 
 /**
- * An admission ticket from `acquire()`: `NO_PERMIT` (0) when the call is
- * rejected, `PERMIT` (1) for a call admitted in CLOSED, and a unique number
- * (>= 2) for each HALF_OPEN probe. Hand it back with the outcome so the
- * breaker can tell probe results from late results.
- */
-export type Permit = number;
-export const NO_PERMIT: Permit = 0;
-export const PERMIT: Permit = 1;
-
-/** Why a breaker changed state. */
-export type TransitionCause =
-  /** CLOSED → OPEN: the trip func said so. */
-  | 'trip'
-  /** OPEN → HALF_OPEN: cooling ended and a call arrived. */
-  | 'cooled'
-  /** HALF_OPEN → OPEN: a probe failed, timed out or was slow. */
-  | 'probeFailed'
-  /** HALF_OPEN → CLOSED: `halfOpenSuccesses` probes succeeded. */
-  | 'probeSucceeded'
-  /** A forced mode was set or cleared. */
-  | 'mode'
-  /** `reset()` was called. */
-  | 'reset'
-  /** A state was applied from elsewhere (a fleet sync). */
-  | 'remote';
-
-/** Details of a transition, beside the counts. */
-export interface TransitionInfo {
-  readonly cause: TransitionCause;
-  /** Failed probes since the last close (0 for the open that follows a trip). */
-  readonly attempt: number;
-  /** For transitions to OPEN: how long this open cools, in ms. 0 otherwise. */
-  readonly coolingMs: number;
-  /**
-   * For a synced breaker: whether this OPEN (or the HALF_OPEN that follows
-   * it) is the fleet's, shared with the other nodes, rather than this node's
-   * alone. Always false without a sync.
-   */
-  readonly fleet: boolean;
-}
-
-/**
- * Called synchronously after each transition, with the counts at the moment
- * of the transition (for HALF_OPEN → CLOSED, before the window is reset).
- */
-export type BreakerStateChangeHandler = (from: State, to: State, m: Metricer, info: TransitionInfo) => void;
-
-/** The handler a panel gives its breakers: the breaker's key comes first. */
-export type KeyedStateChangeHandler = (key: string, from: State, to: State, m: Metricer, info: TransitionInfo) => void;
-
-/** Per-call options of `execute`. */
-export interface ExecuteOptions {
-  /**
-   * Give up after this many ms: the call's signal is aborted, the outcome is
-   * recorded as a timeout and the promise rejects with a `BreakerTimeoutError`.
-   */
-  readonly timeoutMs?: number;
-  /** The caller's signal. Aborting it rejects with its reason and records nothing. */
-  readonly signal?: AbortSignal;
-  /** Classifies a thrown error. Default: every error is a `Failure`. */
-  readonly classify?: (err: unknown) => ErrorType;
-}
-
-/**
- * The function `execute` runs. It receives an abort signal when the call has
- * a `timeoutMs` or a caller's `signal`, and `undefined` otherwise (the fast
- * path makes no `AbortController`).
- */
-export type Executable<T> = (signal: AbortSignal | undefined) => T | PromiseLike<T>;
-
-/** A function that needs its signal: `execute` takes it with options that set `timeoutMs` or `signal`. */
-export type SignalledExecutable<T> = (signal: AbortSignal) => T | PromiseLike<T>;
-
-/** Options with which `execute` always passes a signal: a `timeoutMs`, a caller's `signal`, or both. */
-export type SignalledExecuteOptions = ExecuteOptions &
-  ({ readonly timeoutMs: number } | { readonly signal: AbortSignal });
-
-interface ClosedInner {
-  readonly state: typeof State.Closed;
-  readonly mode: typeof Mode.Normal | typeof Mode.Disabled | typeof Mode.MetricsOnly;
-}
-interface OpenInner {
-  readonly state: typeof State.Open;
-  readonly mode: typeof Mode.Normal;
-  readonly openedAt: number;
-  readonly coolingMs: number;
-  readonly attempt: number;
-  readonly fleet: boolean;
-}
-interface ForcedOpenInner {
-  readonly state: typeof State.Open;
-  readonly mode: typeof Mode.ForcedOpen;
-}
-interface HalfOpenInner {
-  readonly state: typeof State.HalfOpen;
-  readonly mode: typeof Mode.Normal;
-  readonly attempt: number;
-  readonly fleet: boolean;
-  successes: number;
-  /** When the latest probe was admitted, and the one before (restored if the latest is released unused). */
-  lastProbeAt: number;
-  prevProbeAt: number;
-  lastProbeId: number;
-  /** Probes in flight, when tracked: ids and admission times, oldest first. */
-  readonly probeIds: number[];
-  readonly probeAt: number[];
-}
-type Inner = ClosedInner | OpenInner | ForcedOpenInner | HalfOpenInner;
-
-// The closed states are shared singletons, so the hot path is one identity check.
-const CLOSED: ClosedInner = Object.freeze({ state: State.Closed, mode: Mode.Normal });
-const DISABLED: ClosedInner = Object.freeze({ state: State.Closed, mode: Mode.Disabled });
-const METRICS_ONLY: ClosedInner = Object.freeze({ state: State.Closed, mode: Mode.MetricsOnly });
-const FORCED_OPEN: ForcedOpenInner = Object.freeze({ state: State.Open, mode: Mode.ForcedOpen });
-const MODES: Record<Mode, Inner> = {
-  normal: CLOSED,
-  disabled: DISABLED,
-  metricsOnly: METRICS_ONLY,
-  forcedOpen: FORCED_OPEN,
-};
-
-let nextProbeId = 2;
-const newProbeId = (): number => {
-  const id = nextProbeId++;
-  if (nextProbeId >= Number.MAX_SAFE_INTEGER) nextProbeId = 2;
-  return id;
-};
-
-/** How a panel builds its breakers without validating options again (not for users). */
-export interface BreakerInit {
-  readonly key: string;
-  readonly options: ResolvedOptions;
-  readonly onStateChange: KeyedStateChangeHandler | undefined;
-}
-
-/**
  * One circuit breaker: a window of outcomes and the CLOSED → OPEN → HALF_OPEN
- * state machine of gopkg (see {@link State} for the diagram). Usually made
- * per key by a {@link Panel}; a stand-alone breaker guards a single resource.
- *
- * No timers: OPEN becomes HALF_OPEN lazily, in the first `acquire()` or
- * `isAllowed()` after cooling.
+ * state machine of gopkg (see {@link State} for the diagram), with the forced
+ * modes beside it (see {@link Mode}). Usually made per key by a `Panel`; a
+ * stand-alone breaker guards a single resource. No timers: OPEN becomes
+ * HALF_OPEN in the first `acquire()` or `isAllowed()` after cooling.
  */
 export class Breaker implements LinkedBreaker {
   /** The panel key, or `""` for a stand-alone breaker. */
@@ -160,13 +50,11 @@ export class Breaker implements LinkedBreaker {
   private readonly opts: ResolvedOptions;
   private readonly win: WindowMetricer;
   private readonly onChange: KeyedStateChangeHandler | undefined;
-  private s: Inner = CLOSED;
-  private rejection: Rejection | undefined = undefined;
-  private handlers: ExecuteHandlers | undefined = undefined;
-  /** @internal The panel's least-recently-used list. */
-  lruPrev: Breaker | undefined = undefined;
-  /** @internal */
-  lruNext: Breaker | undefined = undefined;
+  private s: BreakerState = CLOSED;
+  private rejected: Rejection | undefined = undefined;
+  private rejectedIn: BreakerState | undefined = undefined; // a transition makes a new state object
+  /** @internal execute()'s handlers of plain calls, made once per breaker. */
+  executeHandlers: ExecuteHandlers | undefined = undefined;
   /** The fleet sync's link, when the breaker's panel is synced (set by the panel). */
   link: FleetLink | undefined = undefined;
 
@@ -190,12 +78,12 @@ export class Breaker implements LinkedBreaker {
 
   /** The current state. A forced-open breaker reports OPEN; disabled and metrics-only report CLOSED. */
   state(): State {
-    return this.s.state;
+    return stateOf(this.s);
   }
 
   /** The current mode. */
   mode(): Mode {
-    return this.s.mode;
+    return modeOf(this.s);
   }
 
   /** The live window statistics. */
@@ -213,51 +101,39 @@ export class Breaker implements LinkedBreaker {
     return this.acquire() !== NO_PERMIT;
   }
 
-  /**
-   * Like `isAllowed()`, but returns a {@link Permit} to pass back with the
-   * outcome (or to `release()` if the call never goes out).
-   */
+  /** `isAllowed()` returning a {@link Permit} to pass back with the outcome, or to `release()` if the call never goes out. */
   acquire(): Permit {
     const s = this.s;
     if (s === CLOSED) return PERMIT;
-    return this.acquireSlow(s);
-  }
-
-  /**
-   * Gives back a permit whose call never went out: a probe slot is freed and
-   * the detect interval it took is restored. Nothing is recorded.
-   */
-  release(permit: Permit): void {
-    const s = this.s;
-    if (permit <= PERMIT || s.state !== State.HalfOpen || s.mode !== Mode.Normal) return;
-    if (this.opts.trackProbes) removeProbe(s, permit);
-    if (permit === s.lastProbeId) {
-      s.lastProbeAt = s.prevProbeAt;
-      s.lastProbeId = 0;
+    switch (s.kind) {
+      case 'open':
+        return this.acquireOpen(s);
+      case 'halfOpen':
+        return this.acquireHalfOpen(s);
+      case 'forcedOpen':
+        return NO_PERMIT;
+      default:
+        return PERMIT;
     }
   }
 
-  // A call that went out ended with an outcome that says nothing: unlike
-  // release(), the detect interval its probe took is not given back.
-  private ignored(permit: Permit): void {
+  /** Gives back a permit whose call never went out: its probe slot and detect interval are freed. Nothing is recorded. */
+  release(permit: Permit): void {
     const s = this.s;
-    if (permit <= PERMIT || s.state !== State.HalfOpen || s.mode !== Mode.Normal) return;
-    if (this.opts.trackProbes) removeProbe(s, permit);
-    if (permit === s.lastProbeId) s.lastProbeId = 0;
+    if (permit > PERMIT && s.kind === 'halfOpen') endProbe(s, permit, true, this.opts);
   }
 
   /** Records a success. `latencyMs` feeds slow-call tracking; `permit` identifies a probe. */
   succeed(latencyMs?: number, permit?: Permit): void {
     const s = this.s;
-    if (s === CLOSED) {
+    if (s === CLOSED || s.kind === 'metricsOnly') {
       const slow = latencyMs !== undefined && latencyMs >= this.opts.slowCallDurationMs;
       const now = this.opts.now();
       this.win.recordSuccess(now, slow);
       if (this.link !== undefined) this.link.add(0, slow, now);
-      if (slow) this.tripIfNeeded(undefined, now);
-      return;
-    }
-    this.succeedSlow(s, latencyMs, permit);
+      if (slow && s === CLOSED) this.tripIfNeeded(undefined, now);
+    } else if (s.kind === 'halfOpen') this.probeSucceeded(s, latencyMs, permit);
+    // OPEN: late successes are not recorded (gopkg). Disabled and forced open record nothing.
   }
 
   /** Records a failure; in CLOSED, then asks the trip func. */
@@ -281,103 +157,75 @@ export class Breaker implements LinkedBreaker {
   }
 
   /**
-   * Records an outcome by {@link ErrorType} (Kitex's `RecordStat`). An
-   * `Ignorable` outcome records nothing; a probe's permit stops counting as in
-   * flight, but the detect interval the probe took stays taken (gopkg), so a
-   * cancelled probe does not let another call through at once.
+   * Records an outcome by {@link ErrorType} (Kitex's `RecordStat`). `Ignorable` records nothing; a probe's
+   * permit leaves the in-flight list but its detect interval stays taken (gopkg): no second probe at once.
    */
   record(type: ErrorType, latencyMs?: number, permit?: Permit): void {
     if (type === ErrorType.Success) this.succeed(latencyMs, permit);
     else if (type === ErrorType.Failure) this.fail(latencyMs, permit);
     else if (type === ErrorType.Timeout) this.timeout(latencyMs, permit);
-    else if (permit !== undefined) this.ignored(permit);
+    else if (permit !== undefined && permit > PERMIT && this.s.kind === 'halfOpen') {
+      endProbe(this.s, permit, false, this.opts);
+    }
   }
 
-  /**
-   * Empties the window and returns a normal-mode breaker to CLOSED. Forced
-   * modes stay. Unlike gopkg, a state change here fires the handler.
-   */
+  /** Empties the window and returns a normal-mode breaker to CLOSED (forced modes stay); unlike gopkg, fires the handler. */
   reset(): void {
     const s = this.s;
     const snapshot = this.snapshot();
     this.win.reset();
     this.link?.resetWindow();
-    if (s.mode !== Mode.Normal || s === CLOSED) return;
+    if (s.kind !== 'open' && s.kind !== 'halfOpen') return;
     this.s = CLOSED;
-    this.changed(s.state, State.Closed, 'reset', 0, 0, snapshot);
+    this.changed(stateOf(s), State.Closed, 'reset', 0, 0, snapshot);
   }
 
-  /**
-   * Sets a forced mode (see {@link Mode}). Setting `normal` from another mode
-   * resumes the state machine in CLOSED, keeping the window.
-   */
+  /** Sets a forced mode (see {@link Mode}); `normal` resumes the state machine in CLOSED, keeping the window. */
   setMode(mode: Mode): void {
-    const next = MODES[mode];
-    if (next === undefined || !Object.hasOwn(MODES, mode)) {
+    const next = Object.hasOwn(MODES, mode) ? MODES[mode] : undefined;
+    if (next === undefined) {
       throw new OptionTypeError('mode', mode, `must be one of ${Object.keys(MODES).join(', ')}`);
     }
     const s = this.s;
-    if (s.mode === mode) return;
+    if (modeOf(s) === mode) return;
     this.s = next;
-    if (s.state !== next.state) this.changed(s.state, next.state, 'mode', 0, 0);
-    else this.rejection = undefined;
+    if (stateOf(s) !== stateOf(next)) this.changed(stateOf(s), stateOf(next), 'mode', 0, 0);
   }
 
   /**
-   * Runs `fn` if the breaker allows it and records how it ended: a fulfilled
-   * promise is a success, a rejection a failure (or what `classify` says),
-   * `timeoutMs` passing a timeout. When not allowed, rejects at once with a
-   * {@link CircuitBreakerError} (no stack trace) and does not call `fn`.
-   *
-   * Rejected calls of one breaker in one state share one error and one
-   * rejected promise, which is marked handled: a caller that drops it gets
-   * no unhandled-rejection warning for it.
-   *
-   * `fn` gets an abort signal when `options` set `timeoutMs` or `signal`,
-   * so with those it may declare `(signal: AbortSignal) =>`.
+   * Runs `fn` if the breaker allows it and records how it ended: fulfilled is
+   * a success, rejected a failure (or what `classify` says), `timeoutMs`
+   * passing a timeout. When not allowed, rejects at once with a
+   * {@link CircuitBreakerError} (no stack trace; one error and one handled
+   * promise per state) and does not call `fn`. With `timeoutMs` or `signal`,
+   * `fn` gets an abort signal and may declare `(signal: AbortSignal) =>`.
    */
   execute<T>(fn: SignalledExecutable<T>, options: SignalledExecuteOptions): Promise<T>;
   execute<T>(fn: Executable<T>, options?: ExecuteOptions): Promise<T>;
   execute<T>(fn: Executable<T> | SignalledExecutable<T>, options?: ExecuteOptions): Promise<T> {
-    const permit = this.acquire();
-    if (permit === NO_PERMIT) return (this.rejection ?? this.makeRejection()).promise;
-    if (options === undefined && permit === PERMIT && !this.opts.trackSlow) {
-      const h = this.handlers ?? this.makeHandlers();
-      let result: T | PromiseLike<T>;
-      try {
-        result = (fn as Executable<T>)(undefined);
-      } catch (err) {
-        this.fail();
-        return Promise.reject(err);
-      }
-      return Promise.resolve(result).then(h.ok, h.err) as Promise<T>;
-    }
-    return this.executeSlow(fn as Executable<T>, permit, options);
+    return execute(this, fn as Executable<T>, options);
   }
 
   /** The error a rejected call gets: one instance per state, without a stack trace. */
   rejectionError(): CircuitBreakerError {
-    return (this.rejection ?? this.makeRejection()).error;
+    return this.rejection().error;
   }
 
-  // One error and one rejected promise per state, shared by every rejected
-  // call. The promise is marked handled when made: awaiting a promise that is
-  // rejected with no handler costs ~1 µs more in Node, which tracks it as a
-  // possible unhandled rejection.
-  private makeRejection(): Rejection {
-    const { state, mode } = this.s;
-    const error = withoutStack(() => new CircuitBreakerError(this.key, state, mode));
-    const promise = Promise.reject(error);
-    promise.catch(ignore);
-    const r: Rejection = { error, promise };
-    this.rejection = r;
-    return r;
+  /** @internal The rejection of the current state, shared by every call it rejects. */
+  rejection(): Rejection {
+    const s = this.s;
+    if (this.rejectedIn === s && this.rejected !== undefined) return this.rejected;
+    this.rejectedIn = s;
+    this.rejected = makeRejection(() => new CircuitBreakerError(this.key, stateOf(s), modeOf(s)));
+    return this.rejected;
   }
 
-  /**
-   * For a synced breaker: the rest of the fleet's counts for this key, as the
-   * sync last heard them, if still fresh. Undefined without a sync.
-   */
+  /** @internal The clock execute() measures latency with, when slow calls are tracked. */
+  get latencyClock(): (() => number) | undefined {
+    return this.opts.trackSlow ? this.opts.now : undefined;
+  }
+
+  /** For a synced breaker: the rest of the fleet's counts for this key, if still fresh. Undefined without a sync. */
   fleetView(): FleetView | undefined {
     return this.link?.freshView(this.opts.now());
   }
@@ -385,71 +233,63 @@ export class Breaker implements LinkedBreaker {
   /** When an OPEN breaker's cooling ends (local clock, ms); undefined in other states. */
   coolsAt(): number | undefined {
     const s = this.s;
-    return s.state === State.Open && s.mode === Mode.Normal ? s.openedAt + s.coolingMs : undefined;
+    return s.kind === 'open' ? s.openedAt + s.coolingMs : undefined;
   }
 
   /** Whether the current OPEN or HALF_OPEN state is the fleet's (see {@link TransitionInfo.fleet}). */
   isFleetScoped(): boolean {
     const s = this.s;
-    return (s.state === State.Open || s.state === State.HalfOpen) && s.mode === Mode.Normal && s.fleet;
+    return (s.kind === 'open' || s.kind === 'halfOpen') && s.fleet;
   }
 
   /** Failed probes since the last close. */
   attempt(): number {
     const s = this.s;
-    return (s.state === State.Open || s.state === State.HalfOpen) && s.mode === Mode.Normal ? s.attempt : 0;
+    return s.kind === 'open' || s.kind === 'halfOpen' ? s.attempt : 0;
   }
 
   /**
-   * For fleet syncs: the fleet opened this key, with `remainingMs` of a
-   * `coolingMs` cooling left (already translated to this node's clock).
-   * Returns whether the breaker changed. Forced modes are left alone.
+   * For fleet syncs: the fleet opened this key with `remainingMs` (this node's
+   * clock) of a `coolingMs` cooling left. Forced modes are left alone.
+   * Returns whether the breaker changed.
    */
   applyFleetOpen(remainingMs: number, coolingMs: number, attempt: number): boolean {
     const s = this.s;
-    if (s.mode !== Mode.Normal) return false;
-    const now = this.opts.now();
-    const openedAt = now - Math.max(0, coolingMs - remainingMs);
-    if (s.state === State.Open && s.fleet && s.attempt === attempt && Math.abs(s.openedAt - openedAt) < 1) return false;
-    this.s = { state: State.Open, mode: Mode.Normal, openedAt, coolingMs, attempt, fleet: true };
-    if (s.state !== State.Open) this.changed(s.state, State.Open, 'remote', attempt, coolingMs, undefined, true);
-    else this.rejection = undefined;
+    if (s.kind !== 'closed' && s.kind !== 'open' && s.kind !== 'halfOpen') return false;
+    const openedAt = this.opts.now() - Math.max(0, coolingMs - remainingMs);
+    if (s.kind === 'open' && s.fleet && s.attempt === attempt && Math.abs(s.openedAt - openedAt) < 1) return false;
+    this.s = { kind: 'open', openedAt, coolingMs, attempt, fleet: true };
+    if (s.kind !== 'open') this.changed(stateOf(s), State.Open, 'remote', attempt, coolingMs, undefined, true);
     return true;
   }
 
   /**
-   * For fleet syncs: this node's own OPEN becomes the fleet's, because the
-   * quorum of failing nodes came after its trip (their reports lag it). The
-   * cooling goes on as it was; no transition (the state stays OPEN). Returns
-   * whether the breaker changed.
+   * For fleet syncs: this node's own OPEN becomes the fleet's (the quorum's
+   * reports came after its trip); the cooling goes on, no transition.
+   * Returns whether the breaker changed.
    */
   promoteToFleet(): boolean {
     const s = this.s;
-    if (s.state !== State.Open || s.mode !== Mode.Normal || s.fleet) return false;
+    if (s.kind !== 'open' || s.fleet) return false;
     this.s = { ...s, fleet: true };
-    this.rejection = undefined;
     return true;
   }
 
   /**
    * For fleet syncs: the fleet closed this key. Only a fleet-scoped OPEN or
-   * HALF_OPEN closes (and its window resets); an OPEN of this node's own
-   * runs its own probes. Returns whether the breaker changed.
+   * HALF_OPEN closes (its window resets); a node's own OPEN runs its own
+   * probes. Returns whether the breaker changed.
    */
   applyFleetClose(): boolean {
     const s = this.s;
-    if (s.mode !== Mode.Normal || s.state === State.Closed || !s.fleet) return false;
-    const snapshot = this.snapshot();
-    this.win.reset();
-    this.link?.resetWindow();
-    this.s = CLOSED;
-    this.changed(s.state, State.Closed, 'remote', 0, 0, snapshot, true);
+    if ((s.kind !== 'open' && s.kind !== 'halfOpen') || !s.fleet) return false;
+    this.close(s, 'remote', true);
     return true;
   }
 
-  /** For fleet syncs: the configured trip func's verdict on `m` (false when the key has none). */
+  /** For fleet syncs: the configured trip func's verdict on `m`. */
   wouldTrip(m: Metricer): boolean {
-    return this.tripFunc()(m);
+    return tripFuncOf(this.key, this.opts)(m);
   }
 
   /** For fleet syncs: this breaker's outcomes over about the last `ms` (whole buckets, at most the window). */
@@ -467,117 +307,53 @@ export class Breaker implements LinkedBreaker {
     return this.win.isEmptyAt(now);
   }
 
-  private acquireSlow(s: Inner): Permit {
-    if (s.mode !== Mode.Normal) return s.mode === Mode.ForcedOpen ? NO_PERMIT : PERMIT;
-    if (s.state === State.Closed) return PERMIT;
+  private acquireOpen(s: Open): Permit {
     const now = this.opts.now();
     const link = this.link;
     if (link !== undefined) link.lastUsed = now;
-    if (s.state === State.Open) {
-      if (now < s.openedAt + s.coolingMs) return NO_PERMIT;
-      // The fleet probes through one node at a time: the others keep rejecting.
-      if (s.fleet && link !== undefined && !link.mayProbe()) return NO_PERMIT;
-      const h: HalfOpenInner = {
-        state: State.HalfOpen,
-        mode: Mode.Normal,
-        attempt: s.attempt,
-        fleet: s.fleet,
-        successes: 0,
-        lastProbeAt: now,
-        prevProbeAt: Number.NEGATIVE_INFINITY,
-        lastProbeId: 0,
-        probeIds: [],
-        probeAt: [],
-      };
-      this.s = h;
-      const permit = this.addProbe(h, now);
-      this.changed(State.Open, State.HalfOpen, 'cooled', s.attempt, 0, undefined, s.fleet);
-      return permit;
-    }
-    if (this.opts.trackProbes) this.expireProbes(s, now);
-    if (now < s.lastProbeAt + this.opts.detectTimeoutMs) return NO_PERMIT;
-    if (s.probeIds.length >= this.opts.halfOpenMaxProbes) return NO_PERMIT;
-    s.prevProbeAt = s.lastProbeAt;
-    s.lastProbeAt = now;
-    return this.addProbe(s, now);
+    if (now < s.openedAt + s.coolingMs) return NO_PERMIT;
+    // The fleet probes through one node at a time: the others keep rejecting.
+    if (s.fleet && link !== undefined && !link.mayProbe()) return NO_PERMIT;
+    const h = halfOpenWithProbe(s.attempt, s.fleet, now, this.opts);
+    this.s = h;
+    this.changed(State.Open, State.HalfOpen, 'cooled', s.attempt, 0, undefined, s.fleet);
+    return h.lastProbeId;
   }
 
-  private addProbe(s: HalfOpenInner, now: number): Permit {
-    const id = newProbeId();
-    s.lastProbeId = id;
-    if (this.opts.trackProbes) {
-      s.probeIds.push(id);
-      s.probeAt.push(now);
-    }
-    return id;
+  private acquireHalfOpen(s: HalfOpen): Permit {
+    const now = this.opts.now();
+    if (this.link !== undefined) this.link.lastUsed = now;
+    return admitProbe(s, now, this.opts);
   }
 
-  private expireProbes(s: HalfOpenInner, now: number): void {
-    const cutoff = now - this.opts.halfOpenProbeTimeoutMs;
-    let n = 0;
-    while (n < s.probeAt.length && (s.probeAt[n] as number) <= cutoff) n++;
-    if (n > 0) {
-      s.probeIds.splice(0, n);
-      s.probeAt.splice(0, n);
-    }
-  }
-
-  /**
-   * Whether an outcome in HALF_OPEN counts as a probe result, taking the
-   * probe off the in-flight list. Untracked (Kitex): every outcome counts.
-   */
-  private takeProbe(s: HalfOpenInner, permit: Permit | undefined): boolean {
-    if (!this.opts.trackProbes) return true;
-    if (permit !== undefined && permit > PERMIT && removeProbe(s, permit)) return true;
-    if (this.opts.strictProbes) return false;
-    if (s.probeIds.length > 0) {
-      s.probeIds.shift();
-      s.probeAt.shift();
-    }
-    return true;
-  }
-
-  private succeedSlow(s: Inner, latencyMs: number | undefined, permit: Permit | undefined): void {
-    if (s.mode === Mode.MetricsOnly) {
-      const slow = latencyMs !== undefined && latencyMs >= this.opts.slowCallDurationMs;
-      const now = this.opts.now();
-      this.win.recordSuccess(now, slow);
-      this.link?.add(0, slow, now);
-      return;
-    }
-    // OPEN: late successes are not recorded (gopkg). Disabled and forced open record nothing.
-    if (s.state !== State.HalfOpen) return;
-    if (!this.takeProbe(s, permit)) return;
+  private probeSucceeded(s: HalfOpen, latencyMs: number | undefined, permit: Permit | undefined): void {
+    if (!takeProbe(s, permit, this.opts)) return;
     if (latencyMs !== undefined && latencyMs >= this.opts.slowCallDurationMs) {
       this.open(this.opts.now(), s.attempt + 1, 'probeFailed', s.fleet);
       return;
     }
     s.successes++;
-    if (s.successes < this.opts.halfOpenSuccesses) return;
-    const snapshot = this.snapshot();
-    this.win.reset();
-    this.link?.resetWindow();
-    this.s = CLOSED;
-    this.changed(State.HalfOpen, State.Closed, 'probeSucceeded', s.attempt, 0, snapshot, s.fleet);
+    if (s.successes >= this.opts.halfOpenSuccesses) this.close(s, 'probeSucceeded', s.fleet);
   }
 
   private error(isTimeout: boolean, trip: TripFunc | undefined, latencyMs: number | undefined, permit?: Permit): void {
     const s = this.s;
-    if (s.mode === Mode.Disabled || s.mode === Mode.ForcedOpen) return;
+    if (s.kind === 'disabled' || s.kind === 'forcedOpen') return;
     const now = this.opts.now();
     const slow = latencyMs !== undefined && latencyMs >= this.opts.slowCallDurationMs;
     if (isTimeout) this.win.recordTimeout(now, slow);
     else this.win.recordFailure(now, slow);
     this.link?.add(isTimeout ? 2 : 1, slow, now);
     if (s === CLOSED) this.tripIfNeeded(trip, now);
-    else if (s.state === State.HalfOpen && this.takeProbe(s, permit))
+    else if (s.kind === 'halfOpen' && takeProbe(s, permit, this.opts)) {
       this.open(now, s.attempt + 1, 'probeFailed', s.fleet);
+    }
   }
 
   // A synced breaker asks its link what a trip opens: nothing, this node
   // alone, or the key for the fleet (see FleetLink.tripScope).
   private tripIfNeeded(trip: TripFunc | undefined, now: number): void {
-    const f = trip ?? this.tripFunc();
+    const f = trip ?? tripFuncOf(this.key, this.opts);
     const link = this.link;
     if (link === undefined) {
       if (f(this.win)) this.open(now, 0, 'trip', false);
@@ -587,24 +363,21 @@ export class Breaker implements LinkedBreaker {
     if (scope !== 'none') this.open(now, 0, 'trip', scope === 'fleet');
   }
 
-  // The trip func in force for this key (resolved on every evaluation, so
-  // config changes apply at once).
-  private tripFunc(): TripFunc {
-    const withKey = this.opts.shouldTripWithKey;
-    return withKey === undefined ? this.opts.shouldTrip : withKey(this.key);
+  private open(now: number, attempt: number, cause: TransitionCause, fleet: boolean): void {
+    const from = stateOf(this.s);
+    const coolingMs = coolingFor(attempt, this.opts);
+    this.s = { kind: 'open', openedAt: now, coolingMs, attempt, fleet };
+    this.changed(from, State.Open, cause, attempt, coolingMs, undefined, fleet);
   }
 
-  private open(now: number, attempt: number, cause: TransitionCause, fleet: boolean): void {
-    const from = this.s.state;
-    const base = this.opts.coolingTimeoutMs;
-    let coolingMs = base;
-    if (this.opts.coolingBackoff !== undefined) {
-      coolingMs = this.opts.coolingBackoff(attempt, base, this.opts.random);
-      // A user's backoff function must not be able to wedge the breaker open.
-      if (!(coolingMs >= 0) || coolingMs === Number.POSITIVE_INFINITY) coolingMs = base;
-    }
-    this.s = { state: State.Open, mode: Mode.Normal, openedAt: now, coolingMs, attempt, fleet };
-    this.changed(from, State.Open, cause, attempt, coolingMs, undefined, fleet);
+  // Back to CLOSED with an empty window: the outcomes of the episode that
+  // ended must not count toward the next trip.
+  private close(s: Open | HalfOpen, cause: TransitionCause, fleet: boolean): void {
+    const snapshot = this.snapshot();
+    this.win.reset();
+    this.link?.resetWindow();
+    this.s = CLOSED;
+    this.changed(stateOf(s), State.Closed, cause, s.attempt, 0, snapshot, fleet);
   }
 
   private snapshot(): MetricsSnapshot | undefined {
@@ -620,128 +393,8 @@ export class Breaker implements LinkedBreaker {
     snapshot?: MetricsSnapshot,
     fleet = false,
   ): void {
-    this.rejection = undefined;
-    const handler = this.onChange;
-    if (handler === undefined) return;
-    const m = snapshot ?? MetricsSnapshot.of(this.win);
-    try {
-      handler(this.key, from, to, m, Object.freeze({ cause, attempt, coolingMs, fleet }));
-    } catch (err) {
-      this.opts.onHandlerError(err);
-    }
+    if (this.onChange === undefined) return;
+    const info: TransitionInfo = Object.freeze({ cause, attempt, coolingMs, fleet });
+    notify(this.onChange, this.key, from, to, snapshot ?? MetricsSnapshot.of(this.win), info, this.opts.onHandlerError);
   }
-
-  private makeHandlers(): ExecuteHandlers {
-    const h: ExecuteHandlers = {
-      ok: (value) => {
-        this.succeed();
-        return value;
-      },
-      err: (err) => {
-        this.fail();
-        throw err;
-      },
-    };
-    this.handlers = h;
-    return h;
-  }
-
-  private executeSlow<T>(fn: Executable<T>, permit: Permit, options: ExecuteOptions | undefined): Promise<T> {
-    const timeoutMs = options?.timeoutMs;
-    const signal = options?.signal;
-    const classify = options?.classify;
-    try {
-      if (timeoutMs !== undefined) checkNumber('timeoutMs', timeoutMs, 0);
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new OptionTypeError('signal', signal, 'must be an AbortSignal');
-      }
-      if (classify !== undefined) checkFunction('classify', classify);
-    } catch (err) {
-      this.release(permit);
-      return Promise.reject(err);
-    }
-    if (signal?.aborted) {
-      this.release(permit);
-      return Promise.reject(signal.reason);
-    }
-    const clock = this.opts.now;
-    const start = this.opts.trackSlow ? clock() : 0;
-    const latency = () => (this.opts.trackSlow ? clock() - start : undefined);
-
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const controller = timeoutMs !== undefined || signal !== undefined ? new AbortController() : undefined;
-      const settle = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        return true;
-      };
-      const onAbort = () => {
-        if (!settle()) return;
-        this.record(ErrorType.Ignorable, undefined, permit);
-        controller?.abort(signal?.reason);
-        reject(signal?.reason);
-      };
-      const onError = (err: unknown) => {
-        if (!settle()) return;
-        let type: ErrorType = ErrorType.Failure;
-        if (classify !== undefined) {
-          try {
-            const t = classify(err);
-            if (isErrorType(t)) type = t;
-          } catch {
-            // A throwing classifier leaves the default: a failure.
-          }
-        }
-        this.record(type, latency(), permit);
-        reject(err);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          if (!settle()) return;
-          const err = new BreakerTimeoutError(this.key, timeoutMs);
-          this.timeout(latency(), permit);
-          controller?.abort(err);
-          reject(err);
-        }, timeoutMs);
-      }
-      let result: T | PromiseLike<T>;
-      try {
-        result = fn(controller?.signal);
-      } catch (err) {
-        onError(err);
-        return;
-      }
-      Promise.resolve(result).then((value) => {
-        if (!settle()) return;
-        this.succeed(latency(), permit);
-        resolve(value);
-      }, onError);
-    });
-  }
-}
-
-interface Rejection {
-  readonly error: CircuitBreakerError;
-  readonly promise: Promise<never>;
-}
-
-const ignore = () => {};
-
-interface ExecuteHandlers {
-  // biome-ignore lint/suspicious/noExplicitAny: shared by every T of one breaker
-  readonly ok: (value: any) => any;
-  readonly err: (err: unknown) => never;
-}
-
-function removeProbe(s: HalfOpenInner, permit: Permit): boolean {
-  const i = s.probeIds.indexOf(permit);
-  if (i < 0) return false;
-  s.probeIds.splice(i, 1);
-  s.probeAt.splice(i, 1);
-  return true;
 }

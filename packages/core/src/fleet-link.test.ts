@@ -1,11 +1,12 @@
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { describe, expect, it } from 'vitest';
-import { NO_PERMIT, PERMIT, type TransitionInfo } from './breaker.js';
 import { FleetLink, type FleetPolicy, type Quorum, requiredNodes } from './fleet-link.js';
 import type { PanelSync } from './fleet-sync.js';
 import type { FleetView } from './fleet-view.js';
 import { Panel } from './panel.js';
+import { NO_PERMIT, PERMIT } from './permit.js';
 import { State } from './state.js';
+import type { TransitionInfo } from './transition.js';
 import { consecutiveTripFunc, rateTripFunc } from './trip-funcs.js';
 
 /** A sync that only hands out links and logs transitions: what core calls, without a store. */

@@ -1,6 +1,7 @@
-import type { Breaker, TransitionInfo } from './breaker.js';
+import type { Breaker } from './breaker.js';
 import type { FleetLink } from './fleet-link.js';
 import type { Mode, State } from './state.js';
+import type { TransitionInfo } from './transition.js';
 
 /**
  * A fleet sync as a panel's owner sees it (for example a `CBSuite`): it

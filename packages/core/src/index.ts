@@ -1,19 +1,11 @@
 // @cbsuite/core: the breaker engine. No runtime dependencies, no timers.
+// biome-ignore-all assist/source/organizeImports: the exports are grouped by who needs them
 
+// For users: breakers and panels, their options and defaults, execute(),
+// trip funcs, states and modes, errors, events.
 export type { BackoffFunc, ExponentialBackoffOptions } from './backoff.js';
 export { exponentialBackoff } from './backoff.js';
-export type {
-  BreakerStateChangeHandler,
-  Executable,
-  ExecuteOptions,
-  KeyedStateChangeHandler,
-  Permit,
-  SignalledExecutable,
-  SignalledExecuteOptions,
-  TransitionCause,
-  TransitionInfo,
-} from './breaker.js';
-export { Breaker, NO_PERMIT, PERMIT } from './breaker.js';
+export { Breaker } from './breaker.js';
 export type { Clock } from './clock.js';
 export { loopClock, systemClock } from './clock.js';
 export { ErrorType, isErrorType } from './error-type.js';
@@ -24,39 +16,34 @@ export {
   isCircuitBreakerError,
   withoutStack,
 } from './errors.js';
-// For fleet syncs (@cbsuite/redis-sync) and their owners (@cbsuite/grpc-interceptor).
-export type {
-  FleetPolicy,
-  LinkedBreaker,
-  PendingCounts,
-  ProbeGate,
-  Quorum,
-  TripScope,
-} from './fleet-link.js';
-export { FleetLink, requiredNodes } from './fleet-link.js';
-export type { FleetSync, PanelSync, SyncedPanel } from './fleet-sync.js';
-export type { FleetView } from './fleet-view.js';
-export { FleetMetricer } from './fleet-view.js';
+export type { Disposer, Event } from './event.js';
+export { EventEmitter } from './event.js';
+export type { Executable, ExecuteOptions, SignalledExecutable, SignalledExecuteOptions } from './execute.js';
 export type { Counts, Metricer } from './metricer.js';
 export { countsOf, MetricsSnapshot } from './metricer.js';
 export type { OptionError } from './option-error.js';
 export { isOptionError, OptionRangeError, OptionTypeError } from './option-error.js';
 export type { BreakerOptions, ResolvedOptions } from './options.js';
 export {
-  BREAKER_OPTION_NAMES,
   DEFAULT_BUCKET_NUMS,
   DEFAULT_BUCKET_TIME_MS,
   DEFAULT_COOLING_TIMEOUT_MS,
   DEFAULT_DETECT_TIMEOUT_MS,
   DEFAULT_HALF_OPEN_SUCCESSES,
   MIN_BUCKET_NUMS,
-  resolveOptions,
 } from './options.js';
 export type { PanelOptions, PanelStateChangeHandler, PanelStats } from './panel.js';
-// For users.
-export { Panel, resolvePanelOptions } from './panel.js';
+export { Panel } from './panel.js';
+export type { Permit } from './permit.js';
+export { NO_PERMIT, PERMIT } from './permit.js';
 export { show } from './show.js';
 export { Mode, State, stateName } from './state.js';
+export type {
+  BreakerStateChangeHandler,
+  KeyedStateChangeHandler,
+  TransitionCause,
+  TransitionInfo,
+} from './transition.js';
 export type { TripFunc, TripFuncWithKey } from './trip-funcs.js';
 export {
   anyTripFunc,
@@ -66,5 +53,16 @@ export {
   slowRateTripFunc,
   thresholdTripFunc,
 } from './trip-funcs.js';
-export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 export type { RecentCounts } from './window-metricer.js';
+
+// For the adapters (@cbsuite/grpc-interceptor, @cbsuite/redis-sync) and
+// integrations like them: what a fleet sync plugs into, and the validators
+// that throw the core's typed option errors, so that options passed on to a
+// panel are refused in the same words wherever they are written.
+export type { FleetPolicy, LinkedBreaker, PendingCounts, ProbeGate, Quorum, TripScope } from './fleet-link.js';
+export { FleetLink, requiredNodes } from './fleet-link.js';
+export type { FleetSync, PanelSync, SyncedPanel } from './fleet-sync.js';
+export type { FleetView } from './fleet-view.js';
+export { FleetMetricer } from './fleet-view.js';
+export { resolvePanelOptions } from './panel.js';
+export { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';

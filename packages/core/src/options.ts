@@ -1,6 +1,7 @@
 import { type BackoffFunc, backoffAt, type ExponentialBackoffOptions, exponentialBackoff } from './backoff.js';
 import { type Clock, loopClock } from './clock.js';
 import { OptionTypeError } from './option-error.js';
+import type { KeyedStateChangeHandler } from './transition.js';
 import { rateTripFunc, type TripFunc, type TripFuncWithKey } from './trip-funcs.js';
 import { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 import type { WindowConfig } from './window-metricer.js';
@@ -71,24 +72,31 @@ export interface BreakerOptions {
   readonly onHandlerError?: (err: unknown) => void;
 }
 
-/** The option names a `Breaker` accepts. */
-export const BREAKER_OPTION_NAMES = [
-  'bucketTimeMs',
-  'bucketNums',
-  'coolingTimeoutMs',
-  'detectTimeoutMs',
-  'halfOpenSuccesses',
-  'shouldTrip',
-  'shouldTripWithKey',
-  'now',
-  'coolingBackoff',
-  'random',
-  'halfOpenMaxProbes',
-  'strictProbes',
-  'halfOpenProbeTimeoutMs',
-  'slowCallDurationMs',
-  'onHandlerError',
-] as const;
+/** The option names a `Breaker` accepts (derived from the type, so none can be left out). */
+export const BREAKER_OPTION_NAMES = Object.keys({
+  bucketTimeMs: true,
+  bucketNums: true,
+  coolingTimeoutMs: true,
+  detectTimeoutMs: true,
+  halfOpenSuccesses: true,
+  shouldTrip: true,
+  shouldTripWithKey: true,
+  now: true,
+  coolingBackoff: true,
+  random: true,
+  halfOpenMaxProbes: true,
+  strictProbes: true,
+  halfOpenProbeTimeoutMs: true,
+  slowCallDurationMs: true,
+  onHandlerError: true,
+} satisfies Record<keyof BreakerOptions, true>) as readonly (keyof BreakerOptions)[];
+
+/** How a panel builds its breakers without validating options again (not for users). */
+export interface BreakerInit {
+  readonly key: string;
+  readonly options: ResolvedOptions;
+  readonly onStateChange: KeyedStateChangeHandler | undefined;
+}
 
 /** Validated options with defaults applied, shared by the breakers of a panel. */
 export interface ResolvedOptions extends WindowConfig {
@@ -206,4 +214,18 @@ function resolveBackoff(value: unknown, path: string): BackoffFunc | undefined {
     return backoffAt(value as ExponentialBackoffOptions, path);
   }
   throw new OptionTypeError(path, value, 'must be a BackoffFunc, exponentialBackoff options or a boolean');
+}
+
+/** How long an open with `attempt` failed probes before it cools, in ms: the backoff's answer, or `coolingTimeoutMs`. */
+export function coolingFor(attempt: number, o: ResolvedOptions): number {
+  const base = o.coolingTimeoutMs;
+  if (o.coolingBackoff === undefined) return base;
+  const ms = o.coolingBackoff(attempt, base, o.random);
+  // A user's backoff function must not be able to wedge the breaker open.
+  return ms >= 0 && ms !== Number.POSITIVE_INFINITY ? ms : base;
+}
+
+/** The trip func in force for `key`, resolved on every evaluation so that config changes apply at once. */
+export function tripFuncOf(key: string, o: ResolvedOptions): TripFunc {
+  return o.shouldTripWithKey === undefined ? o.shouldTrip : o.shouldTripWithKey(key);
 }

@@ -1,9 +1,9 @@
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PERMIT } from './breaker.js';
 import { OptionRangeError, OptionTypeError } from './option-error.js';
 import { Panel, type PanelOptions } from './panel.js';
+import { PERMIT } from './permit.js';
 import { State, stateName } from './state.js';
 import { consecutiveTripFunc, type TripFunc, thresholdTripFunc } from './trip-funcs.js';
 
@@ -152,6 +152,27 @@ describe('Panel', () => {
     );
     expect(() => new Panel({}, {} as never)).toThrow(new OptionTypeError('onStateChange', {}, 'must be a function'));
     expect(new Panel({ maxKeys: Number.POSITIVE_INFINITY }).size).toBe(0);
+  });
+
+  it('takes state-change listeners after construction, each removable, beside the constructor handler', () => {
+    const errors: unknown[] = [];
+    const { panel, events, clock } = setup({ onHandlerError: (err) => errors.push(err) });
+    const late: string[] = [];
+    const off = panel.onStateChange((key, from, to, _m, info) =>
+      late.push(`${key}: ${stateName(from)} -> ${stateName(to)} (${info.cause})`),
+    );
+    const boom = new Error('listener failed');
+    panel.onStateChange(() => {
+      throw boom;
+    });
+    panel.fail('a');
+    panel.fail('a');
+    off();
+    clock.advance(5000);
+    panel.isAllowed('a');
+    expect(events).toEqual(['a: CLOSED -> OPEN (f=2)', 'a: OPEN -> HALFOPEN (f=2)']);
+    expect(late).toEqual(['a: CLOSED -> OPEN (trip)']);
+    expect(errors).toEqual([boom, boom]);
   });
 
   it('after close() lets every call through, records nothing and holds nothing', async () => {

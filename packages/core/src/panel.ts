@@ -1,21 +1,14 @@
-import {
-  Breaker,
-  type Executable,
-  type ExecuteOptions,
-  type KeyedStateChangeHandler,
-  NO_PERMIT,
-  PERMIT,
-  type Permit,
-  type SignalledExecutable,
-  type SignalledExecuteOptions,
-  type TransitionInfo,
-} from './breaker.js';
+import { Breaker } from './breaker.js';
 import type { ErrorType } from './error-type.js';
+import { type Event, EventEmitter } from './event.js';
+import type { Executable, ExecuteOptions, SignalledExecutable, SignalledExecuteOptions } from './execute.js';
 import type { PanelSync } from './fleet-sync.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
 import { OptionTypeError } from './option-error.js';
 import { BREAKER_OPTION_NAMES, type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { NO_PERMIT, PERMIT, type Permit } from './permit.js';
 import { Mode, type State } from './state.js';
+import type { KeyedStateChangeHandler, TransitionInfo } from './transition.js';
 import type { TripFunc } from './trip-funcs.js';
 import { checkFunction, checkInteger } from './validate.js';
 
@@ -67,7 +60,10 @@ export interface PanelStats {
   readonly overflows: number;
 }
 
-const PANEL_OPTION_NAMES = [...BREAKER_OPTION_NAMES, 'maxKeys'] as const;
+const PANEL_OPTION_NAMES: readonly (keyof PanelOptions)[] = [
+  ...BREAKER_OPTION_NAMES,
+  ...Object.keys({ maxKeys: true } satisfies Record<Exclude<keyof PanelOptions, keyof BreakerOptions>, true>),
+] as (keyof PanelOptions)[];
 /** How many of the least recently used breakers an eviction looks at. */
 const EVICTION_SCAN = 32;
 const EMPTY_METRICER: Metricer = new MetricsSnapshot(0, 0, 0);
@@ -81,14 +77,19 @@ const EMPTY_METRICER: Metricer = new MetricsSnapshot(0, 0, 0);
  */
 export class Panel {
   private readonly opts: ResolvedOptions;
+  // In least-recently-used order when bounded: a lookup moves its key to the end.
   private readonly breakers = new Map<string, Breaker>();
-  private readonly onChange: KeyedStateChangeHandler | undefined;
+  private readonly changes: EventEmitter<Parameters<PanelStateChangeHandler>>;
   private readonly dispatch: KeyedStateChangeHandler;
+  /**
+   * Subscribes a listener to every transition of any breaker, called
+   * synchronously after it, like the constructor's handler. Returns a
+   * function that unsubscribes.
+   */
+  readonly onStateChange: Event<Parameters<PanelStateChangeHandler>>;
   private sync: PanelSync | undefined = undefined;
   private readonly maxKeys: number;
   private readonly bounded: boolean;
-  private lruHead: Breaker | undefined = undefined;
-  private lruTail: Breaker | undefined = undefined;
   private closed = false;
   // The last breaker looked up: code that checks a key and then records its
   // outcome looks the same key up twice in a row.
@@ -107,14 +108,12 @@ export class Panel {
     this.opts = resolved.options;
     this.maxKeys = resolved.maxKeys;
     this.bounded = this.maxKeys !== Number.POSITIVE_INFINITY;
-    if (onStateChange !== undefined) checkFunction('onStateChange', onStateChange);
-    this.onChange = onStateChange;
+    this.changes = new EventEmitter(this.opts.onHandlerError);
+    this.onStateChange = this.changes.event;
+    if (onStateChange !== undefined) this.onStateChange(checkFunction('onStateChange', onStateChange));
     this.dispatch = (key, from, to, m, info) => {
-      try {
-        this.onChange?.(key, from, to, m, info);
-      } finally {
-        this.sync?.transition(this, key, from, to, info);
-      }
+      this.changes.emit(key, from, to, m, info);
+      this.sync?.transition(this, key, from, to, info);
     };
   }
 
@@ -251,7 +250,6 @@ export class Panel {
     this.closed = true;
     this.detachSync();
     this.breakers.clear();
-    this.lruHead = this.lruTail = undefined;
     this.lastKey = this.lastBreaker = undefined;
   }
 
@@ -265,9 +263,9 @@ export class Panel {
     if (b === undefined) return this.create(key);
     this.lastKey = key;
     this.lastBreaker = b;
-    if (this.bounded && b !== this.lruTail) {
-      this.unlink(b);
-      this.append(b);
+    if (this.bounded) {
+      this.breakers.delete(key);
+      this.breakers.set(key, b);
     }
     return b;
   }
@@ -279,7 +277,6 @@ export class Panel {
     const b = new Breaker(undefined, undefined, { key, options: this.opts, onStateChange: this.dispatch });
     if (this.sync !== undefined) b.link = this.sync.link(this, key, b);
     this.breakers.set(key, b);
-    if (this.bounded) this.append(b);
     this.lastKey = key;
     this.lastBreaker = b;
     return b;
@@ -287,23 +284,27 @@ export class Panel {
 
   private evict(): void {
     const now = this.opts.now();
-    let node = this.lruHead;
     let fallback: Breaker | undefined;
-    for (let scanned = 0; node !== undefined && scanned < EVICTION_SCAN; scanned++) {
-      const next = node.lruNext;
-      if (!node.isClosedNormal()) {
-        // OPEN, HALF_OPEN or forced: never evicted, so move it out of the way.
-        if (node !== this.lruTail) {
-          this.unlink(node);
-          this.append(node);
-        }
-      } else if (node.isEmptyAt(now)) {
-        this.drop(node);
-        return;
-      } else {
-        fallback ??= node;
-      }
-      node = next;
+    let victim: Breaker | undefined;
+    // OPEN, HALF_OPEN and forced breakers are never evicted: those scanned
+    // move to the end, out of the next scan's way.
+    const kept: Breaker[] = [];
+    let scanned = 0;
+    for (const b of this.breakers.values()) {
+      if (scanned++ >= EVICTION_SCAN) break;
+      if (!b.isClosedNormal()) kept.push(b);
+      else if (b.isEmptyAt(now)) {
+        victim = b;
+        break;
+      } else fallback ??= b;
+    }
+    for (const b of kept) {
+      this.breakers.delete(b.key);
+      this.breakers.set(b.key, b);
+    }
+    if (victim !== undefined) {
+      this.drop(victim);
+      return;
     }
     if (fallback !== undefined) {
       this.evictionsWithSamples++;
@@ -324,27 +325,7 @@ export class Panel {
       b.link = undefined;
       this.sync?.unlink(this, b.key);
     }
-    if (this.bounded) this.unlink(b);
     if (this.lastBreaker === b) this.lastKey = this.lastBreaker = undefined;
-  }
-
-  private append(b: Breaker): void {
-    b.lruPrev = this.lruTail;
-    b.lruNext = undefined;
-    if (this.lruTail === undefined) this.lruHead = b;
-    else this.lruTail.lruNext = b;
-    this.lruTail = b;
-  }
-
-  private unlink(b: Breaker): void {
-    const { lruPrev: prev, lruNext: next } = b;
-    if (prev === undefined) {
-      if (this.lruHead === b) this.lruHead = next;
-    } else prev.lruNext = next;
-    if (next === undefined) {
-      if (this.lruTail === b) this.lruTail = prev;
-    } else next.lruPrev = prev;
-    b.lruPrev = b.lruNext = undefined;
   }
 }
 

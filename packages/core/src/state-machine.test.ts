@@ -1,8 +1,9 @@
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Breaker, NO_PERMIT, PERMIT, type Permit } from './breaker.js';
+import { Breaker } from './breaker.js';
 import { ErrorType } from './error-type.js';
+import { NO_PERMIT, PERMIT, type Permit } from './permit.js';
 import { type Mode, State } from './state.js';
 import { rateTripFunc } from './trip-funcs.js';
 
