@@ -15,8 +15,14 @@ const { InstanceLevel } = (await import(
   `${dist}/instance-level.js`
 )) as typeof import('../../packages/grpc-interceptor/src/instance-level.js');
 const { BreakerPicker } = (await import(
-  `${dist}/instance-policy.js`
-)) as typeof import('../../packages/grpc-interceptor/src/instance-policy.js');
+  `${dist}/instance-picker.js`
+)) as typeof import('../../packages/grpc-interceptor/src/instance-picker.js');
+const { BreakerLevel } = (await import(
+  `${dist}/breaker-level.js`
+)) as typeof import('../../packages/grpc-interceptor/src/breaker-level.js');
+const { CallRegistry } = (await import(
+  `${dist}/call-registry.js`
+)) as typeof import('../../packages/grpc-interceptor/src/call-registry.js');
 
 const insecure = () => grpc.credentials.createInsecure();
 const RR = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
@@ -222,8 +228,12 @@ export const grpcCases: Record<string, Case> = {
       }),
     };
     const level = new InstanceLevel(
-      { panelOptions: {}, defaults: undefined, makeTrip: () => () => false, getErrorType: () => 3 },
-      { stateChange: () => {}, fault: () => {} },
+      new BreakerLevel(
+        'instance',
+        { panelOptions: {}, defaults: undefined, makeTrip: () => () => false, getErrorType: () => 3 },
+        'instanceCBConfig',
+      ),
+      new CallRegistry({ maxAttempts: 1, idempotent: () => false }),
     );
     const wrapped = new BreakerPicker(child, level, 3, grpc.experimental);
     const args = { metadata: new grpc.Metadata(), extraPickInfo: {} };

@@ -302,9 +302,9 @@ export class Breaker implements LinkedBreaker {
     return this.s === CLOSED;
   }
 
-  /** @internal For a panel: no samples in the window at `now`. */
-  isEmptyAt(now: number): boolean {
-    return this.win.isEmptyAt(now);
+  /** CLOSED in normal mode with an empty window: dropping the breaker loses nothing. */
+  isIdle(): boolean {
+    return this.s === CLOSED && this.win.isEmptyAt(this.opts.now());
   }
 
   private acquireOpen(s: Open): Permit {

@@ -283,7 +283,6 @@ export class Panel {
   }
 
   private evict(): void {
-    const now = this.opts.now();
     let fallback: Breaker | undefined;
     let victim: Breaker | undefined;
     // OPEN, HALF_OPEN and forced breakers are never evicted: those scanned
@@ -293,7 +292,7 @@ export class Panel {
     for (const b of this.breakers.values()) {
       if (scanned++ >= EVICTION_SCAN) break;
       if (!b.isClosedNormal()) kept.push(b);
-      else if (b.isEmptyAt(now)) {
+      else if (b.isIdle()) {
         victim = b;
         break;
       } else fallback ??= b;

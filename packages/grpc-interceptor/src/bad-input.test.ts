@@ -16,7 +16,8 @@ import {
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCBConfigError } from './cb-config.js';
-import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
+import { CBSuite } from './cb-suite.js';
+import type { CBSuiteOptions } from './suite-options.js';
 
 // Every entry point of CBSuite, every field: a bad value is refused with a
 // typed error (OptionTypeError / OptionRangeError, or CBConfigError for a

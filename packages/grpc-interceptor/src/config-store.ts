@@ -1,4 +1,4 @@
-import type { TripFunc } from '@cbsuite/core';
+import { EventEmitter, type TripFunc } from '@cbsuite/core';
 import {
   type CBConfig,
   CBConfigError,
@@ -28,7 +28,9 @@ interface Entry {
 export class ConfigStore {
   private readonly entries = new Map<string, Entry>();
   private fallback: Entry;
-  private changed: ConfigChangeHandler | undefined;
+  private readonly changes = new EventEmitter<Parameters<ConfigChangeHandler>>();
+  /** Reports every change of a config in force (not updates that leave it as it was); returns a disposer. */
+  readonly onChange = this.changes.event;
 
   constructor(
     private readonly makeTrip: CBTripFuncFactory,
@@ -36,11 +38,6 @@ export class ConfigStore {
     path: string,
   ) {
     this.fallback = this.entry(parseCBConfig(defaults === undefined ? {} : defaults, DEFAULT_CB_CONFIG, path), '');
-  }
-
-  /** Reports every change of a config in force (not updates that leave it as it was). */
-  watch(handler: ConfigChangeHandler): void {
-    this.changed = handler;
   }
 
   /** The config in force for `key`. */
@@ -95,7 +92,7 @@ export class ConfigStore {
   }
 
   private report(key: string | undefined, from: CBConfig, to: CBConfig): void {
-    if (!cbConfigEquals(from, to)) this.changed?.(key, from, to);
+    if (!cbConfigEquals(from, to)) this.changes.emit(key, from, to);
   }
 
   private entry(cfg: CBConfig, key: string): Entry {

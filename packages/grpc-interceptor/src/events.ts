@@ -28,12 +28,14 @@ export interface CBStateChangeEvent {
   readonly detail: string;
 }
 
+/** Where the breaker machinery failed for a call: making the key, checking the breaker, recording the outcome, or in the LB policy. */
+export type FaultPhase = 'key' | 'check' | 'record' | 'policy';
+
 /** The breaker machinery itself failed for a call; the call went through unprotected. */
 export interface CBFaultEvent {
   readonly type: 'fault';
   readonly level: Level;
-  /** Where it failed: making the key, checking the breaker, recording the outcome, or in the LB policy. */
-  readonly phase: 'key' | 'check' | 'record' | 'policy';
+  readonly phase: FaultPhase;
   readonly key: string | undefined;
   readonly error: unknown;
   readonly time: number;
@@ -60,35 +62,6 @@ export interface CBConfigChangeEvent {
   readonly source: 'local' | 'fleet';
   /** Wall-clock time of the change, epoch ms. */
   readonly time: number;
-}
-
-/** A set of listeners; a throwing listener does not stop the others. */
-export class Listeners<E> {
-  private readonly set = new Set<(e: E) => void>();
-  get size(): number {
-    return this.set.size;
-  }
-  add(listener: (e: E) => void): () => void {
-    if (typeof listener !== 'function') throw new TypeError(`listener must be a function, got ${typeof listener}`);
-    this.set.add(listener);
-    return () => {
-      this.set.delete(listener);
-    };
-  }
-  emit(e: E): unknown[] {
-    const errors: unknown[] = [];
-    for (const l of this.set) {
-      try {
-        l(e);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    return errors;
-  }
-  clear(): void {
-    this.set.clear();
-  }
 }
 
 /** The last `capacity` events, oldest first (Kitex's `event.Queue`, 200 by default). */

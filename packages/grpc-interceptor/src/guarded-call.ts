@@ -1,68 +1,23 @@
 import type { Breaker, Permit } from '@cbsuite/core';
 import type { InterceptingListener, InterceptorOptions, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
-import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
-import { isConnectionLevelStatus, isRefusedStatus } from './classify.js';
+import type { BreakerLevel } from './breaker-level.js';
+import type { CallRegistry, CallState } from './call-registry.js';
+import { stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
-import { CALL_ID_HEADER } from './instance-policy.js';
+import { deadlineMsOf, shouldRetry } from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
-
-/** What a guarded call needs from its suite. */
-export interface CallHost {
-  /** Records the logical call's outcome at the service level. */
-  recordService(
-    breaker: Breaker,
-    permit: Permit,
-    ri: RPCInfo,
-    status: StatusObject,
-    cancelled: boolean,
-    latencyMs: number | undefined,
-    fromServer: boolean,
-  ): void;
-  /** The clock of the service-level breakers, when they track latency. */
-  readonly latencyClock: (() => number) | undefined;
-  /** Ends the instance-level tracking of call `id`; reports whether a picker of the suite ever saw it. */
-  endCall(id: number): { picked: boolean } | undefined;
-  /** Whether a picker of the suite has seen call `id` (so far). */
-  wasPicked(id: number): boolean;
-  /** Counts a retry on another instance. */
-  retried(): void;
-  /** The first response of a call no picker of the suite saw: the channel does not run the policy. */
-  missingPolicy(ri: RPCInfo): void;
-}
-
-/** How attempts of one call are made. */
-export interface AttemptPlan {
-  /** Instance-level call id to put on each attempt, or undefined when the instance level is not in use. */
-  readonly callId: number | undefined;
-  /** Most attempts of a unary call (1: no retry on another instance). */
-  readonly maxAttempts: number;
-  /** Retry attempts that ended with a connection-level error too (the method is idempotent). */
-  readonly idempotent: boolean;
-}
 
 /**
  * One call allowed by the service-level breaker. It forwards to the real
  * call and records one outcome from the final status, after grpc-js's own
  * retries.
  *
- * With the instance level in use it also tags each attempt with the call id
- * (the picker reads it, to skip instances this call already tried), and it
- * retries a unary call on another instance when an attempt provably never
- * reached the server application:
- *
- * - the server's HTTP/2 layer refused the stream (REFUSED_STREAM, which is
- *   what streams cut by a GOAWAY get; grpc-js retries one transparently), or
- * - for idempotent methods only, the connection failed (dropped, reset, a
- *   failed write) before the call's status arrived: the server may have run
- *   the request, or even sent its whole reply before the connection died
- *   under the trailers, which is safe to repeat only for idempotent methods.
- *   The response headers and message of such an attempt are held back until
- *   its status, so the caller never sees anything of an attempt that was
- *   then retried; a unary caller gets nothing before the status anyway.
- *
- * For other methods, never after response headers. Never after the caller
- * cancelled, never past the deadline or `maxAttempts`, and never for a call
- * an instance-level breaker dropped (every instance was tripped).
+ * With the instance level in use it also tags each attempt for the call
+ * registry (the picker reads the tag, to skip instances this call already
+ * tried), and retries a unary call on another instance as `shouldRetry`
+ * (retry-rule.ts) says. For idempotent methods the response headers and
+ * message of an attempt are held back until its status, so the caller never
+ * sees anything of an attempt that was then retried.
  */
 export class GuardedCall implements InterceptingCallInterface {
   private attempt: InterceptingCallInterface;
@@ -84,28 +39,33 @@ export class GuardedCall implements InterceptingCallInterface {
   private done = false;
   private startedAt = 0;
 
+  private readonly maxAttempts: number;
+
   constructor(
-    private readonly host: CallHost,
     private readonly options: InterceptorOptions,
     private readonly nextCall: NextCall,
     first: InterceptingCallInterface,
+    private readonly level: BreakerLevel,
     private readonly breaker: Breaker,
     private readonly permit: Permit,
     private readonly ri: RPCInfo,
-    private readonly plan: AttemptPlan,
+    private readonly registry: CallRegistry,
+    private readonly call: CallState | undefined,
   ) {
     this.attempt = first;
+    this.maxAttempts = call === undefined ? 1 : call.maxAttempts;
   }
 
   start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
     this.listener = listener;
     this.metadata = metadata;
-    if (this.host.latencyClock !== undefined) this.startedAt = this.host.latencyClock();
+    const clock = this.level.latencyClock;
+    if (clock !== undefined) this.startedAt = clock();
     this.attempt.start(this.tag(metadata), this.attemptListener(this.attempt));
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
-    if (this.plan.maxAttempts > 1) {
+    if (this.maxAttempts > 1) {
       this.message = message;
       this.hasMessage = true;
     }
@@ -139,10 +99,7 @@ export class GuardedCall implements InterceptingCallInterface {
   }
 
   private tag(metadata: Metadata): Metadata {
-    if (this.plan.callId === undefined) return metadata;
-    const md = metadata.clone();
-    md.set(CALL_ID_HEADER, String(this.plan.callId));
-    return md;
+    return this.call === undefined ? metadata : this.registry.tag(metadata, this.call);
   }
 
   private attemptListener(attempt: InterceptingCallInterface): InterceptingListener {
@@ -150,7 +107,7 @@ export class GuardedCall implements InterceptingCallInterface {
       onReceiveMetadata: (md) => {
         if (attempt !== this.attempt) return;
         this.heard = true;
-        this.checkPicked();
+        if (this.call !== undefined) this.registry.heard(this.call);
         if (this.holding()) {
           this.heldHeaders = md;
           return;
@@ -177,7 +134,7 @@ export class GuardedCall implements InterceptingCallInterface {
       onReceiveStatus: (status) => {
         if (attempt !== this.attempt) return;
         stripForgedMarkers(status);
-        if (this.shouldRetry(status)) {
+        if (this.retryable(status)) {
           try {
             this.retry();
             return;
@@ -196,7 +153,7 @@ export class GuardedCall implements InterceptingCallInterface {
 
   /** Whether this attempt's response is held back until its status, because a connection failure may still be retried. */
   private holding(): boolean {
-    return this.plan.idempotent && this.attempts < this.plan.maxAttempts;
+    return this.call?.idempotent === true && this.attempts < this.maxAttempts;
   }
 
   private release(): void {
@@ -213,20 +170,19 @@ export class GuardedCall implements InterceptingCallInterface {
     }
   }
 
-  private checkPicked(): void {
-    const id = this.plan.callId;
-    if (id !== undefined && !this.host.wasPicked(id)) this.host.missingPolicy(this.ri);
-  }
-
-  private shouldRetry(status: StatusObject): boolean {
-    if (this.attempts >= this.plan.maxAttempts || this.responded || this.cancelled) return false;
-    if (!this.hasMessage || !this.halfClosed || isCircuitBreakError(status)) return false;
-    if (!isRefusedStatus(status) && !(this.plan.idempotent && isConnectionLevelStatus(status))) return false;
-    const deadline = this.options.deadline;
-    if (deadline !== undefined && deadline !== Number.POSITIVE_INFINITY && Date.now() >= new Date(deadline).getTime()) {
-      return false;
-    }
-    return true;
+  private retryable(status: StatusObject): boolean {
+    if (this.call === undefined || this.attempts >= this.maxAttempts) return false;
+    return shouldRetry({
+      status,
+      attempts: this.attempts,
+      maxAttempts: this.maxAttempts,
+      idempotent: this.call.idempotent,
+      responded: this.responded,
+      cancelled: this.cancelled,
+      complete: this.hasMessage && this.halfClosed,
+      deadlineMs: deadlineMsOf(this.options.deadline),
+      nowMs: Date.now(),
+    });
   }
 
   private retry(): void {
@@ -236,7 +192,7 @@ export class GuardedCall implements InterceptingCallInterface {
     this.heldHeaders = undefined;
     this.heldMessage = undefined;
     this.hasHeldMessage = false;
-    this.host.retried();
+    this.registry.retried();
     const next = this.nextCall(this.options);
     this.attempt = next;
     next.start(this.tag(this.metadata as Metadata), this.attemptListener(next));
@@ -247,11 +203,12 @@ export class GuardedCall implements InterceptingCallInterface {
   private finish(status: StatusObject): void {
     if (this.done) return;
     this.done = true;
-    if (this.plan.callId !== undefined) this.host.endCall(this.plan.callId);
-    const clock = this.host.latencyClock;
+    if (this.call !== undefined) this.registry.end(this.call);
+    const clock = this.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
     // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
     const fromServer = this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
-    this.host.recordService(this.breaker, this.permit, this.ri, status, this.cancelled, latency, fromServer);
+    const facts = { rpcInfo: this.ri, cancelledByCaller: this.cancelled, fromServer };
+    this.level.record(this.breaker, this.permit, status, facts, latency);
   }
 }

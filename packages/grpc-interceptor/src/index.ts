@@ -2,6 +2,7 @@
 
 // Re-exported from @cbsuite/core for convenience.
 export { ErrorType, State, stateName } from '@cbsuite/core';
+export { CALL_ID_HEADER } from './call-registry.js';
 export type { CBConfig, CBConfigInput, KitexCBConfig } from './cb-config.js';
 export {
   CBConfigError,
@@ -11,17 +12,9 @@ export {
   isCBConfigError,
   parseCBConfig,
 } from './cb-config.js';
-export type {
-  BreakerTimingOptions,
-  CBDebugInfo,
-  CBDump,
-  CBSuiteOptions,
-  CBSuiteStats,
-  ChannelOptionsInput,
-  ChildPolicy,
-} from './cb-suite.js';
-// For users.
+export type { CBSuiteStats } from './cb-suite.js';
 export { CBSuite } from './cb-suite.js';
+export type { ChannelOptionsInput, ChildPolicy } from './channel-options.js';
 export type { CircuitBreakStatus } from './circuit-break-error.js';
 export {
   CIRCUIT_BREAK_DETAILS_PREFIX,
@@ -47,22 +40,23 @@ export {
   wrapErrorTypeFunc,
 } from './classify.js';
 export type { CBTripFuncFactory } from './config-store.js';
-export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
+export type { CBDebugInfo, CBDump } from './dump.js';
+export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent, FaultPhase } from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
 export type { InstanceStats } from './instance-level.js';
 export {
-  CALL_ID_HEADER,
   INSTANCE_LEVEL_OPTION,
   INSTANCE_POLICY_NAME,
   isInstanceBreakerPolicyRegistered,
   registerInstanceBreakerPolicy,
 } from './instance-policy.js';
-export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
-export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
 export {
   withInstanceGetErrorType,
   withServiceGetErrorType,
   withWrappedInstanceGetErrorType,
   withWrappedServiceGetErrorType,
-} from './suite-options.js';
+} from './kitex-options.js';
+export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
+export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
+export type { BreakerTimingOptions, CBSuiteOptions } from './suite-options.js';
 export { isUnsupportedGrpcError, UnsupportedGrpcError } from './unsupported-grpc-error.js';

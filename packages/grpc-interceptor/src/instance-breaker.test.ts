@@ -14,9 +14,10 @@ import {
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { setTestAddresses } from '@cbsuite/testkit/test-resolver.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
+import { CBSuite } from './cb-suite.js';
 import { circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
 import type { CBStateChangeEvent } from './events.js';
+import type { CBSuiteOptions } from './suite-options.js';
 import { grpcJsAtLeast } from './test-support/grpc-version.js';
 
 const cleanups: (() => unknown)[] = [];

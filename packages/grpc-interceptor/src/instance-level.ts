@@ -1,171 +1,69 @@
-import {
-  type Breaker,
-  ErrorType,
-  isErrorType,
-  NO_PERMIT,
-  Panel,
-  type PanelOptions,
-  type Permit,
-  State,
-  show,
-} from '@cbsuite/core';
+import { type Breaker, PERMIT, type Permit } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
-import type { CBConfigInput } from './cb-config.js';
-import type { GetErrorTypeFunc } from './classify.js';
-import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
+import type { BreakerLevel } from './breaker-level.js';
+import type { CallRegistry, CallState } from './call-registry.js';
 import type { RPCInfo } from './rpc-info.js';
-import type { LevelHooks } from './service-level.js';
-
-export interface InstanceLevelOptions {
-  readonly panelOptions: PanelOptions;
-  readonly defaults: CBConfigInput | undefined;
-  readonly makeTrip: CBTripFuncFactory;
-  readonly getErrorType: GetErrorTypeFunc;
-}
-
-/** A probe admitted at pick time, until its attempt starts. */
-interface PendingProbe {
-  readonly breaker: Breaker;
-  readonly permit: Permit;
-  started: boolean;
-}
-
-/** What the picker knows of one logical call, across its attempts. */
-export class CallState {
-  /** Addresses this call has been sent to (or skipped because they were tripped). */
-  readonly tried: string[] = [];
-  /** Whether a picker of this suite has seen the call. */
-  picked = false;
-  probe: PendingProbe | undefined = undefined;
-  constructor(readonly rpcInfo: RPCInfo) {}
-}
 
 const NO_RPC_INFO: RPCInfo = Object.freeze({ from: '', to: '', method: '', path: '' });
 
 /**
- * The instance-level breaker: a panel keyed by backend address, asked by the
+ * The instance-level breaker: a level keyed by backend address, asked by the
  * suite's LB policy at pick time and fed one outcome per attempt. Its state
  * lives here, in the suite, not in the policy, so a channel that goes idle
  * and rebuilds its policy keeps it.
  */
 export class InstanceLevel {
-  readonly panel: Panel;
-  /** One config for every instance (Kitex), with per-address overrides. */
-  readonly configs: ConfigStore;
   /** How many live policies list each address. */
   private readonly refs = new Map<string, number>();
   private readonly lists = new Map<object, ReadonlySet<string>>();
-  private readonly calls = new Map<number, CallState>();
-  private nextCallId = 1;
-  private readonly skips = new Map<string, number>();
   private attempts = 0;
-  private retried = 0;
   private drops = 0;
   private connectFailures = 0;
 
   constructor(
-    private readonly opts: InstanceLevelOptions,
-    private readonly hooks: LevelHooks,
-  ) {
-    this.configs = new ConfigStore(opts.makeTrip, opts.defaults, 'instanceCBConfig');
-    this.panel = new Panel(
-      { ...opts.panelOptions, shouldTripWithKey: (addr) => this.configs.trip(addr) },
-      (key, from, to, m, info) => hooks.stateChange('instance', key, from, to, m, info),
-    );
-  }
-
-  /** Starts tracking a logical call; returns the id the picker will see in its metadata. */
-  beginCall(rpcInfo: RPCInfo): number {
-    const id = this.nextCallId++;
-    if (this.nextCallId > 2 ** 31) this.nextCallId = 1;
-    this.calls.set(id, new CallState(rpcInfo));
-    return id;
-  }
-
-  /** The state of a call, for the picker. */
-  call(id: number): CallState | undefined {
-    return this.calls.get(id);
-  }
-
-  /** Ends a logical call: a probe taken for an attempt that never started is given back. */
-  endCall(id: number): CallState | undefined {
-    const state = this.calls.get(id);
-    if (state === undefined) return undefined;
-    this.calls.delete(id);
-    this.releaseUnstarted(state);
-    return state;
-  }
-
-  /** Calls in flight that the instance level tracks. */
-  get callsInFlight(): number {
-    return this.calls.size;
-  }
-
-  /** Gives back a probe whose attempt was picked but never started (grpc-js picked again, or the call ended). */
-  releaseUnstarted(state: CallState): void {
-    const p = state.probe;
-    if (p !== undefined && !p.started) p.breaker.release(p.permit);
-    state.probe = undefined;
-  }
+    readonly level: BreakerLevel,
+    /** The calls in flight, which the picker reads. */
+    readonly calls: CallRegistry,
+  ) {}
 
   /**
    * Asks the breaker of `addr` for a permit. `NO_PERMIT` means the pick must
    * be skipped. A disabled config lets the pick through with no statistics.
    */
   admit(addr: string): { breaker: Breaker | undefined; permit: Permit } {
-    if (!this.configs.get(addr).enable) return { breaker: undefined, permit: 1 };
-    const breaker = this.panel.getBreaker(addr);
-    const permit = breaker.acquire();
-    if (permit === NO_PERMIT) this.skips.set(addr, (this.skips.get(addr) ?? 0) + 1);
-    return { breaker, permit };
+    const breaker = this.level.breakerFor(addr);
+    return breaker === undefined ? { breaker, permit: PERMIT } : { breaker, permit: this.level.admit(breaker) };
   }
 
   /** Records the end of an attempt on `addr`. Never throws. */
   recordAttempt(
-    addr: string,
     breaker: Breaker | undefined,
     permit: Permit,
     status: StatusObject,
-    state: CallState | undefined,
+    call: CallState | undefined,
     latencyMs: number | undefined,
   ): void {
     this.attempts++;
     if (breaker === undefined) return;
-    try {
-      const type = this.opts.getErrorType(status, {
-        level: 'instance',
-        key: addr,
-        rpcInfo: state?.rpcInfo ?? NO_RPC_INFO,
-        cancelledByCaller: false,
-      });
-      if (!isErrorType(type)) throw new TypeError(`the instance classifier returned ${show(type)}, not an ErrorType`);
-      breaker.record(type, latencyMs, permit);
-    } catch (err) {
-      // The attempt went out: its probe keeps its detect interval, as for an ignorable outcome.
-      breaker.record(ErrorType.Ignorable, undefined, permit);
-      this.hooks.fault('instance', 'record', addr, err);
-    }
+    const facts = { rpcInfo: call?.rpcInfo ?? NO_RPC_INFO, cancelledByCaller: false };
+    this.level.record(breaker, permit, status, facts, latencyMs);
   }
 
   /** A subchannel to `addr` failed to connect (Kitex's `ErrGetConnection`). */
   connectFailed(addr: string): void {
     this.connectFailures++;
-    if (!this.configs.get(addr).enable) return;
+    const breaker = this.level.breakerFor(addr);
+    if (breaker === undefined) return;
     try {
-      this.panel.fail(addr);
+      breaker.fail();
     } catch (err) {
-      this.hooks.fault('instance', 'record', addr, err);
+      this.level.fault('record', addr, err);
     }
   }
 
   /** Counts a call the picker dropped because every instance it tried was tripped. */
   dropped(): void {
     this.drops++;
-  }
-
-  /** Counts an attempt the interceptor retried on another instance. */
-  retriedAttempt(): void {
-    this.retried++;
   }
 
   /**
@@ -183,7 +81,7 @@ export class InstanceLevel {
       if (n > 0) this.refs.set(a, n);
       else {
         this.refs.delete(a);
-        this.panel.removeBreaker(a);
+        this.level.panel.removeBreaker(a);
       }
     }
     this.lists.set(policy, after);
@@ -219,20 +117,19 @@ export class InstanceLevel {
   stats(): InstanceStats {
     return {
       attempts: this.attempts,
-      retries: this.retried,
+      retries: this.calls.retries,
       drops: this.drops,
       connectFailures: this.connectFailures,
-      skips: new Map(this.skips),
+      skips: this.level.rejections(),
     };
   }
 
   // Breakers of addresses no live policy lists (left by closed or idle
   // channels) are dropped once they hold nothing: CLOSED with an empty window.
   private sweep(): void {
-    for (const [addr, b] of this.panel.dumpBreakers()) {
-      if (!this.refs.has(addr) && b.state() === State.Closed && b.mode() === 'normal' && b.metricer().samples() === 0) {
-        this.panel.removeBreaker(addr);
-      }
+    const panel = this.level.panel;
+    for (const [addr, b] of panel.dumpBreakers()) {
+      if (!this.refs.has(addr) && b.isIdle()) panel.removeBreaker(addr);
     }
   }
 }

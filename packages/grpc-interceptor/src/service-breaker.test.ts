@@ -13,11 +13,12 @@ import {
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isCBConfigError } from './cb-config.js';
-import { CBSuite, type CBSuiteOptions } from './cb-suite.js';
+import { CBSuite } from './cb-suite.js';
 import { circuitBreakKey, circuitBreakLevel, isCircuitBreakError } from './circuit-break-error.js';
 import { errorTypeTrailer } from './classify.js';
 import type { CBStateChangeEvent } from './events.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
+import type { CBSuiteOptions } from './suite-options.js';
 
 const SAY = 'checkout/echo.v1.Echo/Say';
 const cleanups: (() => unknown)[] = [];

@@ -1,14 +1,4 @@
-import {
-  type Breaker,
-  ErrorType,
-  isErrorType,
-  type KeyedStateChangeHandler,
-  NO_PERMIT,
-  Panel,
-  type PanelOptions,
-  type Permit,
-  show,
-} from '@cbsuite/core';
+import { type Breaker, NO_PERMIT, type Permit, show } from '@cbsuite/core';
 import {
   InterceptingCall,
   type Interceptor,
@@ -16,41 +6,12 @@ import {
   type NextCall,
   type StatusObject,
 } from '@grpc/grpc-js';
-import type { CBConfigInput } from './cb-config.js';
+import type { BreakerLevel } from './breaker-level.js';
+import type { CallRegistry, CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
-import type { GetErrorTypeFunc, Level } from './classify.js';
-import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
-import { type AttemptPlan, type CallHost, GuardedCall } from './guarded-call.js';
+import { GuardedCall } from './guarded-call.js';
 import { RejectedCall } from './rejected-call.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfoOf } from './rpc-info.js';
-
-/** What a level reports to its suite. */
-export interface LevelHooks {
-  readonly stateChange: (level: Level, ...args: Parameters<KeyedStateChangeHandler>) => void;
-  readonly fault: (
-    level: Level,
-    phase: 'key' | 'check' | 'record' | 'policy',
-    key: string | undefined,
-    error: unknown,
-  ) => void;
-}
-
-/** What the service level asks its suite about the instance level, per call. */
-export interface Routing extends Omit<CallHost, 'recordService' | 'latencyClock'> {
-  /** A status every call fails with while the suite is misconfigured, else undefined. */
-  refusal(): StatusObject | undefined;
-  /** How the attempts of a new call are made. */
-  plan(ri: RPCInfo, unary: boolean): AttemptPlan;
-}
-
-export interface ServiceLevelOptions {
-  readonly fromService: string;
-  readonly genKey: GenServiceCBKeyFunc;
-  readonly getErrorType: GetErrorTypeFunc;
-  readonly panelOptions: PanelOptions;
-  readonly defaults: CBConfigInput | undefined;
-  readonly makeTrip: CBTripFuncFactory;
-}
 
 interface PathEntry {
   readonly ri: RPCInfo;
@@ -61,58 +22,31 @@ interface PathEntry {
 const PATH_CACHE_LIMIT = 10_000;
 
 /**
- * The service-level breaker: a panel keyed by `genKey(rpcInfo)`, checked in
+ * The service-level breaker: a level keyed by `genKey(rpcInfo)`, checked in
  * a client interceptor before a call starts and fed one outcome per logical
- * call from its final status.
+ * call from its final status (by the {@link GuardedCall}).
  */
 export class ServiceLevel {
-  readonly panel: Panel;
-  readonly configs: ConfigStore;
   readonly interceptor: Interceptor;
   private readonly paths = new Map<string, PathEntry>();
-  // Per breaker, so an evicted or removed key's count goes with its breaker: bounded by the panel's maxKeys.
-  private readonly rejectionCounts = new WeakMap<Breaker, number>();
-  private readonly host: CallHost;
+  /** A status every call fails with while the suite is misconfigured. */
+  refusal: StatusObject | undefined = undefined;
 
   constructor(
-    private readonly opts: ServiceLevelOptions,
-    private readonly hooks: LevelHooks,
-    private readonly routing: Routing,
+    readonly level: BreakerLevel,
+    private readonly registry: CallRegistry,
+    private readonly fromService: string,
+    private readonly genKey: GenServiceCBKeyFunc,
   ) {
-    this.configs = new ConfigStore(opts.makeTrip, opts.defaults, 'defaultServiceCBConfig');
-    this.panel = new Panel(
-      { ...opts.panelOptions, shouldTripWithKey: (key) => this.configs.trip(key) },
-      (key, from, to, m, info) => hooks.stateChange('service', key, from, to, m, info),
-    );
-    const o = this.panel.options;
-    this.host = {
-      recordService: (breaker, permit, ri, status, cancelled, latency, fromServer) =>
-        this.record(breaker, permit, ri, status, cancelled, latency, fromServer),
-      latencyClock: o.trackSlow ? o.now : undefined,
-      endCall: (id) => routing.endCall(id),
-      wasPicked: (id) => routing.wasPicked(id),
-      retried: () => routing.retried(),
-      missingPolicy: (ri) => routing.missingPolicy(ri),
-    };
     this.interceptor = (options, nextCall) => this.intercept(options, nextCall);
-  }
-
-  /** Rejections by key, for the keys the panel holds, since each key's breaker was made. */
-  rejections(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [key, b] of this.panel.dumpBreakers()) {
-      const n = this.rejectionCounts.get(b);
-      if (n !== undefined) out.set(key, n);
-    }
-    return out;
   }
 
   /** The RPC info and key of a call to `path` (cached per path). Throws if `genKey` fails. */
   keyOf(path: string): PathEntry {
     let entry = this.paths.get(path);
     if (entry === undefined) {
-      const ri = rpcInfoOf(this.opts.fromService, path);
-      const key = this.opts.genKey(ri);
+      const ri = rpcInfoOf(this.fromService, path);
+      const key = this.genKey(ri);
       if (typeof key !== 'string') throw new TypeError(`genServiceKey must return a string, got ${show(key)}`);
       if (this.paths.size >= PATH_CACHE_LIMIT) this.paths.clear();
       entry = { ri, key };
@@ -122,30 +56,27 @@ export class ServiceLevel {
   }
 
   private intercept(options: InterceptorOptions, nextCall: NextCall): InterceptingCall {
-    const refusal = this.routing.refusal();
-    if (refusal !== undefined) return new InterceptingCall(new RejectedCall(refusal));
+    if (this.refusal !== undefined) return new InterceptingCall(new RejectedCall(this.refusal));
+    const level = this.level;
     let entry: PathEntry;
     try {
       entry = this.keyOf(options.method_definition.path);
     } catch (err) {
-      this.hooks.fault('service', 'key', undefined, err);
+      level.fault('key', undefined, err);
       return new InterceptingCall(nextCall(options));
     }
-    let breaker: Breaker;
+    let breaker: Breaker | undefined;
     let permit: Permit;
-    let plan: AttemptPlan;
+    let call: CallState | undefined;
     try {
-      if (!this.configs.get(entry.key).enable) return new InterceptingCall(nextCall(options));
-      breaker = this.panel.getBreaker(entry.key);
-      permit = breaker.acquire();
-      if (permit === NO_PERMIT) {
-        this.rejectionCounts.set(breaker, (this.rejectionCounts.get(breaker) ?? 0) + 1);
-        return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
-      }
+      breaker = level.breakerFor(entry.key);
+      if (breaker === undefined) return new InterceptingCall(nextCall(options));
+      permit = level.admit(breaker);
+      if (permit === NO_PERMIT) return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
       const def = options.method_definition;
-      plan = this.routing.plan(entry.ri, !def.requestStream && !def.responseStream);
+      call = this.registry.begin(entry.ri, !def.requestStream && !def.responseStream);
     } catch (err) {
-      this.hooks.fault('service', 'check', entry.key, err);
+      level.fault('check', entry.key, err);
       return new InterceptingCall(nextCall(options));
     }
     let first: ReturnType<NextCall>;
@@ -153,36 +84,11 @@ export class ServiceLevel {
       first = nextCall(options);
     } catch (err) {
       breaker.release(permit);
-      if (plan.callId !== undefined) this.routing.endCall(plan.callId);
+      if (call !== undefined) this.registry.end(call);
       throw err;
     }
-    return new InterceptingCall(new GuardedCall(this.host, options, nextCall, first, breaker, permit, entry.ri, plan));
-  }
-
-  /** Records the outcome of a call; never throws. */
-  private record(
-    breaker: Breaker,
-    permit: Permit,
-    ri: RPCInfo,
-    status: StatusObject,
-    cancelled: boolean,
-    latencyMs: number | undefined,
-    fromServer: boolean,
-  ): void {
-    try {
-      const type = this.opts.getErrorType(status, {
-        level: 'service',
-        key: breaker.key,
-        rpcInfo: ri,
-        cancelledByCaller: cancelled,
-        fromServer,
-      });
-      if (!isErrorType(type)) throw new TypeError(`the service classifier returned ${show(type)}, not an ErrorType`);
-      breaker.record(type, latencyMs, permit);
-    } catch (err) {
-      // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
-      breaker.record(ErrorType.Ignorable, undefined, permit);
-      this.hooks.fault('service', 'record', breaker.key, err);
-    }
+    return new InterceptingCall(
+      new GuardedCall(options, nextCall, first, level, breaker, permit, entry.ri, this.registry, call),
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { checkFunction, type Mode, show } from '@cbsuite/core';
+import { checkFunction, EventEmitter, type Mode, show } from '@cbsuite/core';
 import { isNonNegInt, type Scope, type SyncContext } from './context.js';
 import { RedisSyncError } from './errors.js';
 import { type ConfigMessage, MAX_MESSAGE_BYTES, type ModeMessage } from './messages.js';
@@ -19,7 +19,7 @@ const MODES: readonly string[] = ['normal', 'disabled', 'metricsOnly', 'forcedOp
  * older version in the store than the one it applied writes its own back.
  */
 export class FleetConfigs {
-  private readonly handlers = new Map<string, Set<Handler>>();
+  private readonly handlers = new Map<string, EventEmitter<Parameters<Handler>>>();
   /** The newest message applied or published, by field. */
   private readonly known = new Map<string, { readonly ver: number; readonly raw: string }>();
   /** The newest mode by scope and key, for scopes attached later. */
@@ -68,15 +68,16 @@ export class FleetConfigs {
 
   onConfig(scope: string, handler: Handler): () => void {
     checkFunction('handler', handler);
-    let set = this.handlers.get(scope);
-    if (set === undefined) {
-      set = new Set();
-      this.handlers.set(scope, set);
+    let emitter = this.handlers.get(scope);
+    if (emitter === undefined) {
+      // A handler that throws refused the config (it was invalid there): counted and reported.
+      emitter = new EventEmitter((err) => {
+        this.ctx.counters.refusedConfigs++;
+        this.ctx.report(err);
+      });
+      this.handlers.set(scope, emitter);
     }
-    set.add(handler);
-    return () => {
-      this.handlers.get(scope)?.delete(handler);
-    };
+    return emitter.event(handler);
   }
 
   /** Applies a config or mode message read from Redis, unless the node has this version or a newer one. */
@@ -182,16 +183,7 @@ export class FleetConfigs {
   }
 
   private applyConfig(m: ConfigMessage): void {
-    const handlers = this.handlers.get(m.scope);
-    if (handlers === undefined) return;
-    for (const h of handlers) {
-      try {
-        h(m.key, m.value);
-      } catch (err) {
-        this.ctx.counters.refusedConfigs++;
-        this.ctx.report(err);
-      }
-    }
+    this.handlers.get(m.scope)?.emit(m.key, m.value);
   }
 
   private applyMode(m: ModeMessage): void {

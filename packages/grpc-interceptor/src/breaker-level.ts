@@ -1,0 +1,113 @@
+import {
+  type Breaker,
+  ErrorType,
+  EventEmitter,
+  isErrorType,
+  NO_PERMIT,
+  Panel,
+  type PanelOptions,
+  type Permit,
+  show,
+} from '@cbsuite/core';
+import type { StatusObject } from '@grpc/grpc-js';
+import type { CBConfigInput } from './cb-config.js';
+import type { GetErrorTypeFunc, Level } from './classify.js';
+import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
+import type { FaultPhase } from './events.js';
+import type { RPCInfo } from './rpc-info.js';
+
+export interface BreakerLevelOptions {
+  readonly panelOptions: PanelOptions;
+  readonly defaults: CBConfigInput | undefined;
+  readonly makeTrip: CBTripFuncFactory;
+  readonly getErrorType: GetErrorTypeFunc;
+}
+
+/** What a classifier is told about an outcome besides its status and key. */
+export interface OutcomeFacts {
+  readonly rpcInfo: RPCInfo;
+  readonly cancelledByCaller: boolean;
+  readonly fromServer?: boolean;
+}
+
+/**
+ * One level of the suite, after Kitex's `Control` + `RecordStat`: a panel of
+ * breakers whose trip funcs come from a config store, asked before a call
+ * (`admit`) and told its outcome (`record`) through the level's classifier.
+ * The service level keys it by `from/to/method`, the instance level by
+ * address; each supplies only its key, its facts and its rejection.
+ */
+export class BreakerLevel {
+  readonly panel: Panel;
+  readonly configs: ConfigStore;
+  private readonly faults: EventEmitter<[phase: FaultPhase, key: string | undefined, error: unknown]>;
+  /** The breaker machinery failed for a call; subscribe with a listener, get a disposer back. */
+  readonly onFault;
+  // Per breaker, so a key's count goes with its breaker when the panel evicts
+  // or removes it: bounded by the keys the panel holds.
+  private readonly rejectionCounts = new WeakMap<Breaker, number>();
+
+  constructor(
+    readonly level: Level,
+    private readonly opts: BreakerLevelOptions,
+    configPath: string,
+  ) {
+    this.configs = new ConfigStore(opts.makeTrip, opts.defaults, configPath);
+    this.panel = new Panel({ ...opts.panelOptions, shouldTripWithKey: (key) => this.configs.trip(key) });
+    this.faults = new EventEmitter();
+    this.onFault = this.faults.event;
+  }
+
+  /** The clock of the level's breakers when they measure latency (slow calls tracked), else undefined. */
+  get latencyClock(): (() => number) | undefined {
+    const o = this.panel.options;
+    return o.trackSlow ? o.now : undefined;
+  }
+
+  /** The breaker of `key`, or undefined when its config disables breaking (the call goes through, unrecorded). */
+  breakerFor(key: string): Breaker | undefined {
+    return this.configs.get(key).enable ? this.panel.getBreaker(key) : undefined;
+  }
+
+  /** Asks `breaker` for a permit, counting a rejection. */
+  admit(breaker: Breaker): Permit {
+    const permit = breaker.acquire();
+    if (permit === NO_PERMIT) this.rejectionCounts.set(breaker, (this.rejectionCounts.get(breaker) ?? 0) + 1);
+    return permit;
+  }
+
+  /** Classifies `status` and records it on `breaker`. Never throws: a failing classifier is a fault. */
+  record(breaker: Breaker, permit: Permit, status: StatusObject, facts: OutcomeFacts, latencyMs?: number): void {
+    try {
+      const type = this.opts.getErrorType(status, {
+        level: this.level,
+        key: breaker.key,
+        rpcInfo: facts.rpcInfo,
+        cancelledByCaller: facts.cancelledByCaller,
+        fromServer: facts.fromServer,
+      });
+      if (!isErrorType(type))
+        throw new TypeError(`the ${this.level} classifier returned ${show(type)}, not an ErrorType`);
+      breaker.record(type, latencyMs, permit);
+    } catch (err) {
+      // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
+      breaker.record(ErrorType.Ignorable, undefined, permit);
+      this.fault('record', breaker.key, err);
+    }
+  }
+
+  /** Reports a fault of the machinery for a call. */
+  fault(phase: FaultPhase, key: string | undefined, error: unknown): void {
+    this.faults.emit(phase, key, error);
+  }
+
+  /** Rejections by key, for the keys the panel holds, since each key's breaker was made. */
+  rejections(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [key, b] of this.panel.dumpBreakers()) {
+      const n = this.rejectionCounts.get(b);
+      if (n !== undefined) out.set(key, n);
+    }
+    return out;
+  }
+}

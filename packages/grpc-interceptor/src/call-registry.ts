@@ -1,0 +1,147 @@
+import { type Breaker, EventEmitter, PERMIT, type Permit } from '@cbsuite/core';
+import type { Metadata } from '@grpc/grpc-js';
+import type { RPCInfo } from './rpc-info.js';
+
+/**
+ * Private header the interceptor puts on each attempt so that the picker can
+ * tell the attempts of one logical call apart. The picker strips it: it
+ * never reaches the wire while the policy runs.
+ */
+export const CALL_ID_HEADER = 'x-cbsuite-call';
+
+/** A half-open probe admitted at pick time; the picker marks it started when its attempt starts. */
+export interface PendingProbe {
+  readonly breaker: Breaker;
+  readonly permit: Permit;
+  started: boolean;
+}
+
+/** What the instance level knows of one logical call, across its attempts. */
+export class CallState {
+  /** Addresses this call has been sent to, in order. */
+  readonly tried: string[] = [];
+  /** Whether a picker of this suite has seen the call. */
+  picked = false;
+  private probe: PendingProbe | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly rpcInfo: RPCInfo,
+    /** Most attempts (1: no retry on another instance). */
+    readonly maxAttempts: number,
+    /** Whether attempts that failed at the connection are retried too (the method is idempotent). */
+    readonly idempotent: boolean,
+  ) {}
+
+  /** An attempt of the call is picked onto `addr`; a half-open permit stays pending until the attempt starts. */
+  pickedOn(addr: string, breaker: Breaker | undefined, permit: Permit): PendingProbe | undefined {
+    this.tried.push(addr);
+    this.probe = permit > PERMIT && breaker !== undefined ? { breaker, permit, started: false } : undefined;
+    return this.probe;
+  }
+
+  /** Gives back a probe whose attempt was picked but never started (grpc-js picked again, or the call ended). */
+  releaseUnstarted(): void {
+    const p = this.probe;
+    if (p !== undefined && !p.started) p.breaker.release(p.permit);
+    this.probe = undefined;
+  }
+}
+
+/** Per-call rules the registry applies to a new call. */
+export interface AttemptRules {
+  /** Most attempts of a unary call. */
+  readonly maxAttempts: number;
+  /** Methods whose attempts are retried after a connection-level failure too. */
+  readonly idempotent: (ri: RPCInfo) => boolean;
+}
+
+/**
+ * The one owner of the instance level's per-call state: the interceptor
+ * begins and ends calls and tags their attempts; the picker finds the call
+ * of an attempt by its tag. Calls are tracked only while a channel of the
+ * suite runs the instance policy (`active`).
+ */
+export class CallRegistry {
+  private readonly calls = new Map<number, CallState>();
+  private nextId = 1;
+  private retriedAttempts = 0;
+  private readonly missing = new EventEmitter<[ri: RPCInfo]>();
+  /** A call reached a server that no picker of the suite saw: its channel does not run the instance policy. */
+  readonly onMissingPolicy = this.missing.event;
+  /** Set once a channel uses the suite's instance level; cleared when the suite closes. */
+  active = false;
+
+  constructor(private readonly rules: AttemptRules) {}
+
+  /** Starts tracking a call, or returns undefined when the instance level is not in use. */
+  begin(ri: RPCInfo, unary: boolean): CallState | undefined {
+    if (!this.active) return undefined;
+    const id = this.nextId++;
+    if (this.nextId > 2 ** 31) this.nextId = 1;
+    const state = new CallState(
+      id,
+      ri,
+      unary ? this.rules.maxAttempts : 1,
+      unary && this.rules.idempotent(ri) === true,
+    );
+    this.calls.set(id, state);
+    return state;
+  }
+
+  /** A copy of `metadata` tagged with the call's id, for one attempt. */
+  tag(metadata: Metadata, call: CallState): Metadata {
+    const md = metadata.clone();
+    md.set(CALL_ID_HEADER, String(call.id));
+    return md;
+  }
+
+  /**
+   * For the picker: the call an attempt belongs to, read off and stripped
+   * from its metadata. Marks the call picked and gives back a probe an
+   * earlier pick of it took but never started.
+   */
+  take(metadata: Metadata): CallState | undefined {
+    const ids = metadata.get(CALL_ID_HEADER);
+    if (ids.length === 0) return undefined;
+    metadata.remove(CALL_ID_HEADER);
+    const state = this.calls.get(Number(ids[0]));
+    if (state !== undefined) {
+      state.picked = true;
+      state.releaseUnstarted();
+    }
+    return state;
+  }
+
+  /** The state of call `id`. */
+  get(id: number): CallState | undefined {
+    return this.calls.get(id);
+  }
+
+  /** Stops tracking a call: a probe taken for an attempt that never started is given back. */
+  end(call: CallState): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.calls.delete(call.id);
+    call.releaseUnstarted();
+  }
+
+  /** An attempt of `call` heard from a server: reports a missing policy when no picker saw it. */
+  heard(call: CallState): void {
+    if (!call.picked && this.calls.get(call.id) === call) this.missing.emit(call.rpcInfo);
+  }
+
+  /** Counts an attempt retried on another instance. */
+  retried(): void {
+    this.retriedAttempts++;
+  }
+
+  /** Attempts retried on another instance so far. */
+  get retries(): number {
+    return this.retriedAttempts;
+  }
+
+  /** Calls tracked now. */
+  get size(): number {
+    return this.calls.size;
+  }
+}

@@ -1,0 +1,99 @@
+import { type Breaker, NO_PERMIT, type Permit } from '@cbsuite/core';
+import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
+import type { CallState } from './call-registry.js';
+import { circuitBreakStatus } from './circuit-break-error.js';
+import { onCallEndedGetsStatus, type StatusSlot, withStatusSlot } from './grpc-compat.js';
+import type { InstanceLevel } from './instance-level.js';
+
+type X = typeof experimental;
+
+/**
+ * Wraps the child's picker: asks each picked instance's breaker before
+ * returning the pick. A tripped instance (or one this call already tried) is
+ * skipped and the child asked again, up to `max(6, 2 × endpoints)` picks
+ * (Kitex's resolve loop makes 6 and may pick a tried instance again). When
+ * every candidate is tripped the call is dropped: it fails at once with
+ * `UNAVAILABLE` and the instance marker, and grpc-js does not retry it.
+ */
+export class BreakerPicker implements experimental.Picker {
+  /** Whether onCallEnded gets only the code, so the status is read off the subchannel call (≤ 1.13). */
+  private readonly slotted: boolean;
+
+  constructor(
+    private readonly child: experimental.Picker,
+    private readonly level: InstanceLevel,
+    private readonly endpoints: number,
+    private readonly x: X,
+  ) {
+    this.slotted = !onCallEndedGetsStatus(x);
+  }
+
+  pick(args: experimental.PickArgs): experimental.PickResult {
+    const level = this.level;
+    // grpc-js picks again when a picked subchannel stopped being READY before
+    // the attempt started: take() gives back the probe that pick took.
+    const state = level.calls.take(args.metadata);
+    const COMPLETE = this.x.PickResultType.COMPLETE;
+    const picks = Math.max(6, 2 * this.endpoints);
+    let triedAgain: experimental.PickResult | undefined;
+    for (let i = 0; i < picks; i++) {
+      const r = this.child.pick(args);
+      if (r.pickResultType !== COMPLETE || r.subchannel === null) return r;
+      const addr = r.subchannel.getAddress();
+      if (state?.tried.includes(addr)) {
+        triedAgain ??= r;
+        continue;
+      }
+      const { breaker, permit } = level.admit(addr);
+      if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
+    }
+    // Every instance not yet tried is tripped: go back to one already tried, if it is allowed.
+    if (triedAgain?.subchannel) {
+      const addr = triedAgain.subchannel.getAddress();
+      const { breaker, permit } = level.admit(addr);
+      if (permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, permit, state);
+    }
+    level.dropped();
+    return {
+      pickResultType: this.x.PickResultType.DROP,
+      subchannel: null,
+      status: circuitBreakStatus('instance', undefined) as StatusObject,
+      onCallStarted: null,
+      onCallEnded: null,
+    };
+  }
+
+  private wrap(
+    r: experimental.PickResult,
+    addr: string,
+    breaker: Breaker | undefined,
+    permit: Permit,
+    state: CallState | undefined,
+  ): experimental.PickResult {
+    const level = this.level;
+    const clock = level.level.latencyClock;
+    const pickedAt = clock === undefined ? 0 : clock();
+    const probe = state?.pickedOn(addr, breaker, permit);
+    const childStarted = r.onCallStarted;
+    const childEnded = r.onCallEnded;
+    const slot: StatusSlot | undefined = this.slotted ? { status: undefined } : undefined;
+    return {
+      pickResultType: r.pickResultType,
+      subchannel: slot !== undefined && r.subchannel !== null ? withStatusSlot(r.subchannel, slot) : r.subchannel,
+      status: r.status,
+      onCallStarted: () => {
+        if (probe !== undefined) probe.started = true;
+        childStarted?.();
+      },
+      onCallEnded: (code, details, metadata) => {
+        const latency = clock === undefined ? undefined : clock() - pickedAt;
+        let status: StatusObject;
+        if (details !== undefined) status = { code, details, metadata };
+        else if (slot?.status?.code === code) status = slot.status;
+        else status = { code, details: '', metadata: new Metadata() };
+        level.recordAttempt(breaker, permit, status, state, latency);
+        childEnded?.(code, details, metadata);
+      },
+    };
+  }
+}
