@@ -1,6 +1,6 @@
 // The core engine against a baseline and against opossum and cockatiel. Each
 // case returns one number: ns per operation, or bytes per breaker.
-import { Panel, rateTripFunc } from '@cbsuite/core';
+import { AdaptiveThrottle, ConcurrencyLimit, LatencyThrottle, Panel, rateTripFunc } from '@cbsuite/core';
 import { ConsecutiveBreaker, circuitBreaker, handleAll, SamplingBreaker } from 'cockatiel';
 import CircuitBreaker from 'opossum';
 import { type MeasureOptions, measureAsync, measureRetained, measureSync } from './harness.js';
@@ -46,6 +46,37 @@ function opossumTripped() {
 }
 
 export const coreCases: Record<string, Case> = {
+  // Load shedding on but idle (the process is not starving, no limit is near): what it adds to a breaker pair.
+  'shed/latency-1': (o) => {
+    const p = new Panel();
+    const t = new LatencyThrottle({ activeInFlight: 1_000_000 });
+    return measureSync((n) => {
+      for (let i = 0; i < n; i++) {
+        if (!p.isAllowed(ONE_KEY)) continue;
+        const at = t.start(ONE_KEY);
+        if (at !== undefined) t.end(ONE_KEY, at);
+        p.succeed(ONE_KEY);
+      }
+    }, o);
+  },
+  'shed/all-1': (o) => {
+    const p = new Panel();
+    const t = new LatencyThrottle({ activeInFlight: 1_000_000 });
+    const a = new AdaptiveThrottle();
+    const c = new ConcurrencyLimit({ maxConcurrent: 1000 });
+    return measureSync((n) => {
+      for (let i = 0; i < n; i++) {
+        if (!p.isAllowed(ONE_KEY)) continue;
+        const slot = c.acquire(ONE_KEY);
+        if (slot === undefined || !a.admit(ONE_KEY)) continue;
+        const at = t.start(ONE_KEY);
+        if (at !== undefined) t.end(ONE_KEY, at);
+        a.record(ONE_KEY, true);
+        c.release(ONE_KEY, slot, 'success');
+        p.succeed(ONE_KEY);
+      }
+    }, o);
+  },
   'pair/baseline-1': (o) => {
     const m = baselineCounters([ONE_KEY]);
     return measureSync((n) => {

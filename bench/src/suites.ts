@@ -69,6 +69,25 @@ export const suites: Record<string, Suite> = {
         ],
       },
       {
+        title: 'Load shedding on but idle, per call (isAllowed + succeed around it)',
+        unit: 'ns',
+        peers: {},
+        note: 'The process is not starving and no limit is near: this is what shedding costs a call that it lets through.',
+        rows: [
+          {
+            id: 'shed/latency-1',
+            label: 'latency throttle (start + end), 1 key',
+            baseline: 'pair/panel-1',
+            goal: '≤ pair + 20 ns',
+          },
+          {
+            id: 'shed/all-1',
+            label: 'concurrency limit + adaptive + latency throttle, 1 key',
+            baseline: 'pair/panel-1',
+          },
+        ],
+      },
+      {
         title: 'execute(fn), every call succeeds',
         unit: 'ns',
         peers: PEERS,

@@ -2,11 +2,16 @@
 // biome-ignore-all assist/source/organizeImports: the exports are grouped by who needs them
 
 // For users: breakers and panels, their options and defaults, execute(),
-// trip funcs, states and modes, errors, events.
+// trip funcs, states and modes, errors, events, and load shedding (latency
+// throttle, adaptive throttle, concurrency limit).
+export type { AdaptiveThrottleOptions } from './adaptive-throttle.js';
+export { AdaptiveThrottle } from './adaptive-throttle.js';
 export type { BackoffFunc, ExponentialBackoffOptions } from './backoff.js';
 export { exponentialBackoff } from './backoff.js';
 export { Breaker } from './breaker.js';
 export type { Clock } from './clock.js';
+export type { AdaptiveLimitOptions, ConcurrencyLimitOptions, LimitOutcome } from './concurrency-limit.js';
+export { ConcurrencyLimit } from './concurrency-limit.js';
 export { loopClock, systemClock } from './clock.js';
 export { ErrorType, isErrorType } from './error-type.js';
 export {
@@ -19,6 +24,8 @@ export {
 export type { Disposer, Event } from './event.js';
 export { EventEmitter } from './event.js';
 export type { Executable, ExecuteOptions, SignalledExecutable, SignalledExecuteOptions } from './execute.js';
+export type { LatencyThrottleOptions } from './latency-throttle.js';
+export { LatencyThrottle } from './latency-throttle.js';
 export type { Counts, Metricer } from './metricer.js';
 export { countsOf, MetricsSnapshot } from './metricer.js';
 export type { OptionError } from './option-error.js';

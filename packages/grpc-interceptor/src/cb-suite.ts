@@ -8,6 +8,8 @@ import type { Level } from './classify.js';
 import { type CBDump, dumpLevels } from './dump.js';
 import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
+import type { ShedReason } from './load-shed-error.js';
+import { LoadShedder, type ShedEvent } from './load-shedder.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import { ServiceLevel } from './service-level.js';
@@ -23,9 +25,18 @@ export interface CBSuiteStats {
      */
     readonly rejections: ReadonlyMap<string, number>;
     readonly faults: number;
+    /** Calls shed per reason and key (empty maps without `serviceShedding`). */
+    readonly shed: Readonly<Record<ShedReason, ReadonlyMap<string, number>>>;
   };
   readonly instance: InstanceStats;
 }
+
+const NONE: ReadonlyMap<string, number> = new Map();
+const NO_SHEDS: Record<ShedReason, ReadonlyMap<string, number>> = Object.freeze({
+  latency: NONE,
+  adaptive: NONE,
+  concurrency: NONE,
+});
 
 /** Config scopes of a suite on a fleet sync. */
 const CONFIG_SCOPES = {
@@ -70,6 +81,10 @@ export class CBSuite {
     this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
     this.instance = new InstanceLevel(instanceLevel, this.calls);
     this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
+    if (o.serviceShedding !== undefined) {
+      const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
+      if (shedder.enabled) this.service.shedder = shedder;
+    }
     for (const level of [serviceLevel, instanceLevel]) {
       const name: Level = level.level;
       level.panel.onStateChange((key, from, to, m, info) => events.transition(name, key, from, to, m, info));
@@ -261,6 +276,15 @@ export class CBSuite {
     return this.events.onFault(listener);
   }
 
+  /** Listens to calls shed by `serviceShedding` (one event per shed call). Returns a function that stops listening. */
+  onShed(listener: (e: ShedEvent) => void): Disposer {
+    const shedder = this.service.shedder;
+    if (shedder === undefined) return () => {};
+    const dispose = shedder.onShed(listener);
+    this.disposers.push(dispose);
+    return dispose;
+  }
+
   /** The last events, oldest first (Kitex's event queue). */
   recentEvents(): CBEvent[] {
     return this.events.recent();
@@ -269,7 +293,11 @@ export class CBSuite {
   /** Counters: rejections per service key, attempts, retries, drops and skips at instance level. */
   stats(): CBSuiteStats {
     return {
-      service: { rejections: this.service.level.rejections(), faults: this.events.faults },
+      service: {
+        rejections: this.service.level.rejections(),
+        faults: this.events.faults,
+        shed: this.service.shedder?.stats() ?? NO_SHEDS,
+      },
       instance: this.instance.stats(),
     };
   }

@@ -4,6 +4,8 @@ import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
+import { stripForgedShedMarker } from './load-shed-error.js';
+import type { ShedTicket } from './load-shedder.js';
 import { deadlineMsOf, shouldRetry } from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
 
@@ -46,11 +48,12 @@ export class GuardedCall implements InterceptingCallInterface {
     private readonly nextCall: NextCall,
     first: InterceptingCallInterface,
     private readonly level: BreakerLevel,
-    private readonly breaker: Breaker,
+    private readonly breaker: Breaker | undefined,
     private readonly permit: Permit,
     private readonly ri: RPCInfo,
     private readonly registry: CallRegistry,
     private readonly call: CallState | undefined,
+    private readonly ticket: ShedTicket | undefined,
   ) {
     this.attempt = first;
     this.maxAttempts = call === undefined ? 1 : call.maxAttempts;
@@ -134,6 +137,7 @@ export class GuardedCall implements InterceptingCallInterface {
       onReceiveStatus: (status) => {
         if (attempt !== this.attempt) return;
         stripForgedMarkers(status);
+        stripForgedShedMarker(status);
         if (this.retryable(status)) {
           try {
             this.retry();
@@ -204,11 +208,12 @@ export class GuardedCall implements InterceptingCallInterface {
     if (this.done) return;
     this.done = true;
     if (this.call !== undefined) this.registry.end(this.call);
+    this.ticket?.end(status, this.cancelled);
     const clock = this.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
     // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
     const fromServer = this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
     const facts = { rpcInfo: this.ri, cancelledByCaller: this.cancelled, fromServer };
-    this.level.record(this.breaker, this.permit, status, facts, latency);
+    if (this.breaker !== undefined) this.level.record(this.breaker, this.permit, status, facts, latency);
   }
 }

@@ -56,6 +56,14 @@ export {
   withWrappedInstanceGetErrorType,
   withWrappedServiceGetErrorType,
 } from './kitex-options.js';
+export type { ShedReason } from './load-shed-error.js';
+export {
+  isLoadShedError,
+  LOAD_SHED_DETAILS_PREFIX,
+  LOAD_SHED_TRAILER,
+  loadShedReason,
+} from './load-shed-error.js';
+export type { LoadSheddingOptions, ShedEvent } from './load-shedder.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
 export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
 export type { BreakerTimingOptions, CBSuiteOptions } from './suite-options.js';

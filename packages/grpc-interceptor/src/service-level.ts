@@ -10,6 +10,8 @@ import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import { GuardedCall } from './guarded-call.js';
+import { loadShedStatus } from './load-shed-error.js';
+import type { LoadShedder, ShedTicket } from './load-shedder.js';
 import { RejectedCall } from './rejected-call.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfoOf } from './rpc-info.js';
 
@@ -31,6 +33,8 @@ export class ServiceLevel {
   private readonly paths = new Map<string, PathEntry>();
   /** A status every call fails with while the suite is misconfigured. */
   refusal: StatusObject | undefined = undefined;
+  /** Load shedding after the breaker, when the suite sets it. */
+  shedder: LoadShedder | undefined = undefined;
 
   constructor(
     readonly level: BreakerLevel,
@@ -66,16 +70,31 @@ export class ServiceLevel {
       return new InterceptingCall(nextCall(options));
     }
     let breaker: Breaker | undefined;
-    let permit: Permit;
+    let permit: Permit = NO_PERMIT;
     let call: CallState | undefined;
+    let ticket: ShedTicket | undefined;
     try {
+      // A key whose config disables breaking has no breaker (Kitex), but is still shed when shedding is on.
       breaker = level.breakerFor(entry.key);
-      if (breaker === undefined) return new InterceptingCall(nextCall(options));
-      permit = level.admit(breaker);
-      if (permit === NO_PERMIT) return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
+      if (breaker !== undefined) {
+        permit = level.admit(breaker);
+        if (permit === NO_PERMIT)
+          return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
+      }
+      if (this.shedder !== undefined) {
+        const admitted = this.shedder.admit(entry.key);
+        if (typeof admitted === 'string') {
+          breaker?.release(permit);
+          return new InterceptingCall(new RejectedCall(loadShedStatus(admitted, entry.key)));
+        }
+        ticket = admitted;
+      }
+      if (breaker === undefined && ticket === undefined) return new InterceptingCall(nextCall(options));
       const def = options.method_definition;
-      call = this.registry.begin(entry.ri, !def.requestStream && !def.responseStream);
+      if (breaker !== undefined) call = this.registry.begin(entry.ri, !def.requestStream && !def.responseStream);
     } catch (err) {
+      breaker?.release(permit);
+      ticket?.cancel();
       level.fault('check', entry.key, err);
       return new InterceptingCall(nextCall(options));
     }
@@ -83,12 +102,13 @@ export class ServiceLevel {
     try {
       first = nextCall(options);
     } catch (err) {
-      breaker.release(permit);
+      breaker?.release(permit);
+      ticket?.cancel();
       if (call !== undefined) this.registry.end(call);
       throw err;
     }
     return new InterceptingCall(
-      new GuardedCall(options, nextCall, first, level, breaker, permit, entry.ri, this.registry, call),
+      new GuardedCall(options, nextCall, first, level, breaker, permit, entry.ri, this.registry, call, ticket),
     );
   }
 }

@@ -19,6 +19,7 @@ import {
   wrapErrorTypeFunc,
 } from './classify.js';
 import type { CBTripFuncFactory } from './config-store.js';
+import type { LoadSheddingOptions } from './load-shedder.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfo2Key } from './rpc-info.js';
 
 /** Breaker options a suite passes to the breakers of one level: timing, probes, backoff, slow calls, clock, `maxKeys`. */
@@ -83,6 +84,12 @@ export interface CBSuiteOptions {
    * `publish*` methods reach every node.
    */
   readonly sync?: FleetSync;
+  /**
+   * Load shedding per service key, after the breaker: the latency throttle,
+   * adaptive throttling and a concurrency limit, each off unless set. Shed
+   * calls fail fast with `RESOURCE_EXHAUSTED`; see `isLoadShedError`.
+   */
+  readonly serviceShedding?: LoadSheddingOptions;
 }
 
 // Derived from the type, in the order errors list them: a new option cannot be forgotten here.
@@ -104,6 +111,7 @@ const OPTION_NAMES = Object.keys({
   onMissingPolicy: true,
   eventQueueSize: true,
   sync: true,
+  serviceShedding: true,
 } satisfies Record<keyof CBSuiteOptions, true>);
 
 /** A suite's options, validated, with defaults applied. */
@@ -117,6 +125,7 @@ export interface ResolvedSuiteOptions {
   readonly onMissingPolicy: 'fail' | 'warn';
   readonly eventQueueSize: number;
   readonly sync: FleetSync | undefined;
+  readonly serviceShedding: LoadSheddingOptions | undefined;
 }
 
 const defaultTrip: CBTripFuncFactory = (cfg) => rateTripFunc(cfg.errRate, cfg.minSample);
@@ -176,7 +185,19 @@ export function resolveSuiteOptions(
     getErrorType: serviceType,
   };
   const sync = o.sync === undefined ? undefined : checkSync(o.sync);
-  return { fromService, genKey, service, instance, maxAttempts, idempotent, onMissingPolicy, eventQueueSize, sync };
+  const serviceShedding = o.serviceShedding;
+  return {
+    fromService,
+    genKey,
+    service,
+    instance,
+    maxAttempts,
+    idempotent,
+    onMissingPolicy,
+    eventQueueSize,
+    sync,
+    serviceShedding,
+  };
 }
 
 function checkSync(sync: unknown): FleetSync {

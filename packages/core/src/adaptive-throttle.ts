@@ -1,0 +1,130 @@
+import { BucketRing } from './bucket-ring.js';
+import { type Clock, loopClock } from './clock.js';
+import { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
+
+/** Options of an {@link AdaptiveThrottle}. */
+export interface AdaptiveThrottleOptions {
+  /** How many calls the backend may be sent per call it accepts. Default 2 (the SRE book). */
+  readonly k?: number;
+  /** The window requests and accepts are counted over, in ms; longer than any call. Default 120_000. */
+  readonly windowMs?: number;
+  /** Buckets of the window. Default 120. */
+  readonly bucketNums?: number;
+  /** Requests in the window below which nothing is rejected. Default 20. */
+  readonly minRequests?: number;
+  /** Cap on the probability of a rejection, so the backend keeps being probed. Default 0.9. */
+  readonly maxRejectProbability?: number;
+  /** Clock, ms. Default `loopClock`. */
+  readonly now?: Clock;
+  /** Random numbers in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+const NAMES = Object.keys({
+  k: true,
+  windowMs: true,
+  bucketNums: true,
+  minRequests: true,
+  maxRejectProbability: true,
+  now: true,
+  random: true,
+} satisfies Record<keyof AdaptiveThrottleOptions, true>);
+
+interface KeyState {
+  /** Requests (totalA) and accepts (totalB). */
+  readonly ring: BucketRing;
+  rejections: number;
+}
+
+/**
+ * Client-side adaptive throttling (Google SRE, "Handling Overload"), per key.
+ * Every call counts as a request when it is decided, rejected ones included;
+ * a call the backend accepted (did not refuse for overload) counts as an
+ * accept when it ends. A call is rejected locally, not sent, with probability
+ *
+ * ```text
+ * p = min(maxRejectProbability, max(0, (requests − k × accepts) / (requests + 1)))
+ * ```
+ *
+ * over the window, once it holds `minRequests` requests. It never "opens": it
+ * sheds a fraction, and the backend keeps receiving about `k` times what it
+ * accepts. No timers.
+ */
+export class AdaptiveThrottle {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly o: Required<AdaptiveThrottleOptions>;
+
+  /** @throws OptionTypeError/OptionRangeError naming a bad option. */
+  constructor(options: AdaptiveThrottleOptions = {}, path = 'adaptiveThrottle') {
+    const o = checkKeys(path, options, NAMES, path) as AdaptiveThrottleOptions;
+    const at = (n: string) => `${path}.${n}`;
+    const fn = <F extends (...a: never[]) => unknown>(n: keyof AdaptiveThrottleOptions, d: F): F =>
+      o[n] === undefined ? d : checkFunction<F>(at(n), o[n]);
+    this.o = {
+      k: o.k === undefined ? 2 : checkNumber(at('k'), o.k, 1),
+      windowMs: o.windowMs === undefined ? 120_000 : checkInteger(at('windowMs'), o.windowMs, 1),
+      bucketNums: o.bucketNums === undefined ? 120 : checkInteger(at('bucketNums'), o.bucketNums, 1, 10_000),
+      minRequests: o.minRequests === undefined ? 20 : checkInteger(at('minRequests'), o.minRequests, 0),
+      maxRejectProbability:
+        o.maxRejectProbability === undefined
+          ? 0.9
+          : checkNumber(at('maxRejectProbability'), o.maxRejectProbability, 0, 1),
+      now: fn('now', loopClock),
+      random: fn('random', Math.random),
+    };
+  }
+
+  /** Counts a request for `key` and decides it: true to send the call, false to reject it here. */
+  admit(key: string): boolean {
+    const s = this.state(key);
+    const t = this.o.now();
+    const p = this.probabilityOf(s, t);
+    s.ring.add(t, 1, 0);
+    if (p > 0 && this.o.random() < p) {
+      s.rejections++;
+      return false;
+    }
+    return true;
+  }
+
+  /** A sent call ended; `accepted` unless the backend refused it for overload (or never answered). */
+  record(key: string, accepted: boolean): void {
+    if (!accepted) return;
+    this.state(key).ring.add(this.o.now(), 0, 1);
+  }
+
+  /** The probability a call to `key` is rejected now. */
+  probability(key: string): number {
+    const s = this.keys.get(key);
+    return s === undefined ? 0 : this.probabilityOf(s, this.o.now());
+  }
+
+  /** Calls rejected per key since each key was first seen. */
+  rejections(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [k, s] of this.keys) if (s.rejections > 0) out.set(k, s.rejections);
+    return out;
+  }
+
+  /** Forgets `key`. */
+  remove(key: string): void {
+    this.keys.delete(key);
+  }
+
+  private state(key: string): KeyState {
+    let s = this.keys.get(key);
+    if (s === undefined) {
+      s = { ring: new BucketRing(this.o.windowMs / this.o.bucketNums, this.o.bucketNums), rejections: 0 };
+      this.keys.set(key, s);
+    }
+    return s;
+  }
+
+  private probabilityOf(s: KeyState, t: number): number {
+    s.ring.rotate(t);
+    const requests = s.ring.totalA;
+    if (requests < this.o.minRequests) return 0;
+    const p = (requests - this.o.k * s.ring.totalB) / (requests + 1);
+    return p <= 0 ? 0 : Math.min(p, this.o.maxRejectProbability);
+  }
+}

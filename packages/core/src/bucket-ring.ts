@@ -1,0 +1,77 @@
+/**
+ * Two sums over a sliding window of `bucketNums` buckets of `bucketMs` each
+ * (for example calls and their total latency, or requests and accepts). No
+ * timers: buckets that fell out of the window are cleared when the ring is
+ * next touched, at most `bucketNums` of them whatever the gap. O(1) memory:
+ * two arrays of `bucketNums` numbers.
+ */
+export class BucketRing {
+  private readonly a: Float64Array;
+  private readonly b: Float64Array;
+  /** The epoch (`floor(t / bucketMs)`) of the newest bucket written. */
+  private epoch = Number.NEGATIVE_INFINITY;
+  /** Sums over the buckets in the window. */
+  totalA = 0;
+  totalB = 0;
+
+  constructor(
+    private readonly bucketMs: number,
+    private readonly bucketNums: number,
+  ) {
+    this.a = new Float64Array(bucketNums);
+    this.b = new Float64Array(bucketNums);
+  }
+
+  /** Moves the window to time `t` (ms), clearing the buckets that left it. */
+  rotate(t: number): void {
+    const e = Math.floor(t / this.bucketMs);
+    if (e <= this.epoch) return;
+    const n = this.bucketNums;
+    if (e - this.epoch >= n) {
+      this.a.fill(0);
+      this.b.fill(0);
+      this.totalA = 0;
+      this.totalB = 0;
+    } else {
+      for (let i = this.epoch + 1; i <= e; i++) {
+        const j = i % n;
+        this.totalA -= this.a[j] as number;
+        this.totalB -= this.b[j] as number;
+        this.a[j] = 0;
+        this.b[j] = 0;
+      }
+      // The first sum counts (exact in doubles); the second may be fractional: no drift once empty.
+      if (this.totalA === 0) this.totalB = 0;
+    }
+    this.epoch = e;
+  }
+
+  /** Adds to the bucket of time `t` (after `rotate(t)`). */
+  add(t: number, da: number, db: number): void {
+    this.rotate(t);
+    const j = Math.floor(t / this.bucketMs) % this.bucketNums;
+    this.a[j] = (this.a[j] as number) + da;
+    this.b[j] = (this.b[j] as number) + db;
+    this.totalA += da;
+    this.totalB += db;
+  }
+
+  /** The two sums over the newest `buckets` buckets up to time `t` (after `rotate(t)`). */
+  recent(t: number, buckets: number): [number, number] {
+    this.rotate(t);
+    const e = Math.floor(t / this.bucketMs);
+    let sa = 0;
+    let sb = 0;
+    for (let i = 0; i < Math.min(buckets, this.bucketNums); i++) {
+      const j = (((e - i) % this.bucketNums) + this.bucketNums) % this.bucketNums;
+      sa += this.a[j] as number;
+      sb += this.b[j] as number;
+    }
+    return [sa, sb];
+  }
+
+  /** Whether the window holds nothing (the first sum, a count, is 0). */
+  isEmpty(): boolean {
+    return this.totalA === 0;
+  }
+}

@@ -1,0 +1,153 @@
+import {
+  AdaptiveThrottle,
+  type AdaptiveThrottleOptions,
+  type Clock,
+  ConcurrencyLimit,
+  type ConcurrencyLimitOptions,
+  checkKeys,
+  EventEmitter,
+  LatencyThrottle,
+  type LatencyThrottleOptions,
+  OptionTypeError,
+} from '@cbsuite/core';
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { ShedReason } from './load-shed-error.js';
+
+/**
+ * Load shedding per service key, each part off unless set (docs/semantics.md,
+ * "Load shedding"). A breaker that is OPEN rejects first; then the
+ * concurrency limit, the adaptive throttle and the latency throttle, in that
+ * order. The suite's service clock drives them all.
+ */
+export interface LoadSheddingOptions {
+  /** The WSO2 latency throttle: shed a share of a slow key's calls while too many calls are in flight. */
+  readonly latencyThrottle?: Omit<LatencyThrottleOptions, 'now'>;
+  /** Google SRE adaptive throttling: send about `k` times what the backend accepts. */
+  readonly adaptiveThrottle?: Omit<AdaptiveThrottleOptions, 'now'>;
+  /** At most so many calls in flight per key (fixed, adaptive, or both); beyond it calls fail fast. */
+  readonly concurrencyLimit?: Omit<ConcurrencyLimitOptions, 'now'>;
+}
+
+const NAMES = Object.keys({
+  latencyThrottle: true,
+  adaptiveThrottle: true,
+  concurrencyLimit: true,
+} satisfies Record<keyof LoadSheddingOptions, true>);
+
+/** A shed call: its key and why. */
+export interface ShedEvent {
+  readonly type: 'shed';
+  readonly key: string;
+  readonly reason: ShedReason;
+  /** Wall-clock time, epoch ms. */
+  readonly time: number;
+}
+
+/** What an admitted call holds until it ends. */
+export class ShedTicket {
+  constructor(
+    private readonly shedder: LoadShedder,
+    readonly key: string,
+    readonly latencyAt: number | undefined,
+    readonly limitAt: number | undefined,
+  ) {}
+
+  /** The call ended with `status`; `cancelled` when the caller cancelled it. */
+  end(status: StatusObject, cancelled: boolean): void {
+    this.shedder.end(this, status, cancelled, true);
+  }
+
+  /** The call never went out. */
+  cancel(): void {
+    this.shedder.end(this, undefined, false, false);
+  }
+}
+
+// Refusals for overload: the backend did not accept the call (adaptive
+// throttle), and a call the concurrency limit counts as dropped with timeouts.
+const REFUSED: ReadonlySet<number> = new Set([Status.RESOURCE_EXHAUSTED, Status.UNAVAILABLE]);
+
+/** The shedding of one suite's service level. */
+export class LoadShedder {
+  readonly latency: LatencyThrottle | undefined;
+  readonly adaptive: AdaptiveThrottle | undefined;
+  readonly limit: ConcurrencyLimit | undefined;
+  private readonly sheds = new EventEmitter<[ShedEvent]>();
+  /** Every shed call (not kept in the suite's recent events: under load there are many). */
+  readonly onShed = this.sheds.event;
+
+  /** @throws OptionTypeError/OptionRangeError naming a bad field under `path`. */
+  constructor(options: LoadSheddingOptions, now: Clock, path = 'serviceShedding') {
+    const o = checkKeys(path, options, NAMES, path) as LoadSheddingOptions;
+    const part = <T extends object>(name: keyof LoadSheddingOptions): T | undefined => {
+      const v = o[name];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        throw new OptionTypeError(`${path}.${name}`, v, 'must be an object');
+      }
+      if ('now' in v)
+        throw new OptionTypeError(`${path}.${name}.now`, (v as { now: unknown }).now, 'is the suite clock');
+      return { ...v, now } as T;
+    };
+    const lt = part<LatencyThrottleOptions>('latencyThrottle');
+    const at = part<AdaptiveThrottleOptions>('adaptiveThrottle');
+    const cl = part<ConcurrencyLimitOptions>('concurrencyLimit');
+    this.latency = lt && new LatencyThrottle(lt, `${path}.latencyThrottle`);
+    this.adaptive = at && new AdaptiveThrottle(at, `${path}.adaptiveThrottle`);
+    this.limit = cl && new ConcurrencyLimit(cl, `${path}.concurrencyLimit`);
+  }
+
+  /** Whether any part is on. */
+  get enabled(): boolean {
+    return this.latency !== undefined || this.adaptive !== undefined || this.limit !== undefined;
+  }
+
+  /** Decides a call to `key`: a ticket to end when the call ends, or the reason it is shed. */
+  admit(key: string): ShedTicket | ShedReason {
+    let limitAt: number | undefined;
+    if (this.limit !== undefined) {
+      limitAt = this.limit.acquire(key);
+      if (limitAt === undefined) return this.shed(key, 'concurrency');
+    }
+    if (this.adaptive !== undefined && !this.adaptive.admit(key)) {
+      if (limitAt !== undefined) this.limit?.release(key, limitAt, 'ignored');
+      return this.shed(key, 'adaptive');
+    }
+    let latencyAt: number | undefined;
+    if (this.latency !== undefined) {
+      latencyAt = this.latency.start(key);
+      if (latencyAt === undefined) {
+        if (limitAt !== undefined) this.limit?.release(key, limitAt, 'ignored');
+        return this.shed(key, 'latency');
+      }
+    }
+    return new ShedTicket(this, key, latencyAt, limitAt);
+  }
+
+  /** @internal What a ticket does when its call ends. */
+  end(t: ShedTicket, status: StatusObject | undefined, cancelled: boolean, sent: boolean): void {
+    if (t.latencyAt !== undefined) this.latency?.end(t.key, t.latencyAt, sent);
+    const refused = status !== undefined && REFUSED.has(status.code);
+    if (t.limitAt !== undefined) {
+      const dropped = refused || status?.code === Status.DEADLINE_EXCEEDED;
+      this.limit?.release(t.key, t.limitAt, !sent || cancelled ? 'ignored' : dropped ? 'dropped' : 'success');
+    }
+    // A call the caller cancelled says nothing of overload: it counts as accepted.
+    if (sent) this.adaptive?.record(t.key, !refused);
+  }
+
+  /** Shed calls per reason and key. */
+  stats(): Record<ShedReason, ReadonlyMap<string, number>> {
+    const none = new Map<string, number>();
+    return {
+      latency: this.latency?.rejections() ?? none,
+      adaptive: this.adaptive?.rejections() ?? none,
+      concurrency: this.limit?.rejections() ?? none,
+    };
+  }
+
+  private shed(key: string, reason: ShedReason): ShedReason {
+    if (this.sheds.size > 0) this.sheds.emit({ type: 'shed', key, reason, time: Date.now() });
+    return reason;
+  }
+}
