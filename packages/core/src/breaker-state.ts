@@ -43,11 +43,44 @@ export interface HalfOpen {
 
 export type BreakerState = Closed | ForcedOpen | Open | HalfOpen;
 
-// The closed kinds are shared singletons, so the hot path is one identity check.
-export const CLOSED: Closed = Object.freeze({ kind: 'closed' });
-export const DISABLED: Closed = Object.freeze({ kind: 'disabled' });
-export const METRICS_ONLY: Closed = Object.freeze({ kind: 'metricsOnly' });
-export const FORCED_OPEN: ForcedOpen = Object.freeze({ kind: 'forcedOpen' });
+// Every state is an instance of this one class, whatever its kind, so that
+// the breaker's `s.kind` reads stay monomorphic (objects of several shapes
+// there would make each read a megamorphic lookup on the rejection path).
+class StateObject {
+  successes = 0;
+  lastProbeAt = 0;
+  prevProbeAt = Number.NEGATIVE_INFINITY;
+  lastProbeId = 0;
+  constructor(
+    readonly kind: BreakerState['kind'],
+    readonly openedAt: number,
+    readonly coolingMs: number,
+    readonly attempt: number,
+    readonly fleet: boolean,
+    readonly probeIds: number[],
+    readonly probeAt: number[],
+  ) {}
+}
+
+const NO_PROBES: number[] = [];
+const fixed = (kind: 'closed' | 'disabled' | 'metricsOnly' | 'forcedOpen') =>
+  new StateObject(kind, 0, 0, 0, false, NO_PROBES, NO_PROBES);
+
+// The closed kinds are shared singletons (never written), so the hot path is one identity check.
+export const CLOSED: Closed = fixed('closed') as Closed;
+export const DISABLED: Closed = fixed('disabled') as Closed;
+export const METRICS_ONLY: Closed = fixed('metricsOnly') as Closed;
+export const FORCED_OPEN: ForcedOpen = fixed('forcedOpen') as ForcedOpen;
+
+/** An OPEN state. */
+export function openState(openedAt: number, coolingMs: number, attempt: number, fleet: boolean): Open {
+  return new StateObject('open', openedAt, coolingMs, attempt, fleet, NO_PROBES, NO_PROBES) as Open;
+}
+
+/** A HALF_OPEN state with no probe yet: its detect interval is open. */
+export function halfOpenState(attempt: number, fleet: boolean): HalfOpen {
+  return new StateObject('halfOpen', 0, 0, attempt, fleet, [], []) as HalfOpen;
+}
 
 /** The state a mode puts a breaker in. */
 export const MODES: Readonly<Record<Mode, BreakerState>> = {

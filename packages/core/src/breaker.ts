@@ -1,4 +1,5 @@
-import { type BreakerState, CLOSED, type HalfOpen, MODES, modeOf, type Open, stateOf } from './breaker-state.js';
+import type { BreakerState, HalfOpen, Open } from './breaker-state.js';
+import { CLOSED, MODES, modeOf, openState, stateOf } from './breaker-state.js';
 import { ErrorType } from './error-type.js';
 import { CircuitBreakerError } from './errors.js';
 import {
@@ -105,16 +106,9 @@ export class Breaker implements LinkedBreaker {
   acquire(): Permit {
     const s = this.s;
     if (s === CLOSED) return PERMIT;
-    switch (s.kind) {
-      case 'open':
-        return this.acquireOpen(s);
-      case 'halfOpen':
-        return this.acquireHalfOpen(s);
-      case 'forcedOpen':
-        return NO_PERMIT;
-      default:
-        return PERMIT;
-    }
+    if (s.kind === 'open') return this.acquireOpen(s);
+    if (s.kind === 'halfOpen') return this.acquireHalfOpen(s);
+    return s.kind === 'forcedOpen' ? NO_PERMIT : PERMIT;
   }
 
   /** Gives back a permit whose call never went out: its probe slot and detect interval are freed. Nothing is recorded. */
@@ -258,7 +252,7 @@ export class Breaker implements LinkedBreaker {
     if (s.kind !== 'closed' && s.kind !== 'open' && s.kind !== 'halfOpen') return false;
     const openedAt = this.opts.now() - Math.max(0, coolingMs - remainingMs);
     if (s.kind === 'open' && s.fleet && s.attempt === attempt && Math.abs(s.openedAt - openedAt) < 1) return false;
-    this.s = { kind: 'open', openedAt, coolingMs, attempt, fleet: true };
+    this.s = openState(openedAt, coolingMs, attempt, true);
     if (s.kind !== 'open') this.changed(stateOf(s), State.Open, 'remote', attempt, coolingMs, undefined, true);
     return true;
   }
@@ -271,7 +265,7 @@ export class Breaker implements LinkedBreaker {
   promoteToFleet(): boolean {
     const s = this.s;
     if (s.kind !== 'open' || s.fleet) return false;
-    this.s = { ...s, fleet: true };
+    this.s = openState(s.openedAt, s.coolingMs, s.attempt, true);
     return true;
   }
 
@@ -366,7 +360,7 @@ export class Breaker implements LinkedBreaker {
   private open(now: number, attempt: number, cause: TransitionCause, fleet: boolean): void {
     const from = stateOf(this.s);
     const coolingMs = coolingFor(attempt, this.opts);
-    this.s = { kind: 'open', openedAt: now, coolingMs, attempt, fleet };
+    this.s = openState(now, coolingMs, attempt, fleet);
     this.changed(from, State.Open, cause, attempt, coolingMs, undefined, fleet);
   }
 

@@ -3,6 +3,7 @@ import type { ErrorType } from './error-type.js';
 import { type Event, EventEmitter } from './event.js';
 import type { Executable, ExecuteOptions, SignalledExecutable, SignalledExecuteOptions } from './execute.js';
 import type { PanelSync } from './fleet-sync.js';
+import { LruEntry, LruList } from './lru-list.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
 import { OptionTypeError } from './option-error.js';
 import { BREAKER_OPTION_NAMES, type BreakerOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -77,8 +78,9 @@ const EMPTY_METRICER: Metricer = new MetricsSnapshot(0, 0, 0);
  */
 export class Panel {
   private readonly opts: ResolvedOptions;
-  // In least-recently-used order when bounded: a lookup moves its key to the end.
-  private readonly breakers = new Map<string, Breaker>();
+  private readonly breakers = new Map<string, LruEntry<Breaker>>();
+  /** Least recently used first; kept only when bounded. */
+  private readonly lru = new LruList<Breaker>();
   private readonly changes: EventEmitter<Parameters<PanelStateChangeHandler>>;
   private readonly dispatch: KeyedStateChangeHandler;
   /**
@@ -125,7 +127,7 @@ export class Panel {
     if (this.closed) return;
     this.sync?.detach(this);
     this.sync = sync;
-    for (const b of this.breakers.values()) b.link = sync.link(this, b.key, b);
+    for (const { value: b } of this.breakers.values()) b.link = sync.link(this, b.key, b);
   }
 
   /** Stops sharing: breakers decide alone again. */
@@ -133,7 +135,7 @@ export class Panel {
     const sync = this.sync;
     if (sync === undefined) return;
     this.sync = undefined;
-    for (const b of this.breakers.values()) b.link = undefined;
+    for (const { value: b } of this.breakers.values()) b.link = undefined;
     sync.detach(this);
   }
 
@@ -159,7 +161,7 @@ export class Panel {
 
   /** Gives back a permit whose call never went out. */
   release(key: string, permit: Permit): void {
-    if (permit > PERMIT) this.breakers.get(key)?.release(permit);
+    if (permit > PERMIT) this.breakers.get(key)?.value.release(permit);
   }
 
   succeed(key: string, latencyMs?: number, permit?: Permit): void {
@@ -204,24 +206,25 @@ export class Panel {
 
   /** Empties `key`'s window and closes it (see {@link Breaker.reset}). */
   reset(key: string): void {
-    this.breakers.get(key)?.reset();
+    this.breakers.get(key)?.value.reset();
   }
 
   /** Drops the breaker for `key`; its next use starts CLOSED with an empty window. */
   removeBreaker(key: string): void {
-    const b = this.breakers.get(key);
-    if (b === undefined) return;
-    this.forget(b);
+    const e = this.breakers.get(key);
+    if (e !== undefined) this.forget(e);
   }
 
   /** The breaker for `key`, if it exists (never creates one). */
   breaker(key: string): Breaker | undefined {
-    return this.breakers.get(key);
+    return this.breakers.get(key)?.value;
   }
 
   /** A snapshot of the breakers by key (gopkg's `DumpBreakers`). */
   dumpBreakers(): ReadonlyMap<string, Breaker> {
-    return new Map(this.breakers);
+    const out = new Map<string, Breaker>();
+    for (const [key, e] of this.breakers) out.set(key, e.value);
+    return out;
   }
 
   /**
@@ -229,7 +232,7 @@ export class Panel {
    * frozen metricer and no breaker is created.
    */
   getMetricer(key: string): Metricer {
-    return this.breakers.get(key)?.metricer() ?? EMPTY_METRICER;
+    return this.breakers.get(key)?.value.metricer() ?? EMPTY_METRICER;
   }
 
   /** Counters of key management (evictions for `maxKeys`). */
@@ -250,6 +253,7 @@ export class Panel {
     this.closed = true;
     this.detachSync();
     this.breakers.clear();
+    this.lru.clear();
     this.lastKey = this.lastBreaker = undefined;
   }
 
@@ -259,15 +263,12 @@ export class Panel {
    */
   getBreaker(key: string): Breaker {
     if (key === this.lastKey && this.lastBreaker !== undefined) return this.lastBreaker;
-    const b = this.breakers.get(key);
-    if (b === undefined) return this.create(key);
+    const e = this.breakers.get(key);
+    if (e === undefined) return this.create(key);
     this.lastKey = key;
-    this.lastBreaker = b;
-    if (this.bounded) {
-      this.breakers.delete(key);
-      this.breakers.set(key, b);
-    }
-    return b;
+    this.lastBreaker = e.value;
+    if (this.bounded) this.lru.touch(e);
+    return e.value;
   }
 
   private create(key: string): Breaker {
@@ -276,34 +277,27 @@ export class Panel {
     if (this.breakers.size >= this.maxKeys) this.evict();
     const b = new Breaker(undefined, undefined, { key, options: this.opts, onStateChange: this.dispatch });
     if (this.sync !== undefined) b.link = this.sync.link(this, key, b);
-    this.breakers.set(key, b);
+    const e = new LruEntry(b);
+    this.breakers.set(key, e);
+    if (this.bounded) this.lru.append(e);
     this.lastKey = key;
     this.lastBreaker = b;
     return b;
   }
 
   private evict(): void {
-    let fallback: Breaker | undefined;
-    let victim: Breaker | undefined;
-    // OPEN, HALF_OPEN and forced breakers are never evicted: those scanned
-    // move to the end, out of the next scan's way.
-    const kept: Breaker[] = [];
-    let scanned = 0;
-    for (const b of this.breakers.values()) {
-      if (scanned++ >= EVICTION_SCAN) break;
-      if (!b.isClosedNormal()) kept.push(b);
+    let e = this.lru.head;
+    let fallback: LruEntry<Breaker> | undefined;
+    for (let scanned = 0; e !== undefined && scanned < EVICTION_SCAN; scanned++) {
+      const next = e.next;
+      const b = e.value;
+      // OPEN, HALF_OPEN and forced breakers are never evicted: move them out of the next scan's way.
+      if (!b.isClosedNormal()) this.lru.touch(e);
       else if (b.isIdle()) {
-        victim = b;
-        break;
-      } else fallback ??= b;
-    }
-    for (const b of kept) {
-      this.breakers.delete(b.key);
-      this.breakers.set(b.key, b);
-    }
-    if (victim !== undefined) {
-      this.drop(victim);
-      return;
+        this.drop(e);
+        return;
+      } else fallback ??= e;
+      e = next;
     }
     if (fallback !== undefined) {
       this.evictionsWithSamples++;
@@ -313,13 +307,15 @@ export class Panel {
     this.overflows++;
   }
 
-  private drop(b: Breaker): void {
+  private drop(e: LruEntry<Breaker>): void {
     this.evictions++;
-    this.forget(b);
+    this.forget(e);
   }
 
-  private forget(b: Breaker): void {
+  private forget(e: LruEntry<Breaker>): void {
+    const b = e.value;
     this.breakers.delete(b.key);
+    if (this.bounded) this.lru.remove(e);
     if (b.link !== undefined) {
       b.link = undefined;
       this.sync?.unlink(this, b.key);

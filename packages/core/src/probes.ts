@@ -1,4 +1,4 @@
-import type { HalfOpen } from './breaker-state.js';
+import { type HalfOpen, halfOpenState } from './breaker-state.js';
 import { NO_PERMIT, PERMIT, type Permit } from './permit.js';
 
 // The probes of a HALF_OPEN breaker: each has a unique permit; with tracking
@@ -19,17 +19,8 @@ export interface ProbeRules {
 
 /** A HALF_OPEN state whose first probe is admitted at `now`; its permit is `lastProbeId`. */
 export function halfOpenWithProbe(attempt: number, fleet: boolean, now: number, rules: ProbeRules): HalfOpen {
-  const h: HalfOpen = {
-    kind: 'halfOpen',
-    attempt,
-    fleet,
-    successes: 0,
-    lastProbeAt: now,
-    prevProbeAt: Number.NEGATIVE_INFINITY,
-    lastProbeId: 0,
-    probeIds: [],
-    probeAt: [],
-  };
+  const h = halfOpenState(attempt, fleet);
+  h.lastProbeAt = now;
   addProbe(h, now, rules);
   return h;
 }
