@@ -1,3 +1,4 @@
+import { deletePrefix, type FindRedisOptions, findRedis } from '@cbsuite/testkit/redis-server.js';
 import { demoSuite, SAY, SERVICE_MIN_SAMPLE } from './client-node.js';
 import { list, ms } from './fleet-facts.js';
 import { FleetNarrator } from './fleet-narrator.js';
@@ -5,7 +6,6 @@ import { FleetNodes } from './fleet-nodes.js';
 import { pct, secs } from './format.js';
 import { Instances } from './instances.js';
 import { shareOf } from './profile.js';
-import { deleteNamespace, type FindRedisOptions, findRedis } from './redis.js';
 import type { ScenarioContext } from './scenario.js';
 import { Stage, type StageOptions } from './stage.js';
 
@@ -46,7 +46,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
     `cbsuite demo, fleet mode (${p.name}, ${secs(p.durationMs)}): ${nodes} client processes sharing their ` +
       `breakers through Redis, ${INSTANCES} Echo instances, each in its own process`,
   );
-  const redis = await findRedis(o.redis);
+  const redis = await findRedis({ ...o.redis, needs: { who: 'fleet mode', command: 'pnpm demo:fleet' } });
   const namespace = `cbsuite-demo-${process.pid}-${Date.now().toString(36)}`;
   try {
     write(`  Redis ${redis.url} (${redis.origin}), namespace ${namespace} (its keys are deleted at the end)`);
@@ -90,7 +90,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
       await instances.stop();
     }
   } finally {
-    const deleted = await deleteNamespace(redis.url, namespace).then(
+    const deleted = await deletePrefix(redis.url, `${namespace}:`).then(
       (n) => `deleted its ${n} keys`,
       (err: unknown) => `could not delete its keys (${err instanceof Error ? err.message : String(err)})`,
     );
