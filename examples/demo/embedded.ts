@@ -1,6 +1,6 @@
+import { Instances } from '@cbsuite/testkit/instances.js';
 import { ClientNode } from './client-node.js';
 import { pct, secs } from './format.js';
-import { Instances } from './instances.js';
 import { describeTransition } from './narrator.js';
 import type { ScenarioContext } from './scenario.js';
 import type { StateName } from './snapshot.js';

@@ -1,10 +1,10 @@
+import { Instances } from '@cbsuite/testkit/instances.js';
 import { deletePrefix, type FindRedisOptions, findRedis } from '@cbsuite/testkit/redis-server.js';
 import { demoSuite, SAY, SERVICE_MIN_SAMPLE } from './client-node.js';
 import { list, ms } from './fleet-facts.js';
 import { FleetNarrator } from './fleet-narrator.js';
 import { FleetNodes } from './fleet-nodes.js';
 import { pct, secs } from './format.js';
-import { Instances } from './instances.js';
 import { shareOf } from './profile.js';
 import type { ScenarioContext } from './scenario.js';
 import { Stage, type StageOptions } from './stage.js';

@@ -1,3 +1,4 @@
+import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
 import type { StateName } from './snapshot.js';
 
 /** `14.0s` */
@@ -37,4 +38,10 @@ export function stateStyle(state: StateName): Style {
 export function clip(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (text.length > width) return width <= 1 ? text.slice(0, width) : `${text.slice(0, width - 1)}…`;
   return align === 'left' ? text.padEnd(width) : text.padStart(width);
+}
+
+/** `healthy, 15 ms` or `35% INTERNAL, 80 ms`. */
+export function describeBehaviour(b: Behaviour): string {
+  const health = b.failRate > 0 ? `${Math.round(b.failRate * 100)}% ${b.code}` : 'healthy';
+  return b.delayMs > 0 ? `${health}, ${b.delayMs} ms` : health;
 }

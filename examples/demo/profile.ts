@@ -1,4 +1,4 @@
-import type { Behaviour } from './behaviour.js';
+import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
 
 /** Timings and settings of one run of the demo's script. */
 export interface Profile {

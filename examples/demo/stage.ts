@@ -1,5 +1,5 @@
-import { describeBehaviour } from './behaviour.js';
-import type { Instances } from './instances.js';
+import type { Instances } from '@cbsuite/testkit/instances.js';
+import { describeBehaviour } from './format.js';
 import { LiveView } from './live-view.js';
 import { PlainLog } from './plain-log.js';
 import type { Profile } from './profile.js';
