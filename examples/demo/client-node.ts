@@ -8,8 +8,8 @@ import {
   stateName,
 } from '@cbsuite/core';
 import { type CBStateChangeEvent, CBSuite } from '@cbsuite/grpc-interceptor';
+import { EchoClient } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
-import { EchoClient } from '../support/echo.js';
 import { Load } from './load.js';
 import type { Profile } from './profile.js';
 import type { InstanceView, NodeSnapshot, ServiceView, StateName, WindowCounts } from './snapshot.js';

@@ -1,6 +1,6 @@
 import { circuitBreakLevel } from '@cbsuite/grpc-interceptor';
+import type { EchoClient } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
-import type { EchoClient } from '../support/echo.js';
 
 /** How the load calls. */
 export interface LoadOptions {
