@@ -1,6 +1,6 @@
+import type { Level, StateName } from '@cbsuite/testkit/node-stats.js';
 import { secs } from './format.js';
 import { serviceErrorRate } from './rates.js';
-import type { Level, StateName } from './snapshot.js';
 import { downSpans, segments, type Timeline } from './timeline.js';
 
 /** Geometry of the chart, in SVG units. */
