@@ -4,8 +4,8 @@
 //
 // Run from the repository root: npx tsx examples/error-classification.ts
 import { CBSuite, ErrorType, errorTypeByStatusCode, errorTypeTrailer } from '@cbsuite/grpc-interceptor';
+import { EchoClient, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
-import { closeEchoServers, EchoClient, say, startEchoServers } from './support/echo-server.js';
 
 const typeName = (t: ErrorType) => Object.entries(ErrorType).find(([, value]) => value === t)?.[0];
 
@@ -16,9 +16,9 @@ for (const code of codes) console.log(`  ${code.padEnd(17)} -> ${typeName(errorT
 
 // The server answers by request text. A missing user is a business answer, so
 // it marks that NOT_FOUND ignorable; a missing shard is a sign of trouble.
-const servers = await startEchoServers(1, (text) => {
+const server = await startEchoServer((_method, text) => {
   if (text === 'no such user') {
-    return { code: grpc.status.NOT_FOUND, details: text, metadata: errorTypeTrailer(ErrorType.Ignorable) };
+    return { code: grpc.status.NOT_FOUND, details: text, trailers: errorTypeTrailer(ErrorType.Ignorable) };
   }
   if (text === 'shard missing') return { code: grpc.status.NOT_FOUND, details: text };
   if (text === 'bad request') return { code: grpc.status.INVALID_ARGUMENT, details: text };
@@ -33,7 +33,7 @@ const cbs = new CBSuite(undefined, {
   wrappedServiceGetErrorType: (status) =>
     status.code === grpc.status.NOT_FOUND ? ErrorType.Failure : ErrorType.Success,
 });
-const client = new EchoClient(servers[0]!.address, grpc.credentials.createInsecure(), {
+const client = new EchoClient(server.address, grpc.credentials.createInsecure(), {
   interceptors: [cbs.interceptor()],
 });
 const key = cbs.serviceKey('/echo.v1.Echo/Say');
@@ -58,4 +58,4 @@ console.log(`The window of ${key}: successes ${successes}, failures ${failures},
 
 client.close();
 cbs.close();
-await closeEchoServers(servers);
+await server.close();

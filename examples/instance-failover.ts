@@ -5,11 +5,11 @@
 //
 // Run from the repository root: npx tsx examples/instance-failover.ts
 import { CBSuite, circuitBreakLevel, State } from '@cbsuite/grpc-interceptor';
+import { EchoClient, type EchoServer, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
-import { closeEchoServers, EchoClient, type EchoServer, say, startEchoServers } from './support/echo-server.js';
 
 const unavailable = () => ({ code: grpc.status.UNAVAILABLE, details: 'overloaded' });
-const servers = await startEchoServers(3);
+const servers = await Promise.all([1, 2, 3].map(() => startEchoServer()));
 const [a, b, c] = servers as [EchoServer, EchoServer, EchoServer];
 
 const startedAt = Date.now();
@@ -33,29 +33,32 @@ const client = new EchoClient(`ipv4:${servers.map((s) => s.address).join(',')}`,
 const isOpen = (s: EchoServer) => cbs.instancePanel.breaker(s.address)?.state() === State.Open;
 
 // round_robin starts with the first instance that connects: call until all three have answered.
-while (servers.some((s) => s.hits === 0)) await say(client, 'warm-up');
+while (servers.some((s) => s.hits.Say === 0)) await say(client, 'warm-up');
 for (const s of servers) {
-  s.hits = 0;
+  s.hits.Say = 0;
   cbs.instancePanel.reset(s.address); // empty windows, so that the counts below are exact
 }
 
 console.log('Instance b answers UNAVAILABLE from now on. 60 calls:');
-b.behaviour = unavailable;
+b.setBehavior(unavailable);
 let failed = 0;
 for (let i = 0; i < 60; i++) if ((await say(client, `call ${i}`)).error) failed++;
-console.log(`  b got ${b.hits} calls (all failed), a and c got ${a.hits + c.hits}; the caller saw ${failed} failures`);
+console.log(
+  `  b got ${b.hits.Say} calls (all failed), a and c got ${a.hits.Say + c.hits.Say}; the caller saw ${failed} failures`,
+);
 console.log(`  instance breakers open: ${servers.filter(isOpen).length} of 3`);
 
 console.log('Now a and c fail too. Calling until their breakers open as well:');
-a.behaviour = c.behaviour = unavailable;
+a.setBehavior(unavailable);
+c.setBehavior(unavailable);
 for (let i = 0; i < 500 && !servers.every(isOpen); i++) await say(client, 'x');
 console.log(`  instance breakers open: ${servers.filter(isOpen).length} of 3`);
 
-const hits = a.hits + b.hits + c.hits;
+const hits = a.hits.Say + b.hits.Say + c.hits.Say;
 const { error } = await say(client, 'one more');
 console.log(`One more call fails fast: ${error?.details} (level: ${circuitBreakLevel(error)})`);
-console.log(`  servers reached by it: ${a.hits + b.hits + c.hits - hits}`);
+console.log(`  servers reached by it: ${a.hits.Say + b.hits.Say + c.hits.Say - hits}`);
 
 client.close();
 cbs.close();
-await closeEchoServers(servers);
+await Promise.all(servers.map((s) => s.close()));

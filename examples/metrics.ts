@@ -7,13 +7,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CBSuite } from '@cbsuite/grpc-interceptor';
 import { CBSuiteMetrics } from '@cbsuite/grpc-interceptor/prometheus';
+import { EchoClient, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
-import { closeEchoServers, EchoClient, say, startEchoServers } from './support/echo-server.js';
 
-const servers = await startEchoServers(1);
+const server = await startEchoServer();
 const cbs = new CBSuite(undefined, { fromService: 'checkout', defaultServiceCBConfig: { minSample: 6 } });
-const client = new EchoClient(servers[0]!.address, grpc.credentials.createInsecure(), {
+const client = new EchoClient(server.address, grpc.credentials.createInsecure(), {
   interceptors: [cbs.interceptor()],
 });
 
@@ -34,7 +34,7 @@ await once(metricsServer, 'listening');
 
 console.log('3 calls succeed; then the server fails: 3 failures trip the breaker (minSample 6), 2 calls are rejected.');
 for (let i = 0; i < 3; i++) await say(client, 'ok');
-servers[0]!.behaviour = () => ({ code: grpc.status.UNAVAILABLE, details: 'down' });
+server.setBehavior(() => ({ code: grpc.status.UNAVAILABLE, details: 'down' }));
 for (let i = 0; i < 5; i++) await say(client, 'fails');
 
 // What Prometheus would scrape.
@@ -50,4 +50,4 @@ for (const line of text.split('\n')) {
 metricsServer.close();
 client.close();
 cbs.close();
-await closeEchoServers(servers);
+await server.close();

@@ -6,9 +6,9 @@
 // Run from the repository root: npx tsx examples/redis-fleet.ts
 import { CBSuite, isCircuitBreakError } from '@cbsuite/grpc-interceptor';
 import { RedisSync } from '@cbsuite/redis-sync';
+import { EchoClient, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import { closeEchoServers, EchoClient, say, startEchoServers } from './support/echo-server.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const admin = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
@@ -21,7 +21,7 @@ try {
   process.exit(1);
 }
 
-const servers = await startEchoServers(1, () => ({ code: grpc.status.UNAVAILABLE, details: 'down' }));
+const server = await startEchoServer(() => ({ code: grpc.status.UNAVAILABLE, details: 'down' }));
 // One namespace per run, so that runs never see each other's breakers.
 const namespace = `cbsuite-example-${process.pid}-${Date.now()}`;
 const events: string[] = [];
@@ -31,7 +31,7 @@ async function startReplica(name: string) {
   // syncIntervalMs is 200 by default. Here the replicas sync when told (flushNow), so each run prints the same.
   const sync = new RedisSync({ redis, namespace, syncIntervalMs: 60_000 });
   const cbs = new CBSuite(undefined, { fromService: 'checkout', defaultServiceCBConfig: { minSample: 10 }, sync });
-  const client = new EchoClient(servers[0]!.address, grpc.credentials.createInsecure(), {
+  const client = new EchoClient(server.address, grpc.credentials.createInsecure(), {
     interceptors: [cbs.interceptor()],
   });
   const opened = new Promise<void>((resolve) =>
@@ -62,7 +62,7 @@ for (const line of events.sort()) console.log(line);
 
 let rejected = 0;
 for (const r of replicas) if (isCircuitBreakError((await say(r.client, 'x')).error)) rejected++;
-console.log(`One more call on each replica: ${rejected} of 3 rejected. The server saw ${servers[0]!.hits} calls.`);
+console.log(`One more call on each replica: ${rejected} of 3 rejected. The server saw ${server.hits.Say} calls.`);
 
 for (const r of replicas) {
   r.client.close();
@@ -70,7 +70,7 @@ for (const r of replicas) {
   await r.sync.close();
   await r.redis.quit();
 }
-await closeEchoServers(servers);
+await server.close();
 // Delete this run's keys.
 let cursor = '0';
 do {

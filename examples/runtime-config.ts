@@ -4,10 +4,10 @@
 //
 // Run from the repository root: npx tsx examples/runtime-config.ts
 import { CBSuite, isCBConfigError, isCircuitBreakError } from '@cbsuite/grpc-interceptor';
+import { EchoClient, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
-import { closeEchoServers, EchoClient, say, startEchoServers } from './support/echo-server.js';
 
-const servers = await startEchoServers(1, () => ({ code: grpc.status.INTERNAL, details: 'bug in the handler' }));
+const server = await startEchoServer(() => ({ code: grpc.status.INTERNAL, details: 'bug in the handler' }));
 const cbs = new CBSuite(undefined, { fromService: 'checkout' });
 cbs.onStateChange((e) => console.log(`  breaker: ${e.fromName} -> ${e.toName}`));
 // Every config in force that changes, here or (with a fleet sync) published by another replica.
@@ -16,7 +16,7 @@ cbs.onConfigChange((e) => {
   const change = fields.map((f) => `${f} ${e.from[f]} -> ${e.to[f]}`).join(', ');
   console.log(`  config of ${e.key ?? `the ${e.level} default`}: ${change} (${e.source})`);
 });
-const client = new EchoClient(servers[0]!.address, grpc.credentials.createInsecure(), {
+const client = new EchoClient(server.address, grpc.credentials.createInsecure(), {
   interceptors: [cbs.interceptor()],
 });
 const key = cbs.serviceKey('/echo.v1.Echo/Say');
@@ -69,4 +69,4 @@ console.log(JSON.stringify(cbs.dump(), null, 2));
 
 client.close();
 cbs.close();
-await closeEchoServers(servers);
+await server.close();

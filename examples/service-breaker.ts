@@ -5,11 +5,10 @@
 // Run from the repository root: npx tsx examples/service-breaker.ts
 import { once } from 'node:events';
 import { CBSuite, circuitBreakKey, isCircuitBreakError } from '@cbsuite/grpc-interceptor';
+import { EchoClient, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import * as grpc from '@grpc/grpc-js';
-import { closeEchoServers, EchoClient, say, startEchoServers } from './support/echo-server.js';
 
-const servers = await startEchoServers(1, () => ({ code: grpc.status.UNAVAILABLE, details: 'database down' }));
-const server = servers[0]!;
+const server = await startEchoServer(() => ({ code: grpc.status.UNAVAILABLE, details: 'database down' }));
 
 // The default key is from/to/method (Kitex's). Keyed by the called service
 // alone, every method of echo.v1.Echo shares one breaker.
@@ -32,8 +31,8 @@ for (let i = 1; i <= 8; i++) {
 // Count is another method of the same service, so the same (open) breaker guards it.
 const [countError] = await once(client.Count({ text: 'x', count: 3 }), 'error');
 console.log(`Count, another method of echo.v1.Echo, is rejected too: ${isCircuitBreakError(countError)}`);
-console.log(`The server saw ${server.hits} calls: the rejected ones never reached it.`);
+console.log(`The server saw ${server.hits.Say} calls: the rejected ones never reached it.`);
 
 client.close();
 cbs.close();
-await closeEchoServers(servers);
+await server.close();

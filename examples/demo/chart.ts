@@ -1,6 +1,6 @@
+import type { Level, StateName } from '@cbsuite/testkit/node-stats.js';
 import { secs } from './format.js';
 import { serviceErrorRate } from './rates.js';
-import type { Level, StateName } from './snapshot.js';
 import { downSpans, segments, type Timeline } from './timeline.js';
 
 /** Geometry of the chart, in SVG units. */
@@ -159,6 +159,41 @@ interface Row {
 }
 
 /**
+ * The band of one node's breaker of `row`: its states along the run, and for
+ * an instance, hatched where its process was down. On the fleet chart, bands
+ * are thinner, labelled with their node and not "process down".
+ */
+function band(t: Timeline, node: string, row: Row, y: number, fleet: boolean): string[] {
+  const { x } = plotOf(t);
+  const height = fleet ? FLEET.bandHeight : CHART.bandHeight;
+  const labelY = y + height - (fleet ? 2 : 4);
+  const title = fleet ? `${node}, ${row.label}` : row.label;
+  const out = [
+    `<g class="band"${fleet ? ` data-node="${esc(node)}"` : ''} data-level="${row.level}" data-key="${esc(row.key)}">`,
+    `<text x="${CHART.left - 8}" y="${labelY}" text-anchor="end" class="band-label">${esc(fleet ? node : row.label)}</text>`,
+  ];
+  for (const s of segments(t, node, row.level, row.key)) {
+    out.push(
+      `<rect class="band-segment" data-state="${s.state}" x="${num(x(s.startMs))}" y="${y}" ` +
+        `width="${num(Math.max(0.5, x(s.endMs) - x(s.startMs)))}" height="${height}" fill="${STATE_COLOURS[s.state]}">` +
+        `<title>${esc(`${title}: ${s.state} ${secs(s.startMs)} → ${secs(s.endMs)}`)}</title></rect>`,
+    );
+  }
+  for (const d of row.level === 'instance' ? downSpans(t, row.key) : []) {
+    const w = x(d.endMs) - x(d.startMs);
+    out.push(
+      `<rect class="down-span" x="${num(x(d.startMs))}" y="${y}" width="${num(w)}" height="${height}" fill="url(#hatch)">` +
+        `<title>${esc(`${row.key}: process down ${secs(d.startMs)} → ${secs(d.endMs)}`)}</title></rect>`,
+    );
+    if (!fleet && w > 70) {
+      out.push(`<text x="${num(x(d.startMs) + 4)}" y="${labelY}" class="down-label">process down</text>`);
+    }
+  }
+  out.push('</g>');
+  return out;
+}
+
+/**
  * The timeline of one client node as an SVG: the phases on top, then the
  * call rate and error rates per second (with the service key's threshold),
  * then a band per service key and per instance coloured by breaker state
@@ -260,34 +295,7 @@ export function renderChart(t: Timeline, node: string): string {
     );
   }
 
-  // Bands.
-  rows.forEach((r, i) => {
-    const y = rowY(i);
-    out.push(
-      `<g class="band" data-level="${r.level}" data-key="${esc(r.key)}">`,
-      `<text x="${c.left - 8}" y="${y + c.bandHeight - 4}" text-anchor="end" class="band-label">${esc(r.label)}</text>`,
-    );
-    for (const s of segments(t, node, r.level, r.key)) {
-      out.push(
-        `<rect class="band-segment" data-state="${s.state}" x="${num(x(s.startMs))}" y="${y}" ` +
-          `width="${num(Math.max(0.5, x(s.endMs) - x(s.startMs)))}" height="${c.bandHeight}" fill="${STATE_COLOURS[s.state]}">` +
-          `<title>${esc(`${r.label}: ${s.state} ${secs(s.startMs)} → ${secs(s.endMs)}`)}</title></rect>`,
-      );
-    }
-    if (r.level === 'instance') {
-      for (const d of downSpans(t, r.key)) {
-        const w = x(d.endMs) - x(d.startMs);
-        out.push(
-          `<rect class="down-span" x="${num(x(d.startMs))}" y="${y}" width="${num(w)}" height="${c.bandHeight}" fill="url(#hatch)">` +
-            `<title>${esc(`${r.key}: process down ${secs(d.startMs)} → ${secs(d.endMs)}`)}</title></rect>`,
-          w > 70
-            ? `<text x="${num(x(d.startMs) + 4)}" y="${y + c.bandHeight - 4}" class="down-label">process down</text>`
-            : '',
-        );
-      }
-    }
-    out.push('</g>');
-  });
+  out.push(...rows.flatMap((r, i) => band(t, node, r, rowY(i), false)));
 
   out.push(...axisAndMarkers(t, bandBottom));
   return out.filter((s) => s !== '').join('\n');
@@ -330,7 +338,6 @@ const FLEET = { headHeight: 18, bandHeight: 12, bandGap: 3, groupGap: 10 } as co
 export function renderFleetChart(t: Timeline): string {
   const c = CHART;
   const f = FLEET;
-  const { x } = plotOf(t);
   const phaseTop = c.markerRow;
   const groups = [
     ...t.services.map((key) => ({ level: 'service' as const, key, label: `service ${key}` })),
@@ -352,30 +359,8 @@ export function renderFleetChart(t: Timeline): string {
       `<g class="fleet-group" data-level="${g.level}" data-key="${esc(g.key)}">`,
       `<text x="${c.left + 4}" y="${top + f.headHeight - 5}" class="axis-title">${esc(g.label)}</text>`,
     );
-    t.nodes.forEach((node, ni) => {
-      const y = top + f.headHeight + ni * (f.bandHeight + f.bandGap);
-      out.push(
-        `<g class="band" data-node="${esc(node)}" data-level="${g.level}" data-key="${esc(g.key)}">`,
-        `<text x="${c.left - 8}" y="${y + f.bandHeight - 2}" text-anchor="end" class="band-label">${esc(node)}</text>`,
-      );
-      for (const s of segments(t, node, g.level, g.key)) {
-        out.push(
-          `<rect class="band-segment" data-state="${s.state}" x="${num(x(s.startMs))}" y="${y}" ` +
-            `width="${num(Math.max(0.5, x(s.endMs) - x(s.startMs)))}" height="${f.bandHeight}" fill="${STATE_COLOURS[s.state]}">` +
-            `<title>${esc(`${node}, ${g.label}: ${s.state} ${secs(s.startMs)} → ${secs(s.endMs)}`)}</title></rect>`,
-        );
-      }
-      if (g.level === 'instance') {
-        for (const d of downSpans(t, g.key)) {
-          out.push(
-            `<rect class="down-span" x="${num(x(d.startMs))}" y="${y}" width="${num(x(d.endMs) - x(d.startMs))}" ` +
-              `height="${f.bandHeight}" fill="url(#hatch)"><title>${esc(`${g.key}: process down ${secs(d.startMs)} → ${secs(d.endMs)}`)}</title></rect>`,
-          );
-        }
-      }
-      out.push('</g>');
-    });
-    out.push('</g>');
+    const rowTop = (ni: number) => top + f.headHeight + ni * (f.bandHeight + f.bandGap);
+    out.push(...t.nodes.flatMap((node, ni) => band(t, node, g, rowTop(ni), true)), '</g>');
   });
   out.push(...axisAndMarkers(t, bottom));
   return out.join('\n');

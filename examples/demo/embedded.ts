@@ -1,9 +1,9 @@
-import { ClientNode } from './client-node.js';
+import { ClientNode } from '@cbsuite/testkit/client-node.js';
+import { Instances } from '@cbsuite/testkit/instances.js';
 import { pct, secs } from './format.js';
-import { Instances } from './instances.js';
-import { describeTransition } from './narrator.js';
+import { describeTransition, transitionOf } from './narrator.js';
+import { clientOf } from './profile.js';
 import type { ScenarioContext } from './scenario.js';
-import type { StateName } from './snapshot.js';
 import { Stage, type StageOptions } from './stage.js';
 
 const INSTANCES = 3;
@@ -25,7 +25,7 @@ export async function runEmbedded(o: EmbeddedOptions): Promise<void> {
   const instances = await Instances.start(INSTANCES, p.normal);
   try {
     write(`  instances ${instances.addresses.join(', ')}; connecting the client through CBSuite`);
-    const node = await ClientNode.create('client-1', instances.addresses, p);
+    const node = await ClientNode.create({ name: 'client-1', ...clientOf(p, instances.addresses) });
     try {
       const b = p.breaker;
       const service = node.cbs.serviceCBConfig(node.serviceKey);
@@ -55,30 +55,10 @@ async function play(o: EmbeddedOptions, instances: Instances, node: ClientNode):
   );
   const { recorder, view, now } = stage;
 
-  node.onStateChange((e) => {
-    const atMs = now();
-    const to = e.toName as StateName;
-    const from = e.fromName as StateName;
-    const counts = e.counts;
-    recorder.state({
-      atMs,
-      node: node.name,
-      level: e.level,
-      key: e.key,
-      from,
-      to,
-      cause: e.cause,
-      samples: counts.samples,
-      errorRate: counts.errorRate,
-      coolingMs: e.coolingMs,
-    });
-    const errRate =
-      e.level === 'service' ? node.cbs.serviceCBConfig(e.key).errRate : node.cbs.instanceCBConfig(e.key).errRate;
-    const text = describeTransition(
-      { ...counts, level: e.level, key: e.key, from, to, cause: e.cause, coolingMs: e.coolingMs },
-      { errRate, detectMs: p.breaker.detectMs },
-    );
-    view.narrate({ atMs, kind: 'state', text, state: to });
+  node.onStateChange((c) => {
+    const atMs = stage.recordState(c);
+    const text = describeTransition(transitionOf(c), { errRate: c.errRate, detectMs: p.breaker.detectMs });
+    view.narrate({ atMs, kind: 'state', text, state: c.to });
   });
 
   const ctx: ScenarioContext = {

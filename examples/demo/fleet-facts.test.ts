@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fleetQuickRun } from './fixtures/quick-run.js';
-import { fleetFacts, fleetSummaryLines, list } from './fleet-facts.js';
+import { fleetFacts, fleetSummaryLines } from './fleet-facts.js';
+import { list } from './format.js';
 import type { StateMark, Timeline } from './timeline.js';
 
 const KEY = 'demo-client/echo.v1.Echo/Say';

@@ -1,5 +1,5 @@
-import { int } from './format.js';
-import type { Level } from './snapshot.js';
+import type { Level } from '@cbsuite/testkit/node-stats.js';
+import { int, list, ms } from './format.js';
 import type { StateMark, Timeline } from './timeline.js';
 
 /** Changes of one key to the same state on several nodes, this close together, are one wave. */
@@ -115,17 +115,6 @@ export function fleetFacts(t: Timeline): FleetFacts {
     }
   }
   return { nodes: [...t.nodes], waves, probes };
-}
-
-/** `1.2 ms` */
-export function ms(x: number): string {
-  return `${x.toFixed(1)} ms`;
-}
-
-/** `a`, `a and b`, `a, b and c` */
-export function list(names: readonly string[]): string {
-  if (names.length <= 1) return names.join('');
-  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 const times = (n: number) => `${int(n)} ${n === 1 ? 'time' : 'times'}`;

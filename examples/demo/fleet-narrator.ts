@@ -1,12 +1,10 @@
-import { list, ms } from './fleet-facts.js';
-import type { FleetStateChange } from './fleet-ipc.js';
-import { int, pct, secs } from './format.js';
-import { describeTransition } from './narrator.js';
-import type { StateName } from './snapshot.js';
+import type { StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import { int, list, ms, pct, secs } from './format.js';
+import { describeTransition, transitionOf } from './narrator.js';
 import type { Narration } from './view.js';
 
 /** A state change of a fleet node, its time since the run began. */
-export type FleetChange = Omit<FleetStateChange, 'at'> & { readonly atMs: number };
+export type FleetChange = Omit<StateChange, 'at'> & { readonly atMs: number };
 
 /** Changes are told this long after they happen, in the order they happened (they come from several processes). */
 export const REORDER_MS = 100;
@@ -224,21 +222,10 @@ export class FleetNarrator {
       return `${name}${after}: applied from the fleet (cause remote); ${what}`;
     }
     // What the embedded demo would say, naming the node.
-    const plain = describeTransition(
-      {
-        level: c.level,
-        key: c.key,
-        from: c.from,
-        to: c.to,
-        cause: c.cause,
-        samples: c.own.samples,
-        failures: c.own.failures,
-        errorRate: c.own.errorRate,
-        conseErrors: c.conseErrors,
-        coolingMs: c.coolingMs,
-      },
-      { errRate: c.errRate, detectMs: this.detectMs },
-    ).replace(breaker, name);
+    const plain = describeTransition(transitionOf(c), { errRate: c.errRate, detectMs: this.detectMs }).replace(
+      breaker,
+      name,
+    );
     if (!c.fleet) {
       return c.from === 'CLOSED' && c.to === 'OPEN'
         ? `${plain}; it opens on ${c.node} alone, not for the fleet, and probes alone`

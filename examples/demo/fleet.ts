@@ -1,11 +1,11 @@
-import { demoSuite, SAY, SERVICE_MIN_SAMPLE } from './client-node.js';
-import { list, ms } from './fleet-facts.js';
+import { SAY } from '@cbsuite/testkit/client-node.js';
+import { type Fleet, startFleet } from '@cbsuite/testkit/fleet.js';
+import { Instances } from '@cbsuite/testkit/instances.js';
+import { deletePrefix, type FindRedisOptions, findRedis } from '@cbsuite/testkit/redis-server.js';
+import { suiteOf } from '@cbsuite/testkit/suite-settings.js';
 import { FleetNarrator } from './fleet-narrator.js';
-import { FleetNodes } from './fleet-nodes.js';
-import { pct, secs } from './format.js';
-import { Instances } from './instances.js';
-import { shareOf } from './profile.js';
-import { deleteNamespace, type FindRedisOptions, findRedis } from './redis.js';
+import { list, ms, pct, secs } from './format.js';
+import { clientOf, SERVICE_MIN_SAMPLE, shareOf } from './profile.js';
 import type { ScenarioContext } from './scenario.js';
 import { Stage, type StageOptions } from './stage.js';
 
@@ -46,7 +46,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
     `cbsuite demo, fleet mode (${p.name}, ${secs(p.durationMs)}): ${nodes} client processes sharing their ` +
       `breakers through Redis, ${INSTANCES} Echo instances, each in its own process`,
   );
-  const redis = await findRedis(o.redis);
+  const redis = await findRedis({ ...o.redis, needs: { who: 'fleet mode', command: 'pnpm demo:fleet' } });
   const namespace = `cbsuite-demo-${process.pid}-${Date.now().toString(36)}`;
   try {
     write(`  Redis ${redis.url} (${redis.origin}), namespace ${namespace} (its keys are deleted at the end)`);
@@ -58,18 +58,18 @@ export async function runFleet(o: FleetOptions): Promise<void> {
           `calling Say about ${share.load.ratePerSec}/s (at most ${share.load.maxInFlight} in flight) through a ` +
           `CBSuite with sync: new RedisSync({ redis, namespace, syncIntervalMs: ${SYNC_INTERVAL_MS} })`,
       );
-      const fleet = await FleetNodes.start(FLEET_NODES, {
-        addresses: instances.addresses,
-        profile: share,
+      const client = clientOf(share, instances.addresses, FLEET_MIN_SAMPLE);
+      const fleet = await startFleet(FLEET_NODES, {
+        ...client,
         redisUrl: redis.url,
         namespace,
+        synced: true,
         syncIntervalMs: SYNC_INTERVAL_MS,
-        serviceMinSample: FLEET_MIN_SAMPLE,
         snapshotEveryMs: SNAPSHOT_MS,
       });
       try {
         // The same suite as every node's, to read its settings here.
-        const suite = demoSuite(p, { serviceMinSample: FLEET_MIN_SAMPLE });
+        const suite = suiteOf(client.suite);
         const key = suite.serviceKey(SAY);
         const service = suite.serviceCBConfig(key);
         const instance = suite.instanceCBConfig();
@@ -90,7 +90,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
       await instances.stop();
     }
   } finally {
-    const deleted = await deleteNamespace(redis.url, namespace).then(
+    const deleted = await deletePrefix(redis.url, `${namespace}:`).then(
       (n) => `deleted its ${n} keys`,
       (err: unknown) => `could not delete its keys (${err instanceof Error ? err.message : String(err)})`,
     );
@@ -99,7 +99,7 @@ export async function runFleet(o: FleetOptions): Promise<void> {
   }
 }
 
-async function play(o: FleetOptions, instances: Instances, fleet: FleetNodes, serviceKey: string): Promise<void> {
+async function play(o: FleetOptions, instances: Instances, fleet: Fleet, serviceKey: string): Promise<void> {
   const p = o.profile;
   const stage = new Stage(o, { title: FLEET_TITLE, mode: 'fleet', nodes: fleet.names }, instances, () =>
     fleet.snapshots(),
@@ -108,23 +108,7 @@ async function play(o: FleetOptions, instances: Instances, fleet: FleetNodes, se
   const { recorder, view, now, t0Epoch } = stage;
 
   const narrator = new FleetNarrator(fleet.names, p.breaker.detectMs);
-  fleet.onStateChange(({ at, ...c }) => {
-    const atMs = at - t0Epoch;
-    recorder.state({
-      atMs,
-      node: c.node,
-      level: c.level,
-      key: c.key,
-      from: c.from,
-      to: c.to,
-      cause: c.cause,
-      samples: c.own.samples,
-      errorRate: c.own.errorRate,
-      coolingMs: c.coolingMs,
-      fleet: c.fleet,
-    });
-    narrator.push({ ...c, atMs });
-  });
+  fleet.onStateChange((c) => narrator.push({ ...c, atMs: stage.recordState(c) }));
   const tell = () => {
     for (const n of narrator.drain(now())) view.narrate(n);
   };
@@ -166,7 +150,7 @@ async function play(o: FleetOptions, instances: Instances, fleet: FleetNodes, se
   };
   for (const node of fleet.names) recorder.threshold({ atMs: 0, node, key: serviceKey, errRate });
   await stage.play(ctx, {
-    startLoad: () => fleet.startLoad(),
+    startLoad: () => fleet.load(),
     stopLoad: () => fleet.stopLoad(),
     tick: { everyMs: NARRATE_MS, run: tell },
     afterLoad: () => {

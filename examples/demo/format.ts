@@ -1,4 +1,5 @@
-import type { StateName } from './snapshot.js';
+import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
+import type { StateName } from '@cbsuite/testkit/node-stats.js';
 
 /** `14.0s` */
 export function secs(ms: number): string {
@@ -13,6 +14,17 @@ export function pct(x: number, digits = 1): string {
 /** `12,345` */
 export function int(n: number): string {
   return Math.round(n).toLocaleString('en-US');
+}
+
+/** `1.2 ms` */
+export function ms(x: number): string {
+  return `${x.toFixed(1)} ms`;
+}
+
+/** `a`, `a and b`, `a, b and c` */
+export function list(names: readonly string[]): string {
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 /** A narration line: the time since the run began, right-aligned, then the text. */
@@ -33,8 +45,8 @@ export function stateStyle(state: StateName): Style {
   return state === 'CLOSED' ? 'green' : state === 'OPEN' ? 'red' : 'yellow';
 }
 
-/** Fits `text` into `width` columns: cut with `…` or padded with spaces. */
-export function clip(text: string, width: number, align: 'left' | 'right' = 'left'): string {
-  if (text.length > width) return width <= 1 ? text.slice(0, width) : `${text.slice(0, width - 1)}…`;
-  return align === 'left' ? text.padEnd(width) : text.padStart(width);
+/** `healthy, 15 ms` or `35% INTERNAL, 80 ms`. */
+export function describeBehaviour(b: Behaviour): string {
+  const health = b.failRate > 0 ? `${Math.round(b.failRate * 100)}% ${b.code}` : 'healthy';
+  return b.delayMs > 0 ? `${health}, ${b.delayMs} ms` : health;
 }

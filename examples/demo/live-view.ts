@@ -1,6 +1,7 @@
+import type { StateName } from '@cbsuite/testkit/node-stats.js';
 import { int, logLine, paint, pct, type Style, secs, stateStyle } from './format.js';
 import { RateMeter, sum } from './rates.js';
-import type { StateName, WorldSnapshot } from './snapshot.js';
+import type { WorldSnapshot } from './snapshot.js';
 import { type Cell, type Column, table } from './table.js';
 import { cut, wrapParts } from './text-width.js';
 import type { Narration, View } from './view.js';

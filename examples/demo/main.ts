@@ -1,11 +1,11 @@
 // The cbsuite demo: `pnpm demo` (embedded: no Redis needed) and
 // `pnpm demo:fleet` (four client processes sharing a Redis). See README.md.
 import { resolve } from 'node:path';
+import { NoRedisError } from '@cbsuite/testkit/redis-server.js';
 import { parseArgs, USAGE } from './args.js';
 import { runEmbedded } from './embedded.js';
 import { runFleet } from './fleet.js';
 import { DEFAULT_PROFILE, QUICK_PROFILE } from './profile.js';
-import { NoRedisError } from './redis.js';
 
 const command = parseArgs(process.argv.slice(2));
 switch (command.kind) {

@@ -1,5 +1,5 @@
+import type { Level, StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
 import { pct, secs } from './format.js';
-import type { Level, StateName } from './snapshot.js';
 
 /** A breaker's change of state, with the window's counts at that moment. */
 export interface Transition {
@@ -16,6 +16,12 @@ export interface Transition {
   readonly conseErrors: number;
   /** For changes to OPEN: how long it cools. */
   readonly coolingMs: number;
+}
+
+/** The transition of a client node's state change, its own window's counts. */
+export function transitionOf(c: Omit<StateChange, 'at'>): Transition {
+  const { level, key, from, to, cause, conseErrors, coolingMs } = c;
+  return { level, key, from, to, cause, ...c.own, conseErrors, coolingMs };
 }
 
 /** What the narration needs besides the transition. */

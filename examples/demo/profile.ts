@@ -1,4 +1,5 @@
-import type { Behaviour } from './behaviour.js';
+import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
+import type { ClientNodeOptions } from '@cbsuite/testkit/client-node.js';
 
 /** Timings and settings of one run of the demo's script. */
 export interface Profile {
@@ -77,5 +78,45 @@ export function shareOf(p: Profile, n: number): Profile {
   return {
     ...p,
     load: { ratePerSec: ratePerSec / n, maxInFlight: Math.max(1, Math.round(maxInFlight / n)), deadlineMs },
+  };
+}
+
+/** The service breaker's `minSample` of a client alone. */
+export const SERVICE_MIN_SAMPLE = 20;
+
+/**
+ * A client node of the demo calling `addresses` (all but its name): small
+ * timings, so that a short run shows every state. A fleet node's service
+ * breaker gets a `minSample` sized for the fleet's calls (see fleet.ts).
+ */
+export function clientOf(
+  p: Profile,
+  addresses: readonly string[],
+  serviceMinSample = SERVICE_MIN_SAMPLE,
+): Omit<ClientNodeOptions, 'name'> {
+  const b = p.breaker;
+  const breaker = { bucketTimeMs: b.bucketMs, coolingTimeoutMs: b.coolingMs, detectTimeoutMs: b.detectMs };
+  return {
+    target: `ipv4:${addresses.join(',')}`,
+    addresses,
+    suite: {
+      fromService: 'demo-client',
+      service: { errRate: p.errRate.before, minSample: serviceMinSample },
+      serviceBreaker: { ...breaker, maxCoolingMs: b.maxCoolingMs },
+      // A dead instance fails every attempt and connection: three in a row is enough.
+      instance: {
+        errRate: 0.5,
+        minSample: 10,
+        consecutiveFailures: 3,
+        failureCodes: ['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED'],
+        breaker,
+      },
+      // Lets a unary Say cut by a dropped connection be retried on another instance.
+      idempotentSay: true,
+    },
+    // A late tick makes up for the calls it was late for.
+    load: { ...p.load, catchUp: true },
+    // A respawned instance is reconnected within a second.
+    channel: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 },
   };
 }

@@ -1,6 +1,6 @@
+import { type Counters, ZERO } from '@cbsuite/testkit/node-stats.js';
 import { describe, expect, it } from 'vitest';
 import { delta, ended, perSecond, RateMeter, rejected, serviceErrorRate, sum } from './rates.js';
-import { type Counters, ZERO } from './snapshot.js';
 
 const c = (o: Partial<Counters>): Counters => ({ ...ZERO, ...o });
 

@@ -1,4 +1,4 @@
-import { type Counters, ZERO } from './snapshot.js';
+import { type Counters, ZERO } from '@cbsuite/testkit/node-stats.js';
 
 const FIELDS = Object.keys(ZERO) as (keyof Counters)[];
 

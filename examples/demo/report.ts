@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { esc, legendHtml, MIN_ANSWERED, renderChart, renderFleetChart } from './chart.js';
-import { type FleetFacts, list, ms } from './fleet-facts.js';
-import { int, pct, secs } from './format.js';
+import type { FleetFacts } from './fleet-facts.js';
+import { int, list, ms, pct, secs } from './format.js';
 import { ended, rejected } from './rates.js';
 import { phaseCounts, SAVED_EXPLAINED, summarize } from './summary.js';
 import type { Timeline } from './timeline.js';

@@ -1,5 +1,5 @@
+import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
 import { describe, expect, it } from 'vitest';
-import type { Behaviour } from './behaviour.js';
 import { DEFAULT_PROFILE, type Profile, QUICK_PROFILE } from './profile.js';
 import { runScenario, type ScenarioContext, type StepResult, script } from './scenario.js';
 

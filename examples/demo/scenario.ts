@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Behaviour } from './behaviour.js';
+import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
 import { pct } from './format.js';
 import type { Profile } from './profile.js';
 import type { StepKind } from './timeline.js';

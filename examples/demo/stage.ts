@@ -1,11 +1,12 @@
-import { describeBehaviour } from './behaviour.js';
-import type { Instances } from './instances.js';
+import type { Instances } from '@cbsuite/testkit/instances.js';
+import type { NodeSnapshot, StateChange } from '@cbsuite/testkit/node-stats.js';
+import { describeBehaviour } from './format.js';
 import { LiveView } from './live-view.js';
 import { PlainLog } from './plain-log.js';
 import type { Profile } from './profile.js';
 import { writeReport } from './report.js';
 import { runScenario, type ScenarioContext, script } from './scenario.js';
-import { countersByNode, type NodeSnapshot, type WorldSnapshot } from './snapshot.js';
+import { countersByNode, type WorldSnapshot } from './snapshot.js';
 import { summarize, summaryLines } from './summary.js';
 import { type TimelineMeta, TimelineRecorder } from './timeline.js';
 import type { View } from './view.js';
@@ -45,6 +46,7 @@ export class Stage {
   readonly recorder: TimelineRecorder;
   readonly view: View;
   private phase = 'starting';
+  private readonly fleet: boolean;
 
   constructor(
     private readonly o: StageOptions,
@@ -53,6 +55,7 @@ export class Stage {
     private readonly nodes: () => readonly NodeSnapshot[],
   ) {
     this.recorder = new TimelineRecorder({ ...meta, startedAt: Date.now(), instances: instances.addresses });
+    this.fleet = meta.mode === 'fleet';
     const colour = o.out.isTTY === true && process.env.NO_COLOR === undefined;
     this.view = o.out.isTTY
       ? new LiveView(o.out, colour)
@@ -61,6 +64,25 @@ export class Stage {
 
   /** Time since the run began, in ms. */
   readonly now = (): number => performance.now() - this.t0;
+
+  /** Records a breaker's change of state (in fleet mode, with whether the fleet shares it); returns when it was. */
+  recordState(c: StateChange): number {
+    const atMs = c.at - this.t0Epoch;
+    this.recorder.state({
+      atMs,
+      node: c.node,
+      level: c.level,
+      key: c.key,
+      from: c.from,
+      to: c.to,
+      cause: c.cause,
+      samples: c.own.samples,
+      errorRate: c.own.errorRate,
+      coolingMs: c.coolingMs,
+      ...(this.fleet ? { fleet: c.fleet } : {}),
+    });
+    return atMs;
+  }
 
   world(): WorldSnapshot {
     return {

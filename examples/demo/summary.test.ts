@@ -1,6 +1,6 @@
+import { ZERO } from '@cbsuite/testkit/node-stats.js';
 import { describe, expect, it } from 'vitest';
 import { fleetQuickRun, quickRun } from './fixtures/quick-run.js';
-import { ZERO } from './snapshot.js';
 import { failureShare, summarize, summaryLines } from './summary.js';
 import { segments, type Timeline } from './timeline.js';
 

@@ -1,7 +1,7 @@
+import type { Counters } from '@cbsuite/testkit/node-stats.js';
 import { type FleetFacts, fleetFacts, fleetSummaryLines } from './fleet-facts.js';
 import { int, pct, secs } from './format.js';
 import { ended, rejected, sum } from './rates.js';
-import type { Counters } from './snapshot.js';
 import type { Timeline } from './timeline.js';
 
 /** One phase of the run and what the calls did during it (all nodes together). */

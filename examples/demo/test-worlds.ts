@@ -6,9 +6,9 @@ import {
   type NodeSnapshot,
   type ServiceView,
   type StateName,
-  type WorldSnapshot,
   ZERO,
-} from './snapshot.js';
+} from '@cbsuite/testkit/node-stats.js';
+import type { WorldSnapshot } from './snapshot.js';
 
 export const KEY = 'demo-client/echo.v1.Echo/Say';
 export const A = '127.0.0.1:41001';

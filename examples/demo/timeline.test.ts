@@ -1,5 +1,6 @@
+import { ZERO } from '@cbsuite/testkit/node-stats.js';
 import { describe, expect, it } from 'vitest';
-import { countersByNode, ZERO } from './snapshot.js';
+import { countersByNode } from './snapshot.js';
 import { A, B, KEY, world } from './test-worlds.js';
 import { downSpans, segments, type Timeline, TimelineRecorder } from './timeline.js';
 

@@ -1,5 +1,6 @@
+import { type Counters, type Level, type StateName, ZERO } from '@cbsuite/testkit/node-stats.js';
 import { delta } from './rates.js';
-import { type Counters, countersByNode, type Level, type StateName, type WorldSnapshot, ZERO } from './snapshot.js';
+import { countersByNode, type WorldSnapshot } from './snapshot.js';
 
 /** What a scripted step does. */
 export type StepKind = 'start' | 'kill' | 'respawn' | 'degrade' | 'config' | 'recover';

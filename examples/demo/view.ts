@@ -1,4 +1,5 @@
-import type { StateName, WorldSnapshot } from './snapshot.js';
+import type { StateName } from '@cbsuite/testkit/node-stats.js';
+import type { WorldSnapshot } from './snapshot.js';
 
 /** A line of the story: a scripted step, a breaker's change of state, or a note. */
 export interface Narration {

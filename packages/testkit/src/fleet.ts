@@ -1,115 +1,234 @@
-// The parent side of a fleet of client processes (fleet-node.ts).
+// The parent side of a fleet of client processes (fleet-node.ts): started
+// and stopped together, their load and config driven over IPC, their
+// snapshots and state changes heard as they come.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { Command, NodeConfig, NodeStats, Report } from './fleet-node.js';
+import type { Command, NodeConfig, Report } from './fleet-node.js';
+import { type NodeSnapshot, type NodeStats, type StateChange, ZERO } from './node-stats.js';
 
 const NODE = fileURLToPath(new URL('./fleet-node.ts', import.meta.url));
+// `--import tsx` resolves from the child's working directory.
+const CWD = fileURLToPath(new URL('.', import.meta.url));
+const START_TIMEOUT_MS = 45_000;
+const CLOSE_TIMEOUT_MS = 5000;
 
+/** A change of a node's service breaker, as the tests read it. */
 export interface StateReport {
   readonly index: number;
   readonly to: string;
   readonly fleet: boolean;
   readonly cause: string;
+  /** Epoch ms. */
   readonly time: number;
 }
 
-export interface Fleet {
-  readonly size: number;
-  /** State changes of the nodes' service breakers, in arrival order. */
-  readonly states: StateReport[];
-  load(perSecond: number, durationMs: number): void;
-  stopLoad(): void;
-  stats(): Promise<NodeStats[]>;
-  /** Resolves when `predicate` holds for the states reported so far (checked on each report), or rejects after `timeoutMs`. */
-  until(predicate: (states: StateReport[]) => boolean, timeoutMs: number, what: string): Promise<void>;
-  /** Asks every node to close and exit; resolves with how many had to be killed after 5 s. */
-  close(): Promise<number>;
+interface Member {
+  readonly name: string;
+  readonly child: ChildProcess;
+  latest: NodeSnapshot;
 }
 
-export async function startFleet(size: number, config: Omit<NodeConfig, 'index'>): Promise<Fleet> {
-  const children: ChildProcess[] = [];
-  const states: StateReport[] = [];
-  const waiters = new Set<() => void>();
-  for (let index = 0; index < size; index++) {
-    const child = fork(NODE, [JSON.stringify({ ...config, index })], {
+type Done = Extract<Report, { type: 'done' }>;
+
+/**
+ * Starts a node process per name (or `node-0` ... for a count), all with
+ * `config`, and waits until each is warmed up and caught up with the fleet.
+ */
+export async function startFleet(nodes: number | readonly string[], config: Omit<NodeConfig, 'index'>): Promise<Fleet> {
+  const names = typeof nodes === 'number' ? Array.from({ length: nodes }, (_, i) => `node-${i}`) : nodes;
+  const children = names.map((name, index) =>
+    fork(NODE, [JSON.stringify({ ...config, index, name })], {
+      cwd: CWD,
       execArgv: ['--import', 'tsx'],
-      stdio: 'inherit',
-    });
-    child.on('message', (r: Report) => {
-      if (r.type === 'state') {
-        states.push({ index: r.index, to: r.to, fleet: r.fleet, cause: r.cause, time: r.time });
-        for (const w of waiters) w();
-      }
-    });
-    children.push(child);
-  }
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve, reject) => {
-          c.on('message', (r: Report) => r.type === 'ready' && resolve());
-          c.once('exit', (code) => reject(new Error(`fleet node exited with ${code} before it was ready`)));
-        }),
-    ),
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    }),
   );
-  const sendAll = (c: Command) => {
-    for (const child of children) child.send(c);
-  };
-  return {
-    size,
-    states,
-    load: (perSecond, durationMs) => sendAll({ type: 'load', perSecond, durationMs }),
-    stopLoad: () => sendAll({ type: 'stop-load' }),
-    stats: () =>
-      Promise.all(
-        children.map(
-          (c) =>
-            new Promise<NodeStats>((resolve) => {
-              const on = (r: Report) => {
-                if (r.type === 'stats') {
-                  c.off('message', on);
-                  resolve(r.stats);
-                }
-              };
-              c.on('message', on);
-              c.send({ type: 'stats' } satisfies Command);
-            }),
-        ),
-      ),
-    until: (predicate, timeoutMs, what) =>
-      new Promise<void>((resolve, reject) => {
-        if (predicate(states)) return resolve();
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`${what}: not within ${timeoutMs} ms; states: ${JSON.stringify(states)}`));
-        }, timeoutMs);
-        const check = () => {
-          if (!predicate(states)) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve();
-        };
-        waiters.add(check);
+  const fleet = new Fleet(names.map((name, i) => ({ name, child: children[i] as ChildProcess, latest: empty(name) })));
+  const started = await Promise.allSettled(children.map((c, i) => ready(c, names[i] as string)));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(children.map(killChild));
+    throw failed.reason;
+  }
+  return fleet;
+}
+
+export class Fleet {
+  /** State changes of the nodes' service breakers, in arrival order. */
+  readonly states: StateReport[] = [];
+  private seq = 0;
+  private readonly listeners = new Set<(c: StateChange) => void>();
+
+  constructor(private readonly members: Member[]) {
+    for (const [index, m] of members.entries()) {
+      m.child.on('message', (r: Report) => {
+        if (r.type === 'snapshot') m.latest = r.snapshot;
+        if (r.type !== 'state') return;
+        const c = r.change;
+        if (c.level === 'service') {
+          this.states.push({ index, to: c.to, fleet: c.fleet, cause: c.cause, time: Math.floor(c.at) });
+        }
+        for (const l of this.listeners) l(c);
+      });
+    }
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  get names(): string[] {
+    return this.members.map((m) => m.name);
+  }
+
+  /** Hears every breaker state change of every node (both levels), in the order they arrive. */
+  onStateChange(listener: (c: StateChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The latest snapshot of each node, in order. */
+  snapshots(): NodeSnapshot[] {
+    return this.members.map((m) => m.latest);
+  }
+
+  /** Starts every node's load: `perSecond` each (default: its config's rate), for `durationMs` (default: until stopped). */
+  load(perSecond?: number, durationMs?: number): void {
+    for (const m of this.members) tell(m.child, { type: 'load', perSecond, durationMs });
+  }
+
+  /** Stops every node's load and waits for their calls in flight; the snapshots are then final. */
+  async stopLoad(): Promise<void> {
+    await Promise.all(
+      this.members.map(async (m) => {
+        const done = await this.request(m, (seq) => ({ type: 'stop-load', seq }));
+        if (done?.snapshot) m.latest = done.snapshot;
       }),
-    close: async () => {
-      let killed = 0;
-      await Promise.all(
-        children.map(async (c) => {
-          if (c.exitCode !== null || c.signalCode !== null) return;
-          const exited = once(c, 'exit');
-          c.send({ type: 'exit' } satisfies Command);
-          const t = setTimeout(() => {
-            killed++;
-            c.kill('SIGKILL');
-          }, 5000);
-          await exited;
-          clearTimeout(t);
-        }),
-      );
-      return killed;
-    },
-  };
+    );
+  }
+
+  async stats(): Promise<NodeStats[]> {
+    const all = await Promise.all(this.members.map((m) => this.request(m, (seq) => ({ type: 'stats', seq }))));
+    return all.map((d, i) => {
+      if (d?.stats === undefined) throw new Error(`${this.members[i]?.name} is gone`);
+      return d.stats;
+    });
+  }
+
+  /** Resolves when `predicate` holds for the states reported so far (checked on each report), or rejects after `timeoutMs`. */
+  until(predicate: (states: StateReport[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (predicate(this.states)) return resolve();
+      const timer = setTimeout(() => {
+        stop();
+        reject(new Error(`${what}: not within ${timeoutMs} ms; states: ${JSON.stringify(this.states)}`));
+      }, timeoutMs);
+      const stop = this.onStateChange(() => {
+        if (!predicate(this.states)) return;
+        clearTimeout(timer);
+        stop();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * `publishServiceCBConfig(key, { errRate })` on the node `publisher`, the
+   * others watching for it: resolves once it is in force on every node, with
+   * when it was applied on each (epoch ms; undefined where it did not come
+   * within seconds).
+   */
+  async publishServiceErrRate(
+    publisher: string,
+    key: string,
+    errRate: number,
+  ): Promise<Map<string, number | undefined>> {
+    const from = this.members.find((m) => m.name === publisher);
+    if (from === undefined) throw new Error(`no client node ${publisher}`);
+    const others = this.members.filter((m) => m !== from);
+    // Every other node watches before the config leaves.
+    const watches = others.map((m) => this.watch(m, key, errRate));
+    await Promise.all(watches.map((w) => w.watching));
+    const done = await this.request(from, (seq) => ({ type: 'publish', seq, key, errRate }));
+    if (done === undefined || done.error !== undefined) {
+      throw new Error(`${publisher} could not publish the config: ${done?.error ?? 'its process is gone'}`);
+    }
+    const at = new Map<string, number | undefined>([[publisher, done.at]]);
+    const times = await Promise.all(watches.map((w) => w.applied));
+    for (const [i, m] of others.entries()) at.set(m.name, times[i]);
+    return at;
+  }
+
+  /** Asks every node to close and exit; resolves with how many had to be killed after 5 s. */
+  async close(): Promise<number> {
+    let killed = 0;
+    await Promise.all(
+      this.members.map(async ({ child: c }) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const exited = once(c, 'exit');
+        const timer = setTimeout(() => {
+          killed++;
+          c.kill('SIGKILL');
+        }, CLOSE_TIMEOUT_MS);
+        tell(c, { type: 'exit' });
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    return killed;
+  }
+
+  // Resolves with the node's `done` for the request, or undefined if the node has gone.
+  private request(m: Member, make: (seq: number) => Command): Promise<Done | undefined> {
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      const c = m.child;
+      if (!c.connected) return resolve(undefined);
+      const finish = (d: Done | undefined) => {
+        c.off('message', onMessage);
+        c.off('exit', onExit);
+        resolve(d);
+      };
+      const onMessage = (r: Report) => {
+        if (r.type === 'done' && r.seq === seq) finish(r);
+      };
+      const onExit = () => finish(undefined);
+      c.on('message', onMessage);
+      c.on('exit', onExit);
+      tell(c, make(seq));
+    });
+  }
+
+  // The node watches the key's config: `watching` once it does, `applied` when the config came (epoch ms).
+  private watch(
+    m: Member,
+    key: string,
+    errRate: number,
+  ): { watching: Promise<void>; applied: Promise<number | undefined> } {
+    const c = m.child;
+    if (!c.connected) return { watching: Promise.resolve(), applied: Promise.resolve(undefined) };
+    const seq = ++this.seq;
+    let acked: () => void = () => undefined;
+    const watching = new Promise<void>((resolve) => (acked = resolve));
+    const applied = new Promise<number | undefined>((resolve) => {
+      const finish = (at: number | undefined) => {
+        c.off('message', onMessage);
+        c.off('exit', onExit);
+        acked();
+        resolve(at);
+      };
+      const onMessage = (r: Report) => {
+        if (r.type === 'done' && r.seq === seq) acked();
+        else if (r.type === 'applied' && r.seq === seq) finish(r.at);
+      };
+      const onExit = () => finish(undefined);
+      c.on('message', onMessage);
+      c.on('exit', onExit);
+    });
+    tell(c, { type: 'watch', seq, key, errRate });
+    return { watching, applied };
+  }
 }
 
 /** The latest state each node reported (CLOSED when none). */
@@ -117,4 +236,39 @@ export function latest(states: readonly StateReport[], size: number): string[] {
   const out = Array.from({ length: size }, () => 'CLOSED');
   for (const s of states) out[s.index] = s.to;
   return out;
+}
+
+function ready(child: ChildProcess, name: string): Promise<void> {
+  let onMessage: ((r: Report) => void) | undefined;
+  let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  return new Promise<void>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} was not ready in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    onMessage = (r) => {
+      if (r.type === 'ready') resolve();
+      else if (r.type === 'failed') reject(new Error(`${name} failed to start: ${r.message}`));
+    };
+    onExit = (code, signal) => reject(new Error(`${name} exited (${signal ?? code}) before it was ready`));
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  }).finally(() => {
+    clearTimeout(timer);
+    if (onMessage) child.off('message', onMessage);
+    if (onExit) child.off('exit', onExit);
+  });
+}
+
+function tell(child: ChildProcess, c: Command): void {
+  if (child.connected) child.send(c);
+}
+
+async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function empty(node: string): NodeSnapshot {
+  return { node, counters: ZERO, inFlight: 0, services: [], instances: [] };
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EchoClient, type SayReply } from '../support/echo.js';
 import { IMMEDIATE } from './behaviour.js';
+import { EchoClient, type SayReply } from './echo.js';
 import { Instances } from './instances.js';
 
 const cleanups: (() => unknown)[] = [];

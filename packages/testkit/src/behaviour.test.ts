@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { answerFor, describeBehaviour, IMMEDIATE } from './behaviour.js';
+import { answerFor, IMMEDIATE } from './behaviour.js';
 
 describe('behaviour', () => {
   it('fails a call when the random draw falls under the fail rate', () => {
@@ -8,11 +8,5 @@ describe('behaviour', () => {
     expect(answerFor(b, () => 0.1)).toEqual({ delayMs: 80, code: status.INTERNAL });
     expect(answerFor(b, () => 0.35)).toEqual({ delayMs: 80, code: undefined });
     expect(answerFor(IMMEDIATE, () => 0)).toEqual({ delayMs: 0, code: undefined });
-  });
-
-  it('describes a behaviour in a few words', () => {
-    expect(describeBehaviour(IMMEDIATE)).toBe('healthy');
-    expect(describeBehaviour({ failRate: 0, code: 'INTERNAL', delayMs: 15 })).toBe('healthy, 15 ms');
-    expect(describeBehaviour({ failRate: 0.35, code: 'INTERNAL', delayMs: 80 })).toBe('35% INTERNAL, 80 ms');
   });
 });

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { deleteNamespace, findRedis, freePort, NoRedisError } from './redis.js';
+import { freePort } from './ports.js';
+import { deletePrefix, findRedis, NoRedisError } from './redis-server.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -47,7 +48,11 @@ describe('findRedis', () => {
 
   it('says how to get a Redis when there is none and no redis-server to start', async () => {
     const local = `redis://127.0.0.1:${await freePort()}`;
-    const failed = findRedis({ localUrl: local, serverCommand: 'cbsuite-demo-no-such-redis-server' });
+    const failed = findRedis({
+      localUrl: local,
+      serverCommand: 'cbsuite-demo-no-such-redis-server',
+      needs: { who: 'fleet mode', command: 'pnpm demo:fleet' },
+    });
     await expect(failed).rejects.toBeInstanceOf(NoRedisError);
     await expect(failed).rejects.toThrow(
       `fleet mode needs Redis: nothing answers at ${local}, and cbsuite-demo-no-such-redis-server is not on PATH. ` +
@@ -57,8 +62,8 @@ describe('findRedis', () => {
   });
 });
 
-describe('deleteNamespace', () => {
-  it('deletes every key of the namespace and nothing else', async () => {
+describe('deletePrefix', () => {
+  it('deletes every key of a namespace and nothing else', async () => {
     const url = inject('redisUrl');
     const ns = `cbsuite-demo-test-${process.pid}-${Date.now()}`;
     const r = new Redis(url);
@@ -68,7 +73,7 @@ describe('deleteNamespace', () => {
     await r.hset(`${ns}:config`, 'f', 'v');
     await r.zadd(`${ns}:index`, 1, 'm');
     await r.set(`${ns}-other:k`, '1');
-    expect(await deleteNamespace(url, ns)).toBe(3);
+    expect(await deletePrefix(url, `${ns}:`)).toBe(3);
     expect(await r.keys(`${ns}:*`)).toEqual([]);
     expect(await r.exists(`${ns}-other:k`)).toBe(1);
   });
