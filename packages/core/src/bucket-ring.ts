@@ -2,8 +2,8 @@
  * Two sums over a sliding window of `bucketNums` buckets of `bucketMs` each
  * (for example calls and their total latency, or requests and accepts). No
  * timers: buckets that fell out of the window are cleared when the ring is
- * next touched, at most `bucketNums` of them whatever the gap. O(1) memory:
- * two arrays of `bucketNums` numbers.
+ * next touched (O(`bucketNums`) once per bucket at most, whatever the gap).
+ * Memory: two arrays of `bucketNums` numbers.
  */
 export class BucketRing {
   private readonly a: Float64Array;
@@ -35,13 +35,18 @@ export class BucketRing {
     } else {
       for (let i = this.epoch + 1; i <= e; i++) {
         const j = i % n;
-        this.totalA -= this.a[j] as number;
-        this.totalB -= this.b[j] as number;
         this.a[j] = 0;
         this.b[j] = 0;
       }
-      // The first sum counts (exact in doubles); the second may be fractional: no drift once empty.
-      if (this.totalA === 0) this.totalB = 0;
+      // Summed afresh (once per bucket at most) rather than subtracted: fractional sums would drift.
+      let sa = 0;
+      let sb = 0;
+      for (let j = 0; j < n; j++) {
+        sa += this.a[j] as number;
+        sb += this.b[j] as number;
+      }
+      this.totalA = sa;
+      this.totalB = sb;
     }
     this.epoch = e;
   }
@@ -70,8 +75,8 @@ export class BucketRing {
     return [sa, sb];
   }
 
-  /** Whether the window holds nothing (the first sum, a count, is 0). */
+  /** Whether the window holds nothing. */
   isEmpty(): boolean {
-    return this.totalA === 0;
+    return this.totalA === 0 && this.totalB === 0;
   }
 }
