@@ -75,6 +75,7 @@ for (const f of [
   add(f, isFunction, 'option', (v) => make({ [f]: v }));
 }
 add('maxAttempts', isInt(1, 10), 'option', (v) => make({ maxAttempts: v as never }));
+add('panicThreshold', isNumber(0, 1), 'option', (v) => make({ panicThreshold: v as never }));
 add('eventQueueSize', isInt(0, 100_000), 'option', (v) => make({ eventQueueSize: v as never }));
 add('onMissingPolicy', isOneOf('fail', 'warn'), 'option', (v) => make({ onMissingPolicy: v as never }));
 add('instanceFailureCodes', Array.isArray, 'option', (v) => make({ instanceFailureCodes: v as never }));

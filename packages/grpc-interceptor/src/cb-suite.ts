@@ -6,9 +6,10 @@ import type { CBConfig, CBConfigInput } from './cb-config.js';
 import { type ChannelOptionsInput, instanceChannelOptions } from './channel-options.js';
 import type { Level } from './classify.js';
 import { type CBDump, dumpLevels } from './dump.js';
-import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
+import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBPanicEvent, CBStateChangeEvent } from './events.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
+import { PanicMode } from './panic-mode.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import { ServiceLevel } from './service-level.js';
 import { SuiteEvents } from './suite-events.js';
@@ -68,7 +69,9 @@ export class CBSuite {
     const instanceLevel = new BreakerLevel('instance', o.instance, 'instanceCBConfig');
     const serviceLevel = new BreakerLevel('service', o.service, 'defaultServiceCBConfig');
     this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
-    this.instance = new InstanceLevel(instanceLevel, this.calls);
+    const panic = new PanicMode(o.panicThreshold);
+    panic.onChange((change) => events.panic(change));
+    this.instance = new InstanceLevel(instanceLevel, this.calls, panic);
     this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
     for (const level of [serviceLevel, instanceLevel]) {
       const name: Level = level.level;
@@ -254,6 +257,11 @@ export class CBSuite {
    */
   onConfigChange(listener: (e: CBConfigChangeEvent) => void): Disposer {
     return this.events.onConfigChange(listener);
+  }
+
+  /** Listens to the instance level entering and leaving panic (`panicThreshold`). */
+  onPanic(listener: (e: CBPanicEvent) => void): Disposer {
+    return this.events.onPanic(listener);
   }
 
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */

@@ -41,7 +41,26 @@ export interface CBFaultEvent {
   readonly time: number;
 }
 
-export type CBEvent = CBStateChangeEvent | CBFaultEvent;
+/**
+ * The instance level entered or left panic mode (`panicThreshold`): while in
+ * panic, calls are spread over every instance, tripped ones included.
+ */
+export interface CBPanicEvent {
+  readonly type: 'panic';
+  readonly level: 'instance';
+  /** `true` when panic began, `false` when it ended. */
+  readonly entered: boolean;
+  /** Instances whose breakers allowed calls at the change. */
+  readonly available: number;
+  /** Instances listed at the change. */
+  readonly total: number;
+  /** The `panicThreshold` in force. */
+  readonly threshold: number;
+  /** Wall-clock time of the change, epoch ms. */
+  readonly time: number;
+}
+
+export type CBEvent = CBStateChangeEvent | CBFaultEvent | CBPanicEvent;
 
 /**
  * A config in force changed, by a call on this suite or by a config the fleet

@@ -41,7 +41,14 @@ export {
 } from './classify.js';
 export type { CBTripFuncFactory } from './config-store.js';
 export type { CBDebugInfo, CBDump } from './dump.js';
-export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent, FaultPhase } from './events.js';
+export type {
+  CBConfigChangeEvent,
+  CBEvent,
+  CBFaultEvent,
+  CBPanicEvent,
+  CBStateChangeEvent,
+  FaultPhase,
+} from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
 export type { InstanceStats } from './instance-level.js';
 export {

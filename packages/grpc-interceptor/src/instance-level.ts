@@ -1,7 +1,8 @@
-import { type Breaker, PERMIT, type Permit } from '@cbsuite/core';
+import { type Breaker, PERMIT, type Permit, State } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import { PanicMode } from './panic-mode.js';
 import type { RPCInfo } from './rpc-info.js';
 
 const NO_RPC_INFO: RPCInfo = Object.freeze({ from: '', to: '', method: '', path: '' });
@@ -24,7 +25,11 @@ export class InstanceLevel {
     readonly level: BreakerLevel,
     /** The calls in flight, which the picker reads. */
     readonly calls: CallRegistry,
-  ) {}
+    /** Envoy's panic threshold; off unless given. */
+    readonly panic: PanicMode = new PanicMode(0),
+  ) {
+    if (panic.enabled) level.panel.onStateChange(() => this.reassess());
+  }
 
   /**
    * Asks the breaker of `addr` for a permit. `NO_PERMIT` means the pick must
@@ -33,6 +38,16 @@ export class InstanceLevel {
   admit(addr: string): { breaker: Breaker | undefined; permit: Permit } {
     const breaker = this.level.breakerFor(addr);
     return breaker === undefined ? { breaker, permit: PERMIT } : { breaker, permit: this.level.admit(breaker) };
+  }
+
+  /**
+   * In panic: whether a pick the breaker refused may go to `addr` anyway.
+   * A forced-open instance is never used; every other one is.
+   */
+  usableInPanic(breaker: Breaker | undefined): boolean {
+    if (breaker !== undefined && breaker.mode() === 'forcedOpen') return false;
+    this.panic.pickedInPanic();
+    return true;
   }
 
   /** Records the end of an attempt on `addr`. Never throws. */
@@ -86,6 +101,7 @@ export class InstanceLevel {
     }
     this.lists.set(policy, after);
     this.sweep();
+    this.reassess();
   }
 
   /**
@@ -102,6 +118,7 @@ export class InstanceLevel {
       if (n > 0) this.refs.set(a, n);
       else this.refs.delete(a);
     }
+    this.reassess();
   }
 
   /** Addresses listed by live policies. */
@@ -121,7 +138,25 @@ export class InstanceLevel {
       drops: this.drops,
       connectFailures: this.connectFailures,
       skips: this.level.rejections(),
+      panic: this.panic.inPanic,
+      panics: this.panic.panics,
+      panicPicks: this.panic.panicPicks,
     };
+  }
+
+  /** Whether `addr` allows calls now: no breaker yet, or one that is CLOSED (and not forced open). */
+  isAvailable(addr: string): boolean {
+    const b = this.level.panel.breaker(addr);
+    return b === undefined || b.state() === State.Closed;
+  }
+
+  // Counts the listed instances that allow calls and tells panic mode. Runs
+  // on every instance transition and address change, not per pick.
+  private reassess(): void {
+    if (!this.panic.enabled) return;
+    let available = 0;
+    for (const addr of this.refs.keys()) if (this.isAvailable(addr)) available++;
+    this.panic.update(available, this.refs.size);
   }
 
   // Breakers of addresses no live policy lists (left by closed or idle
@@ -146,4 +181,10 @@ export interface InstanceStats {
   readonly connectFailures: number;
   /** Picks skipped because the picked instance was tripped, by address. */
   readonly skips: ReadonlyMap<string, number>;
+  /** Whether the level is in panic now (`panicThreshold`). */
+  readonly panic: boolean;
+  /** Times the level entered panic. */
+  readonly panics: number;
+  /** Picks sent to an instance its breaker refused, because the level was in panic. */
+  readonly panicPicks: number;
 }

@@ -1,4 +1,4 @@
-import { type Breaker, NO_PERMIT, type Permit } from '@cbsuite/core';
+import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
@@ -14,6 +14,8 @@ type X = typeof experimental;
  * (Kitex's resolve loop makes 6 and may pick a tried instance again). When
  * every candidate is tripped the call is dropped: it fails at once with
  * `UNAVAILABLE` and the instance marker, and grpc-js does not retry it.
+ * While the level is in panic (`panicThreshold`), the child's pick is used
+ * even when its breaker refuses (unless forced open), and recorded as usual.
  */
 export class BreakerPicker implements experimental.Picker {
   /** Whether onCallEnded gets only the code, so the status is read off the subchannel call (≤ 1.13). */
@@ -46,12 +48,16 @@ export class BreakerPicker implements experimental.Picker {
       }
       const { breaker, permit } = level.admit(addr);
       if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
+      if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
     }
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed.
     if (triedAgain?.subchannel) {
       const addr = triedAgain.subchannel.getAddress();
       const { breaker, permit } = level.admit(addr);
       if (permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, permit, state);
+      if (level.panic.inPanic && level.usableInPanic(breaker)) {
+        return this.wrap(triedAgain, addr, breaker, PERMIT, state);
+      }
     }
     level.dropped();
     return {

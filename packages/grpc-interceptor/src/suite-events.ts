@@ -5,10 +5,12 @@ import {
   type CBConfigChangeEvent,
   type CBEvent,
   type CBFaultEvent,
+  type CBPanicEvent,
   type CBStateChangeEvent,
   EventRing,
   type FaultPhase,
 } from './events.js';
+import type { PanicChange } from './panic-mode.js';
 
 /**
  * A suite's events: state changes, faults and config changes of both levels,
@@ -23,6 +25,8 @@ export class SuiteEvents {
   readonly onStateChange = this.states.event;
   readonly onFault = this.faultEvents.event;
   readonly onConfigChange = this.configs.event;
+  private readonly panics = new EventEmitter<[CBPanicEvent]>(this.warn);
+  readonly onPanic = this.panics.event;
   private readonly ring: EventRing<CBEvent>;
   private readonly warned = new Set<string>();
   /** Where config changes come from right now: the fleet while its configs are applied. */
@@ -57,6 +61,13 @@ export class SuiteEvents {
     };
     this.ring.push(e);
     this.states.emit(e);
+  }
+
+  /** The instance level entered or left panic. */
+  panic(change: PanicChange): void {
+    const e: CBPanicEvent = { type: 'panic', level: 'instance', ...change, time: Date.now() };
+    this.ring.push(e);
+    this.panics.emit(e);
   }
 
   /** The breaker machinery failed for a call. Without listeners, each kind is warned about once. */
@@ -94,6 +105,7 @@ export class SuiteEvents {
     this.states.clear();
     this.faultEvents.clear();
     this.configs.clear();
+    this.panics.clear();
   }
 
   /** Reports `error` as a process warning, once per kind. */

@@ -2,6 +2,7 @@ import {
   checkFunction,
   checkInteger,
   checkKeys,
+  checkNumber,
   type FleetSync,
   OptionTypeError,
   type PanelOptions,
@@ -73,6 +74,14 @@ export interface CBSuiteOptions {
    * and the fix; `'warn'` only reports it.
    */
   readonly onMissingPolicy?: 'fail' | 'warn';
+  /**
+   * Envoy's panic threshold, a share of instances in [0, 1]: while fewer than
+   * this share of the listed instances allow calls, the picker ignores the
+   * instance breakers and spreads calls over every instance (forced-open ones
+   * excepted), recording outcomes as usual. Default 0: off, as in Kitex, where
+   * every instance tripped drops every call. `robustInstance()` sets 0.5.
+   */
+  readonly panicThreshold?: number;
   /** Events kept for `recentEvents()`. Default 200 (Kitex's event queue). */
   readonly eventQueueSize?: number;
   /**
@@ -102,6 +111,7 @@ const OPTION_NAMES = Object.keys({
   maxAttempts: true,
   idempotent: true,
   onMissingPolicy: true,
+  panicThreshold: true,
   eventQueueSize: true,
   sync: true,
 } satisfies Record<keyof CBSuiteOptions, true>);
@@ -115,6 +125,7 @@ export interface ResolvedSuiteOptions {
   readonly maxAttempts: number;
   readonly idempotent: (ri: RPCInfo) => boolean;
   readonly onMissingPolicy: 'fail' | 'warn';
+  readonly panicThreshold: number;
   readonly eventQueueSize: number;
   readonly sync: FleetSync | undefined;
 }
@@ -157,6 +168,7 @@ export function resolveSuiteOptions(
   if (onMissingPolicy !== 'fail' && onMissingPolicy !== 'warn') {
     throw new OptionTypeError('onMissingPolicy', onMissingPolicy, 'must be "fail" or "warn"');
   }
+  const panicThreshold = o.panicThreshold === undefined ? 0 : checkNumber('panicThreshold', o.panicThreshold, 0, 1);
   const eventQueueSize =
     o.eventQueueSize === undefined ? 200 : checkInteger('eventQueueSize', o.eventQueueSize, 0, 100_000);
   const instanceTiming = timing('instanceBreaker', o.instanceBreaker);
@@ -176,7 +188,18 @@ export function resolveSuiteOptions(
     getErrorType: serviceType,
   };
   const sync = o.sync === undefined ? undefined : checkSync(o.sync);
-  return { fromService, genKey, service, instance, maxAttempts, idempotent, onMissingPolicy, eventQueueSize, sync };
+  return {
+    fromService,
+    genKey,
+    service,
+    instance,
+    maxAttempts,
+    idempotent,
+    onMissingPolicy,
+    panicThreshold,
+    eventQueueSize,
+    sync,
+  };
 }
 
 function checkSync(sync: unknown): FleetSync {
