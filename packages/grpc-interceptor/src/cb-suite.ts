@@ -69,16 +69,17 @@ export class CBSuite {
     const instanceLevel = new BreakerLevel('instance', o.instance, 'instanceCBConfig');
     const serviceLevel = new BreakerLevel('service', o.service, 'defaultServiceCBConfig');
     this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
-    const panic = new PanicMode(o.panicThreshold);
-    panic.onChange((change) => events.panic(change));
-    this.instance = new InstanceLevel(instanceLevel, this.calls, panic);
-    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
+    // The levels' own events first: a transition is reported before the panic it causes.
     for (const level of [serviceLevel, instanceLevel]) {
       const name: Level = level.level;
       level.panel.onStateChange((key, from, to, m, info) => events.transition(name, key, from, to, m, info));
       level.onFault((phase, key, error) => events.fault(name, phase, key, error));
       level.configs.onChange((key, from, to) => events.configChanged(name, key, from, to));
     }
+    const panic = new PanicMode(o.panicThreshold);
+    panic.onChange((change) => events.panic(change));
+    this.instance = new InstanceLevel(instanceLevel, this.calls, panic);
+    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
     // Reported once; with 'fail', every later call of the suite is refused with the fix.
     const stopWatching = this.calls.onMissingPolicy((ri) => {
       stopWatching();

@@ -63,6 +63,9 @@ export {
   withWrappedInstanceGetErrorType,
   withWrappedServiceGetErrorType,
 } from './kitex-options.js';
+export type { PanicChange } from './panic-mode.js';
+export type { RobustInstanceOptions } from './robust-instance.js';
+export { robustInstance } from './robust-instance.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
 export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
 export type { BreakerTimingOptions, CBSuiteOptions } from './suite-options.js';

@@ -66,11 +66,15 @@ describe('PanicMode', () => {
     p.update(3, 4);
     expect(p.inPanic).toBe(false);
     p.update(0, 0);
-    expect(changes).toEqual([
+    expect(p.inPanic).toBe(false);
+    p.update(1, 4);
+    p.update(0, 0);
+    expect(p.inPanic).toBe(true);
+    expect(changes.slice(0, 2)).toEqual([
       { entered: true, available: 1, total: 4, threshold: 0.5 },
       { entered: false, available: 3, total: 4, threshold: 0.5 },
     ]);
-    expect(p.panics).toBe(1);
+    expect(p.panics).toBe(2);
   });
 
   it('threshold 0 is off; threshold 1 panics as soon as one instance is tripped', () => {

@@ -62,11 +62,12 @@ export class PanicMode {
 
   /**
    * Re-evaluates panic from the instances that allow calls out of those
-   * listed. With no instance listed the level is not in panic.
+   * listed. With no instance listed (every channel idle or closed) it stays
+   * as it was: a channel leaving idle lists the same instances again.
    */
   update(available: number, total: number): void {
-    if (this.threshold === 0) return;
-    const panic = total > 0 && available < this.threshold * total;
+    if (this.threshold === 0 || total === 0) return;
+    const panic = available < this.threshold * total;
     if (panic === this.active) return;
     this.active = panic;
     if (panic) this.entries++;
