@@ -6,9 +6,17 @@ import type { CBConfig, CBConfigInput } from './cb-config.js';
 import { type ChannelOptionsInput, instanceChannelOptions } from './channel-options.js';
 import type { Level } from './classify.js';
 import { type CBDump, dumpLevels } from './dump.js';
-import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBPanicEvent, CBStateChangeEvent } from './events.js';
+import type {
+  CBConfigChangeEvent,
+  CBEjectionEvent,
+  CBEvent,
+  CBFaultEvent,
+  CBPanicEvent,
+  CBStateChangeEvent,
+} from './events.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
+import { OutlierEjection } from './outlier-ejection.js';
 import { PanicMode } from './panic-mode.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import { ServiceLevel } from './service-level.js';
@@ -78,7 +86,13 @@ export class CBSuite {
     }
     const panic = new PanicMode(o.panicThreshold);
     panic.onChange((change) => events.panic(change));
-    this.instance = new InstanceLevel(instanceLevel, this.calls, panic);
+    let outliers: OutlierEjection | undefined;
+    if (o.outlierDetection !== undefined) {
+      const { now, random } = instanceLevel.panel.options;
+      outliers = new OutlierEjection(o.outlierDetection, now, random, () => this.instance.addresses().length);
+      outliers.onChange((change) => events.ejection(change));
+    }
+    this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers);
     this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
     // Reported once; with 'fail', every later call of the suite is refused with the fix.
     const stopWatching = this.calls.onMissingPolicy((ri) => {
@@ -263,6 +277,11 @@ export class CBSuite {
   /** Listens to the instance level entering and leaving panic (`panicThreshold`). */
   onPanic(listener: (e: CBPanicEvent) => void): Disposer {
     return this.events.onPanic(listener);
+  }
+
+  /** Listens to outlier ejection ejecting instances and their ejections ending (`outlierDetection`). */
+  onEjection(listener: (e: CBEjectionEvent) => void): Disposer {
+    return this.events.onEjection(listener);
   }
 
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */

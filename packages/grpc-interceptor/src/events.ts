@@ -1,6 +1,7 @@
 import type { Counts, State, TransitionCause } from '@cbsuite/core';
 import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
+import type { EjectionReason } from './outlier-ejection.js';
 
 /** A breaker of the suite changed state (Kitex's `service_cb` / `instance_cb` events). */
 export interface CBStateChangeEvent {
@@ -60,7 +61,25 @@ export interface CBPanicEvent {
   readonly time: number;
 }
 
-export type CBEvent = CBStateChangeEvent | CBFaultEvent | CBPanicEvent;
+/** Outlier ejection (`outlierDetection`) ejected an instance, or its ejection ended. */
+export interface CBEjectionEvent {
+  readonly type: 'ejection';
+  readonly level: 'instance';
+  /** The instance's address. */
+  readonly key: string;
+  /** `true` for an ejection, `false` when it ended. */
+  readonly ejected: boolean;
+  /** The rule that ejected it (`successRate`, `failurePercentage`, `latency`), or `expired`. */
+  readonly reason: EjectionReason;
+  /** For an ejection: how long it lasts, in ms. */
+  readonly ejectionTimeMs: number;
+  /** The instance's ejection count: grows on each ejection, decays by one per healthy interval. */
+  readonly ejectionCount: number;
+  /** Wall-clock time of the change, epoch ms. */
+  readonly time: number;
+}
+
+export type CBEvent = CBStateChangeEvent | CBFaultEvent | CBPanicEvent | CBEjectionEvent;
 
 /**
  * A config in force changed, by a call on this suite or by a config the fleet

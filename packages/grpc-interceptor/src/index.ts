@@ -43,6 +43,7 @@ export type { CBTripFuncFactory } from './config-store.js';
 export type { CBDebugInfo, CBDump } from './dump.js';
 export type {
   CBConfigChangeEvent,
+  CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
   CBPanicEvent,
@@ -63,6 +64,13 @@ export {
   withWrappedInstanceGetErrorType,
   withWrappedServiceGetErrorType,
 } from './kitex-options.js';
+export type { EjectionChange, EjectionReason } from './outlier-ejection.js';
+export type {
+  FailurePercentageEjectionOptions,
+  LatencyEjectionOptions,
+  OutlierDetectionOptions,
+  SuccessRateEjectionOptions,
+} from './outlier-options.js';
 export type { PanicChange } from './panic-mode.js';
 export type { RobustInstanceOptions } from './robust-instance.js';
 export { robustInstance } from './robust-instance.js';

@@ -1,7 +1,8 @@
-import { type Breaker, PERMIT, type Permit, State } from '@cbsuite/core';
+import { type Breaker, ErrorType, PERMIT, type Permit, State } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import type { OutlierEjection } from './outlier-ejection.js';
 import { PanicMode } from './panic-mode.js';
 import type { RPCInfo } from './rpc-info.js';
 
@@ -27,8 +28,22 @@ export class InstanceLevel {
     readonly calls: CallRegistry,
     /** Envoy's panic threshold; off unless given. */
     readonly panic: PanicMode = new PanicMode(0),
+    /** gRPC's outlier ejection; off unless given. */
+    readonly outliers?: OutlierEjection,
   ) {
-    if (panic.enabled) level.panel.onStateChange(() => this.reassess());
+    if (panic.enabled) {
+      level.panel.onStateChange(() => this.reassess());
+      outliers?.onChange(() => this.reassess());
+    }
+    this.latencyClock = level.latencyClock ?? (outliers === undefined ? undefined : level.panel.options.now);
+  }
+
+  /** The clock attempts are timed with, when something reads their latency (slow calls, outlier ejection). */
+  readonly latencyClock: (() => number) | undefined;
+
+  /** Whether outlier ejection has ejected `addr` now. */
+  isEjected(addr: string): boolean {
+    return this.outliers?.isEjected(addr) === true;
   }
 
   /**
@@ -52,6 +67,7 @@ export class InstanceLevel {
 
   /** Records the end of an attempt on `addr`. Never throws. */
   recordAttempt(
+    addr: string,
     breaker: Breaker | undefined,
     permit: Permit,
     status: StatusObject,
@@ -61,7 +77,10 @@ export class InstanceLevel {
     this.attempts++;
     if (breaker === undefined) return;
     const facts = { rpcInfo: call?.rpcInfo ?? NO_RPC_INFO, cancelledByCaller: false };
-    this.level.record(breaker, permit, status, facts, latencyMs);
+    const type = this.level.record(breaker, permit, status, facts, latencyMs);
+    if (this.outliers === undefined) return;
+    const failed = type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
+    this.outliers.record(addr, failed, latencyMs);
   }
 
   /** A subchannel to `addr` failed to connect (Kitex's `ErrGetConnection`). */
@@ -97,6 +116,7 @@ export class InstanceLevel {
       else {
         this.refs.delete(a);
         this.level.panel.removeBreaker(a);
+        this.outliers?.forget(a);
       }
     }
     this.lists.set(policy, after);
@@ -141,11 +161,14 @@ export class InstanceLevel {
       panic: this.panic.inPanic,
       panics: this.panic.panics,
       panicPicks: this.panic.panicPicks,
+      ejections: this.outliers?.ejections ?? 0,
+      ejected: this.outliers?.ejected() ?? [],
     };
   }
 
-  /** Whether `addr` allows calls now: no breaker yet, or one that is CLOSED (and not forced open). */
+  /** Whether `addr` allows calls now: not ejected, and no breaker yet or one that is CLOSED (not forced open). */
   isAvailable(addr: string): boolean {
+    if (this.isEjected(addr)) return false;
     const b = this.level.panel.breaker(addr);
     return b === undefined || b.state() === State.Closed;
   }
@@ -185,6 +208,10 @@ export interface InstanceStats {
   readonly panic: boolean;
   /** Times the level entered panic. */
   readonly panics: number;
-  /** Picks sent to an instance its breaker refused, because the level was in panic. */
+  /** Picks sent to an instance its breaker refused or outlier ejection ejected, because the level was in panic. */
   readonly panicPicks: number;
+  /** Ejections by outlier ejection so far. */
+  readonly ejections: number;
+  /** Addresses ejected now. */
+  readonly ejected: readonly string[];
 }

@@ -3,6 +3,7 @@ import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
 import {
   type CBConfigChangeEvent,
+  type CBEjectionEvent,
   type CBEvent,
   type CBFaultEvent,
   type CBPanicEvent,
@@ -10,6 +11,7 @@ import {
   EventRing,
   type FaultPhase,
 } from './events.js';
+import type { EjectionChange } from './outlier-ejection.js';
 import type { PanicChange } from './panic-mode.js';
 
 /**
@@ -27,6 +29,8 @@ export class SuiteEvents {
   readonly onConfigChange = this.configs.event;
   private readonly panics = new EventEmitter<[CBPanicEvent]>(this.warn);
   readonly onPanic = this.panics.event;
+  private readonly ejections = new EventEmitter<[CBEjectionEvent]>(this.warn);
+  readonly onEjection = this.ejections.event;
   private readonly ring: EventRing<CBEvent>;
   private readonly warned = new Set<string>();
   /** Where config changes come from right now: the fleet while its configs are applied. */
@@ -70,6 +74,22 @@ export class SuiteEvents {
     this.panics.emit(e);
   }
 
+  /** Outlier ejection ejected an instance, or an ejection ended. */
+  ejection(c: EjectionChange): void {
+    const e: CBEjectionEvent = {
+      type: 'ejection',
+      level: 'instance',
+      key: c.address,
+      ejected: c.ejected,
+      reason: c.reason,
+      ejectionTimeMs: c.ejectionTimeMs,
+      ejectionCount: c.ejectionCount,
+      time: Date.now(),
+    };
+    this.ring.push(e);
+    this.ejections.emit(e);
+  }
+
   /** The breaker machinery failed for a call. Without listeners, each kind is warned about once. */
   fault(level: Level, phase: FaultPhase, key: string | undefined, error: unknown): void {
     this.faults++;
@@ -106,6 +126,7 @@ export class SuiteEvents {
     this.faultEvents.clear();
     this.configs.clear();
     this.panics.clear();
+    this.ejections.clear();
   }
 
   /** Reports `error` as a process warning, once per kind. */

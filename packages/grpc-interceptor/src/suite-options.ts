@@ -20,6 +20,11 @@ import {
   wrapErrorTypeFunc,
 } from './classify.js';
 import type { CBTripFuncFactory } from './config-store.js';
+import {
+  type OutlierDetectionOptions,
+  type ResolvedOutlierDetection,
+  resolveOutlierDetection,
+} from './outlier-options.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfo2Key } from './rpc-info.js';
 
 /** Breaker options a suite passes to the breakers of one level: timing, probes, backoff, slow calls, clock, `maxKeys`. */
@@ -82,6 +87,13 @@ export interface CBSuiteOptions {
    * every instance tripped drops every call. `robustInstance()` sets 0.5.
    */
   readonly panicThreshold?: number;
+  /**
+   * Outlier ejection as gRPC defines it (gRFC A50: success-rate and
+   * failure-percentage ejection), plus a latency rule: an instance worse than
+   * its peers is skipped for a while, whatever its breaker says. Runs on the
+   * instance breakers' clock (`instanceBreaker.now`). Default: off.
+   */
+  readonly outlierDetection?: OutlierDetectionOptions;
   /** Events kept for `recentEvents()`. Default 200 (Kitex's event queue). */
   readonly eventQueueSize?: number;
   /**
@@ -112,6 +124,7 @@ const OPTION_NAMES = Object.keys({
   idempotent: true,
   onMissingPolicy: true,
   panicThreshold: true,
+  outlierDetection: true,
   eventQueueSize: true,
   sync: true,
 } satisfies Record<keyof CBSuiteOptions, true>);
@@ -126,6 +139,7 @@ export interface ResolvedSuiteOptions {
   readonly idempotent: (ri: RPCInfo) => boolean;
   readonly onMissingPolicy: 'fail' | 'warn';
   readonly panicThreshold: number;
+  readonly outlierDetection: ResolvedOutlierDetection | undefined;
   readonly eventQueueSize: number;
   readonly sync: FleetSync | undefined;
 }
@@ -169,6 +183,7 @@ export function resolveSuiteOptions(
     throw new OptionTypeError('onMissingPolicy', onMissingPolicy, 'must be "fail" or "warn"');
   }
   const panicThreshold = o.panicThreshold === undefined ? 0 : checkNumber('panicThreshold', o.panicThreshold, 0, 1);
+  const outlierDetection = resolveOutlierDetection('outlierDetection', o.outlierDetection);
   const eventQueueSize =
     o.eventQueueSize === undefined ? 200 : checkInteger('eventQueueSize', o.eventQueueSize, 0, 100_000);
   const instanceTiming = timing('instanceBreaker', o.instanceBreaker);
@@ -197,6 +212,7 @@ export function resolveSuiteOptions(
     idempotent,
     onMissingPolicy,
     panicThreshold,
+    outlierDetection,
     eventQueueSize,
     sync,
   };
