@@ -7,6 +7,7 @@ import { PanicMode } from './panic-mode.js';
 import type { RPCInfo } from './rpc-info.js';
 
 const NO_RPC_INFO: RPCInfo = Object.freeze({ from: '', to: '', method: '', path: '' });
+const NO_CALL_FACTS = Object.freeze({ rpcInfo: NO_RPC_INFO, cancelledByCaller: false });
 
 /**
  * The instance-level breaker: a level keyed by backend address, asked by the
@@ -76,7 +77,7 @@ export class InstanceLevel {
   ): void {
     this.attempts++;
     if (breaker === undefined) return;
-    const facts = { rpcInfo: call?.rpcInfo ?? NO_RPC_INFO, cancelledByCaller: false };
+    const facts = call === undefined ? NO_CALL_FACTS : { rpcInfo: call.rpcInfo, cancelledByCaller: false };
     const type = this.level.record(breaker, permit, status, facts, latencyMs);
     if (this.outliers === undefined) return;
     const failed = type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;

@@ -98,10 +98,14 @@ export class BreakerPicker implements experimental.Picker {
       pickResultType: r.pickResultType,
       subchannel: slot !== undefined && r.subchannel !== null ? withStatusSlot(r.subchannel, slot) : r.subchannel,
       status: r.status,
-      onCallStarted: () => {
-        if (probe !== undefined) probe.started = true;
-        childStarted?.();
-      },
+      // Without a probe to mark, the child's own callback (no closure per pick).
+      onCallStarted:
+        probe === undefined
+          ? childStarted
+          : () => {
+              probe.started = true;
+              childStarted?.();
+            },
       onCallEnded: (code, details, metadata) => {
         const latency = clock === undefined ? undefined : clock() - pickedAt;
         let status: StatusObject;
