@@ -79,7 +79,8 @@ export class InstanceLevel {
     if (breaker === undefined) return;
     const facts = call === undefined ? NO_CALL_FACTS : { rpcInfo: call.rpcInfo, cancelledByCaller: false };
     const type = this.level.record(breaker, permit, status, facts, latencyMs);
-    if (this.outliers === undefined) return;
+    // An attempt that ends after its address left every list is not counted: its state was forgotten.
+    if (this.outliers === undefined || !this.refs.has(addr)) return;
     const failed = type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
     this.outliers.record(addr, failed, latencyMs);
   }

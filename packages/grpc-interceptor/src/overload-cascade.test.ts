@@ -66,8 +66,9 @@ describe('an overload cascade, with robustInstance()', () => {
     };
     await Promise.all(Array.from({ length: 50 }, worker));
     expect(events.filter((e) => e.level === 'service')).toEqual([]);
-    expect(cbs.stats().instance.drops).toBe(0);
-    expect(worstHealthyTripped).toBeLessThan(2);
+    expect(cbs.stats().instance.drops, JSON.stringify([...codes])).toBe(0);
+    const story = events.map((e) => `${e.level} ${e.key} ${e.fromName}->${e.toName} (${e.cause})`).join('; ');
+    expect(worstHealthyTripped, story).toBeLessThan(2);
     expect(failed / calls, JSON.stringify([...codes])).toBeLessThan(0.05);
     // The slow instance was taken out of rotation, by its breaker or by the latency rule.
     expect(
