@@ -2,7 +2,7 @@
 // guarded by a CBSuite, and calls until the service breaker opens.
 // Run it from the repository root, after pnpm install: npx tsx examples/quickstart.ts
 import { fileURLToPath } from 'node:url';
-import { CBSuite, circuitBreakKey, isCircuitBreakError } from '@cbsuite/grpc-interceptor';
+import { CBSuite, circuitBreakKey, isCircuitBreakError, robustInstance } from '@cbsuite/grpc-interceptor';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
@@ -28,11 +28,19 @@ const servers = await Promise.all(
   }),
 );
 
-const cbs = new CBSuite(undefined, { fromService: 'checkout' });
+// robustInstance(): a hung, refusing or slow instance is skipped; with too few left, calls spread over all of them.
+const cbs = new CBSuite(undefined, { ...robustInstance(), fromService: 'checkout' });
 cbs.updateServiceCBConfig('checkout/echo.v1.Echo/Say', { errRate: 0.5, minSample: 10 });
 cbs.onStateChange((e) =>
   console.log(
-    `  the ${e.level} breaker ${e.key} went ${e.fromName} -> ${e.toName}: ${e.counts.failures} of ${e.counts.samples} calls failed`,
+    `  the ${e.level} breaker ${e.level === 'service' ? e.key : 'of an instance'} went ${e.fromName} -> ${e.toName}: ${e.counts.failures} of ${e.counts.samples} calls failed`,
+  ),
+);
+cbs.onPanic((e) =>
+  console.log(
+    e.entered
+      ? `  panic: ${e.available} of ${e.total} instances allow calls, so calls go to all of them`
+      : '  panic over',
   ),
 );
 const client = new echo.Echo(`ipv4:${servers.map((s) => s.address).join(',')}`, grpc.credentials.createInsecure(), {

@@ -75,6 +75,7 @@ for (const f of [
   add(f, isFunction, 'option', (v) => make({ [f]: v }));
 }
 add('maxAttempts', isInt(1, 10), 'option', (v) => make({ maxAttempts: v as never }));
+add('panicThreshold', isNumber(0, 1), 'option', (v) => make({ panicThreshold: v as never }));
 add('eventQueueSize', isInt(0, 100_000), 'option', (v) => make({ eventQueueSize: v as never }));
 add('onMissingPolicy', isOneOf('fail', 'warn'), 'option', (v) => make({ onMissingPolicy: v as never }));
 add('instanceFailureCodes', Array.isArray, 'option', (v) => make({ instanceFailureCodes: v as never }));
@@ -87,6 +88,33 @@ add(
   'option',
   (v) => make({ sync: v as never }),
 );
+add('outlierDetection', isObject, 'option', (v) => make({ outlierDetection: v as never }));
+const OUTLIER_FIELDS: Record<string, Accepts> = {
+  intervalMs: isNumber(1, 86_400_000),
+  baseEjectionTimeMs: isNumber(1, 86_400_000),
+  maxEjectionTimeMs: isNumber(1, 86_400_000),
+  maxEjectionPercent: isNumber(0, 100),
+};
+for (const [f, accepts] of Object.entries(OUTLIER_FIELDS)) {
+  add(`outlierDetection.${f}`, accepts, 'option', (v) => make({ outlierDetection: { [f]: v } }));
+}
+const RULE_FIELDS: Record<string, Record<string, Accepts>> = {
+  successRateEjection: { stdevFactor: isNumber(0, 1000) },
+  failurePercentageEjection: { threshold: isNumber(0, 100) },
+  latencyEjection: { factor: isNumber(1, 1000), minGapMs: isNumber(0, 86_400_000) },
+};
+for (const [r, own] of Object.entries(RULE_FIELDS)) {
+  add(`outlierDetection.${r}`, isObject, 'option', (v) => make({ outlierDetection: { [r]: v } }));
+  const fields = {
+    ...own,
+    enforcementPercentage: isNumber(0, 100),
+    minimumHosts: isInt(1, 100_000),
+    requestVolume: isInt(1, 1_000_000_000),
+  };
+  for (const [f, accepts] of Object.entries(fields)) {
+    add(`outlierDetection.${r}.${f}`, accepts, 'option', (v) => make({ outlierDetection: { [r]: { [f]: v } } }));
+  }
+}
 for (const level of ['defaultServiceCBConfig', 'instanceCBConfig'] as const) {
   add(level, isObject, 'config', (v) => make({ [level]: v }));
   for (const [f, accepts] of Object.entries(CB_FIELDS)) {
@@ -113,6 +141,11 @@ describe('new CBSuite refuses bad options, naming the path written and the value
   it.each([
     [{ fromservice: 'x' }, 'fromservice', /^CBSuite options has an unknown field "fromservice"; known fields: /],
     [{ serviceBreaker: { cooling: 1 } }, 'serviceBreaker.cooling', /^serviceBreaker has an unknown field "cooling";/],
+    [
+      { outlierDetection: { latencyEjection: { stdevFactor: 1 } } },
+      'outlierDetection.latencyEjection.stdevFactor',
+      /^outlierDetection.latencyEjection has an unknown field "stdevFactor";/,
+    ],
     [
       { instanceBreaker: { coolingBackoff: { factor: 2 } } },
       'instanceBreaker.coolingBackoff.factor',

@@ -76,8 +76,11 @@ export class BreakerLevel {
     return permit;
   }
 
-  /** Classifies `status` and records it on `breaker`. Never throws: a failing classifier is a fault. */
-  record(breaker: Breaker, permit: Permit, status: StatusObject, facts: OutcomeFacts, latencyMs?: number): void {
+  /**
+   * Classifies `status` and records it on `breaker`; returns the type
+   * recorded. Never throws: a failing classifier is a fault (ignorable).
+   */
+  record(breaker: Breaker, permit: Permit, status: StatusObject, facts: OutcomeFacts, latencyMs?: number): ErrorType {
     try {
       const type = this.opts.getErrorType(status, {
         level: this.level,
@@ -89,10 +92,12 @@ export class BreakerLevel {
       if (!isErrorType(type))
         throw new TypeError(`the ${this.level} classifier returned ${show(type)}, not an ErrorType`);
       breaker.record(type, latencyMs, permit);
+      return type;
     } catch (err) {
       // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
       breaker.record(ErrorType.Ignorable, undefined, permit);
       this.fault('record', breaker.key, err);
+      return ErrorType.Ignorable;
     }
   }
 

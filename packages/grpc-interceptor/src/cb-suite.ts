@@ -6,11 +6,20 @@ import type { CBConfig, CBConfigInput } from './cb-config.js';
 import { type ChannelOptionsInput, instanceChannelOptions } from './channel-options.js';
 import type { Level } from './classify.js';
 import { type CBDump, dumpLevels } from './dump.js';
-import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
+import type {
+  CBConfigChangeEvent,
+  CBEjectionEvent,
+  CBEvent,
+  CBFaultEvent,
+  CBPanicEvent,
+  CBStateChangeEvent,
+} from './events.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import type { ShedReason } from './load-shed-error.js';
 import { LoadShedder, type ShedEvent } from './load-shedder.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
+import { OutlierEjection } from './outlier-ejection.js';
+import { PanicMode } from './panic-mode.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import { ServiceLevel } from './service-level.js';
 import { SuiteEvents } from './suite-events.js';
@@ -79,17 +88,26 @@ export class CBSuite {
     const instanceLevel = new BreakerLevel('instance', o.instance, 'instanceCBConfig');
     const serviceLevel = new BreakerLevel('service', o.service, 'defaultServiceCBConfig');
     this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
-    this.instance = new InstanceLevel(instanceLevel, this.calls);
-    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
-    if (o.serviceShedding !== undefined) {
-      const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
-      if (shedder.enabled) this.service.shedder = shedder;
-    }
+    // The levels' own events first: a transition is reported before the panic it causes.
     for (const level of [serviceLevel, instanceLevel]) {
       const name: Level = level.level;
       level.panel.onStateChange((key, from, to, m, info) => events.transition(name, key, from, to, m, info));
       level.onFault((phase, key, error) => events.fault(name, phase, key, error));
       level.configs.onChange((key, from, to) => events.configChanged(name, key, from, to));
+    }
+    const panic = new PanicMode(o.panicThreshold);
+    panic.onChange((change) => events.panic(change));
+    let outliers: OutlierEjection | undefined;
+    if (o.outlierDetection !== undefined) {
+      const { now, random } = instanceLevel.panel.options;
+      outliers = new OutlierEjection(o.outlierDetection, now, random, () => this.instance.addresses().length);
+      outliers.onChange((change) => events.ejection(change));
+    }
+    this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers);
+    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
+    if (o.serviceShedding !== undefined) {
+      const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
+      if (shedder.enabled) this.service.shedder = shedder;
     }
     // Reported once; with 'fail', every later call of the suite is refused with the fix.
     const stopWatching = this.calls.onMissingPolicy((ri) => {
@@ -269,6 +287,16 @@ export class CBSuite {
    */
   onConfigChange(listener: (e: CBConfigChangeEvent) => void): Disposer {
     return this.events.onConfigChange(listener);
+  }
+
+  /** Listens to the instance level entering and leaving panic (`panicThreshold`). */
+  onPanic(listener: (e: CBPanicEvent) => void): Disposer {
+    return this.events.onPanic(listener);
+  }
+
+  /** Listens to outlier ejection ejecting instances and their ejections ending (`outlierDetection`). */
+  onEjection(listener: (e: CBEjectionEvent) => void): Disposer {
+    return this.events.onEjection(listener);
   }
 
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */

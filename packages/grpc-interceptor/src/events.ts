@@ -1,6 +1,7 @@
 import type { Counts, State, TransitionCause } from '@cbsuite/core';
 import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
+import type { EjectionReason } from './outlier-ejection.js';
 
 /** A breaker of the suite changed state (Kitex's `service_cb` / `instance_cb` events). */
 export interface CBStateChangeEvent {
@@ -41,7 +42,44 @@ export interface CBFaultEvent {
   readonly time: number;
 }
 
-export type CBEvent = CBStateChangeEvent | CBFaultEvent;
+/**
+ * The instance level entered or left panic mode (`panicThreshold`): while in
+ * panic, calls are spread over every instance, tripped ones included.
+ */
+export interface CBPanicEvent {
+  readonly type: 'panic';
+  readonly level: 'instance';
+  /** `true` when panic began, `false` when it ended. */
+  readonly entered: boolean;
+  /** Instances whose breakers allowed calls at the change. */
+  readonly available: number;
+  /** Instances listed at the change. */
+  readonly total: number;
+  /** The `panicThreshold` in force. */
+  readonly threshold: number;
+  /** Wall-clock time of the change, epoch ms. */
+  readonly time: number;
+}
+
+/** Outlier ejection (`outlierDetection`) ejected an instance, or its ejection ended. */
+export interface CBEjectionEvent {
+  readonly type: 'ejection';
+  readonly level: 'instance';
+  /** The instance's address. */
+  readonly key: string;
+  /** `true` for an ejection, `false` when it ended. */
+  readonly ejected: boolean;
+  /** The rule that ejected it (`successRate`, `failurePercentage`, `latency`), or `expired`. */
+  readonly reason: EjectionReason;
+  /** For an ejection: how long it lasts, in ms. */
+  readonly ejectionTimeMs: number;
+  /** The instance's ejection count: grows on each ejection, decays by one per healthy interval. */
+  readonly ejectionCount: number;
+  /** Wall-clock time of the change, epoch ms. */
+  readonly time: number;
+}
+
+export type CBEvent = CBStateChangeEvent | CBFaultEvent | CBPanicEvent | CBEjectionEvent;
 
 /**
  * A config in force changed, by a call on this suite or by a config the fleet

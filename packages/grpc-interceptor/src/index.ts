@@ -41,7 +41,15 @@ export {
 } from './classify.js';
 export type { CBTripFuncFactory } from './config-store.js';
 export type { CBDebugInfo, CBDump } from './dump.js';
-export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent, FaultPhase } from './events.js';
+export type {
+  CBConfigChangeEvent,
+  CBEjectionEvent,
+  CBEvent,
+  CBFaultEvent,
+  CBPanicEvent,
+  CBStateChangeEvent,
+  FaultPhase,
+} from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
 export type { InstanceStats } from './instance-level.js';
 export {
@@ -64,6 +72,16 @@ export {
   loadShedReason,
 } from './load-shed-error.js';
 export type { LoadSheddingOptions, ShedEvent } from './load-shedder.js';
+export type { EjectionChange, EjectionReason } from './outlier-ejection.js';
+export type {
+  FailurePercentageEjectionOptions,
+  LatencyEjectionOptions,
+  OutlierDetectionOptions,
+  SuccessRateEjectionOptions,
+} from './outlier-options.js';
+export type { PanicChange } from './panic-mode.js';
+export type { RobustInstanceOptions } from './robust-instance.js';
+export { robustInstance } from './robust-instance.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
 export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
 export type { BreakerTimingOptions, CBSuiteOptions } from './suite-options.js';

@@ -1,10 +1,13 @@
-import { type Breaker, PERMIT, type Permit } from '@cbsuite/core';
+import { type Breaker, ErrorType, PERMIT, type Permit, State } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import type { OutlierEjection } from './outlier-ejection.js';
+import { PanicMode } from './panic-mode.js';
 import type { RPCInfo } from './rpc-info.js';
 
 const NO_RPC_INFO: RPCInfo = Object.freeze({ from: '', to: '', method: '', path: '' });
+const NO_CALL_FACTS = Object.freeze({ rpcInfo: NO_RPC_INFO, cancelledByCaller: false });
 
 /**
  * The instance-level breaker: a level keyed by backend address, asked by the
@@ -24,7 +27,25 @@ export class InstanceLevel {
     readonly level: BreakerLevel,
     /** The calls in flight, which the picker reads. */
     readonly calls: CallRegistry,
-  ) {}
+    /** Envoy's panic threshold; off unless given. */
+    readonly panic: PanicMode = new PanicMode(0),
+    /** gRPC's outlier ejection; off unless given. */
+    readonly outliers?: OutlierEjection,
+  ) {
+    if (panic.enabled) {
+      level.panel.onStateChange(() => this.reassess());
+      outliers?.onChange(() => this.reassess());
+    }
+    this.latencyClock = level.latencyClock ?? (outliers === undefined ? undefined : level.panel.options.now);
+  }
+
+  /** The clock attempts are timed with, when something reads their latency (slow calls, outlier ejection). */
+  readonly latencyClock: (() => number) | undefined;
+
+  /** Whether outlier ejection has ejected `addr` now. */
+  isEjected(addr: string): boolean {
+    return this.outliers?.isEjected(addr) === true;
+  }
 
   /**
    * Asks the breaker of `addr` for a permit. `NO_PERMIT` means the pick must
@@ -35,8 +56,19 @@ export class InstanceLevel {
     return breaker === undefined ? { breaker, permit: PERMIT } : { breaker, permit: this.level.admit(breaker) };
   }
 
+  /**
+   * In panic: whether a pick the breaker refused may go to `addr` anyway.
+   * A forced-open instance is never used; every other one is.
+   */
+  usableInPanic(breaker: Breaker | undefined): boolean {
+    if (breaker !== undefined && breaker.mode() === 'forcedOpen') return false;
+    this.panic.pickedInPanic();
+    return true;
+  }
+
   /** Records the end of an attempt on `addr`. Never throws. */
   recordAttempt(
+    addr: string,
     breaker: Breaker | undefined,
     permit: Permit,
     status: StatusObject,
@@ -45,8 +77,12 @@ export class InstanceLevel {
   ): void {
     this.attempts++;
     if (breaker === undefined) return;
-    const facts = { rpcInfo: call?.rpcInfo ?? NO_RPC_INFO, cancelledByCaller: false };
-    this.level.record(breaker, permit, status, facts, latencyMs);
+    const facts = call === undefined ? NO_CALL_FACTS : { rpcInfo: call.rpcInfo, cancelledByCaller: false };
+    const type = this.level.record(breaker, permit, status, facts, latencyMs);
+    // An attempt that ends after its address left every list is not counted: its state was forgotten.
+    if (this.outliers === undefined || !this.refs.has(addr)) return;
+    const failed = type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
+    this.outliers.record(addr, failed, latencyMs);
   }
 
   /** A subchannel to `addr` failed to connect (Kitex's `ErrGetConnection`). */
@@ -82,10 +118,12 @@ export class InstanceLevel {
       else {
         this.refs.delete(a);
         this.level.panel.removeBreaker(a);
+        this.outliers?.forget(a);
       }
     }
     this.lists.set(policy, after);
     this.sweep();
+    this.reassess();
   }
 
   /**
@@ -102,6 +140,7 @@ export class InstanceLevel {
       if (n > 0) this.refs.set(a, n);
       else this.refs.delete(a);
     }
+    this.reassess();
   }
 
   /** Addresses listed by live policies. */
@@ -121,7 +160,28 @@ export class InstanceLevel {
       drops: this.drops,
       connectFailures: this.connectFailures,
       skips: this.level.rejections(),
+      panic: this.panic.inPanic,
+      panics: this.panic.panics,
+      panicPicks: this.panic.panicPicks,
+      ejections: this.outliers?.ejections ?? 0,
+      ejected: this.outliers?.ejected() ?? [],
     };
+  }
+
+  /** Whether `addr` allows calls now: not ejected, and no breaker yet or one that is CLOSED (not forced open). */
+  isAvailable(addr: string): boolean {
+    if (this.isEjected(addr)) return false;
+    const b = this.level.panel.breaker(addr);
+    return b === undefined || b.state() === State.Closed;
+  }
+
+  // Counts the listed instances that allow calls and tells panic mode. Runs
+  // on every instance transition and address change, not per pick.
+  private reassess(): void {
+    if (!this.panic.enabled) return;
+    let available = 0;
+    for (const addr of this.refs.keys()) if (this.isAvailable(addr)) available++;
+    this.panic.update(available, this.refs.size);
   }
 
   // Breakers of addresses no live policy lists (left by closed or idle
@@ -146,4 +206,14 @@ export interface InstanceStats {
   readonly connectFailures: number;
   /** Picks skipped because the picked instance was tripped, by address. */
   readonly skips: ReadonlyMap<string, number>;
+  /** Whether the level is in panic now (`panicThreshold`). */
+  readonly panic: boolean;
+  /** Times the level entered panic. */
+  readonly panics: number;
+  /** Picks sent to an instance its breaker refused or outlier ejection ejected, because the level was in panic. */
+  readonly panicPicks: number;
+  /** Ejections by outlier ejection so far. */
+  readonly ejections: number;
+  /** Addresses ejected now. */
+  readonly ejected: readonly string[];
 }

@@ -1,4 +1,4 @@
-import { type Breaker, NO_PERMIT, type Permit } from '@cbsuite/core';
+import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
 import type { CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
@@ -14,6 +14,10 @@ type X = typeof experimental;
  * (Kitex's resolve loop makes 6 and may pick a tried instance again). When
  * every candidate is tripped the call is dropped: it fails at once with
  * `UNAVAILABLE` and the instance marker, and grpc-js does not retry it.
+ * An instance outlier ejection ejected is skipped like a tripped one. While
+ * the level is in panic (`panicThreshold`), the child's pick is used even
+ * when its breaker refuses or it is ejected (unless forced open), and
+ * recorded as usual.
  */
 export class BreakerPicker implements experimental.Picker {
   /** Whether onCallEnded gets only the code, so the status is read off the subchannel call (≤ 1.13). */
@@ -44,14 +48,27 @@ export class BreakerPicker implements experimental.Picker {
         triedAgain ??= r;
         continue;
       }
+      if (level.isEjected(addr)) {
+        const breaker = level.level.breakerFor(addr);
+        if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
+        continue;
+      }
       const { breaker, permit } = level.admit(addr);
       if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
+      if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
     }
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed.
     if (triedAgain?.subchannel) {
       const addr = triedAgain.subchannel.getAddress();
-      const { breaker, permit } = level.admit(addr);
-      if (permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, permit, state);
+      let breaker: Breaker | undefined;
+      if (level.isEjected(addr)) breaker = level.level.breakerFor(addr);
+      else {
+        const admitted = level.admit(addr);
+        breaker = admitted.breaker;
+        if (admitted.permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, admitted.permit, state);
+      }
+      if (level.panic.inPanic && level.usableInPanic(breaker))
+        return this.wrap(triedAgain, addr, breaker, PERMIT, state);
     }
     level.dropped();
     return {
@@ -71,7 +88,7 @@ export class BreakerPicker implements experimental.Picker {
     state: CallState | undefined,
   ): experimental.PickResult {
     const level = this.level;
-    const clock = level.level.latencyClock;
+    const clock = level.latencyClock;
     const pickedAt = clock === undefined ? 0 : clock();
     const probe = state?.pickedOn(addr, breaker, permit);
     const childStarted = r.onCallStarted;
@@ -81,17 +98,21 @@ export class BreakerPicker implements experimental.Picker {
       pickResultType: r.pickResultType,
       subchannel: slot !== undefined && r.subchannel !== null ? withStatusSlot(r.subchannel, slot) : r.subchannel,
       status: r.status,
-      onCallStarted: () => {
-        if (probe !== undefined) probe.started = true;
-        childStarted?.();
-      },
+      // Without a probe to mark, the child's own callback (no closure per pick).
+      onCallStarted:
+        probe === undefined
+          ? childStarted
+          : () => {
+              probe.started = true;
+              childStarted?.();
+            },
       onCallEnded: (code, details, metadata) => {
         const latency = clock === undefined ? undefined : clock() - pickedAt;
         let status: StatusObject;
         if (details !== undefined) status = { code, details, metadata };
         else if (slot?.status?.code === code) status = slot.status;
         else status = { code, details: '', metadata: new Metadata() };
-        level.recordAttempt(breaker, permit, status, state, latency);
+        level.recordAttempt(addr, breaker, permit, status, state, latency);
         childEnded?.(code, details, metadata);
       },
     };

@@ -3,12 +3,16 @@ import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
 import {
   type CBConfigChangeEvent,
+  type CBEjectionEvent,
   type CBEvent,
   type CBFaultEvent,
+  type CBPanicEvent,
   type CBStateChangeEvent,
   EventRing,
   type FaultPhase,
 } from './events.js';
+import type { EjectionChange } from './outlier-ejection.js';
+import type { PanicChange } from './panic-mode.js';
 
 /**
  * A suite's events: state changes, faults and config changes of both levels,
@@ -23,6 +27,10 @@ export class SuiteEvents {
   readonly onStateChange = this.states.event;
   readonly onFault = this.faultEvents.event;
   readonly onConfigChange = this.configs.event;
+  private readonly panics = new EventEmitter<[CBPanicEvent]>(this.warn);
+  readonly onPanic = this.panics.event;
+  private readonly ejections = new EventEmitter<[CBEjectionEvent]>(this.warn);
+  readonly onEjection = this.ejections.event;
   private readonly ring: EventRing<CBEvent>;
   private readonly warned = new Set<string>();
   /** Where config changes come from right now: the fleet while its configs are applied. */
@@ -57,6 +65,29 @@ export class SuiteEvents {
     };
     this.ring.push(e);
     this.states.emit(e);
+  }
+
+  /** The instance level entered or left panic. */
+  panic(change: PanicChange): void {
+    const e: CBPanicEvent = { type: 'panic', level: 'instance', ...change, time: Date.now() };
+    this.ring.push(e);
+    this.panics.emit(e);
+  }
+
+  /** Outlier ejection ejected an instance, or an ejection ended. */
+  ejection(c: EjectionChange): void {
+    const e: CBEjectionEvent = {
+      type: 'ejection',
+      level: 'instance',
+      key: c.address,
+      ejected: c.ejected,
+      reason: c.reason,
+      ejectionTimeMs: c.ejectionTimeMs,
+      ejectionCount: c.ejectionCount,
+      time: Date.now(),
+    };
+    this.ring.push(e);
+    this.ejections.emit(e);
   }
 
   /** The breaker machinery failed for a call. Without listeners, each kind is warned about once. */
@@ -94,6 +125,8 @@ export class SuiteEvents {
     this.states.clear();
     this.faultEvents.clear();
     this.configs.clear();
+    this.panics.clear();
+    this.ejections.clear();
   }
 
   /** Reports `error` as a process warning, once per kind. */

@@ -2,6 +2,7 @@ import {
   checkFunction,
   checkInteger,
   checkKeys,
+  checkNumber,
   type FleetSync,
   OptionTypeError,
   type PanelOptions,
@@ -20,6 +21,11 @@ import {
 } from './classify.js';
 import type { CBTripFuncFactory } from './config-store.js';
 import type { LoadSheddingOptions } from './load-shedder.js';
+import {
+  type OutlierDetectionOptions,
+  type ResolvedOutlierDetection,
+  resolveOutlierDetection,
+} from './outlier-options.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfo2Key } from './rpc-info.js';
 
 /** Breaker options a suite passes to the breakers of one level: timing, probes, backoff, slow calls, clock, `maxKeys`. */
@@ -74,6 +80,21 @@ export interface CBSuiteOptions {
    * and the fix; `'warn'` only reports it.
    */
   readonly onMissingPolicy?: 'fail' | 'warn';
+  /**
+   * Envoy's panic threshold, a share of instances in [0, 1]: while fewer than
+   * this share of the listed instances allow calls, the picker ignores the
+   * instance breakers and spreads calls over every instance (forced-open ones
+   * excepted), recording outcomes as usual. Default 0: off, as in Kitex, where
+   * every instance tripped drops every call. `robustInstance()` sets 0.5.
+   */
+  readonly panicThreshold?: number;
+  /**
+   * Outlier ejection as gRPC defines it (gRFC A50: success-rate and
+   * failure-percentage ejection), plus a latency rule: an instance worse than
+   * its peers is skipped for a while, whatever its breaker says. Runs on the
+   * instance breakers' clock (`instanceBreaker.now`). Default: off.
+   */
+  readonly outlierDetection?: OutlierDetectionOptions;
   /** Events kept for `recentEvents()`. Default 200 (Kitex's event queue). */
   readonly eventQueueSize?: number;
   /**
@@ -109,6 +130,8 @@ const OPTION_NAMES = Object.keys({
   maxAttempts: true,
   idempotent: true,
   onMissingPolicy: true,
+  panicThreshold: true,
+  outlierDetection: true,
   eventQueueSize: true,
   sync: true,
   serviceShedding: true,
@@ -123,6 +146,8 @@ export interface ResolvedSuiteOptions {
   readonly maxAttempts: number;
   readonly idempotent: (ri: RPCInfo) => boolean;
   readonly onMissingPolicy: 'fail' | 'warn';
+  readonly panicThreshold: number;
+  readonly outlierDetection: ResolvedOutlierDetection | undefined;
   readonly eventQueueSize: number;
   readonly sync: FleetSync | undefined;
   readonly serviceShedding: LoadSheddingOptions | undefined;
@@ -166,6 +191,8 @@ export function resolveSuiteOptions(
   if (onMissingPolicy !== 'fail' && onMissingPolicy !== 'warn') {
     throw new OptionTypeError('onMissingPolicy', onMissingPolicy, 'must be "fail" or "warn"');
   }
+  const panicThreshold = o.panicThreshold === undefined ? 0 : checkNumber('panicThreshold', o.panicThreshold, 0, 1);
+  const outlierDetection = resolveOutlierDetection('outlierDetection', o.outlierDetection);
   const eventQueueSize =
     o.eventQueueSize === undefined ? 200 : checkInteger('eventQueueSize', o.eventQueueSize, 0, 100_000);
   const instanceTiming = timing('instanceBreaker', o.instanceBreaker);
@@ -194,6 +221,8 @@ export function resolveSuiteOptions(
     maxAttempts,
     idempotent,
     onMissingPolicy,
+    panicThreshold,
+    outlierDetection,
     eventQueueSize,
     sync,
     serviceShedding,

@@ -23,6 +23,10 @@ export interface ServerProcess {
   behave(b: Behaviour): Promise<void>;
   /** SIGKILL: the instances die with their calls in flight. */
   kill(): Promise<void>;
+  /** SIGSTOP: the instances hang, connections open, answering nothing. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 let lastSeq = 0;
@@ -84,6 +88,12 @@ export async function startServerProcess(count = 1, delayMs = 0, cpu?: number, p
         child.send({ type: 'behave', behaviour, seq } satisfies ToServer);
       }),
     kill,
+    pause: () => {
+      child.kill('SIGSTOP');
+    },
+    resume: () => {
+      child.kill('SIGCONT');
+    },
   };
 }
 
@@ -105,10 +115,20 @@ export interface ChildServer {
   readonly port: number;
   readonly address: string;
   kill(): Promise<void>;
+  /** SIGSTOP: the server hangs. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 /** One echo server in a child process, answering after 2 ms. */
 export async function startChildServer(): Promise<ChildServer> {
   const p = await startServerProcess(1, 2);
-  return { port: p.ports[0] as number, address: p.addresses[0] as string, kill: p.kill };
+  return {
+    port: p.ports[0] as number,
+    address: p.addresses[0] as string,
+    kill: p.kill,
+    pause: p.pause,
+    resume: p.resume,
+  };
 }
