@@ -6,9 +6,10 @@ import type { CBConfig, CBConfigInput } from './cb-config.js';
 import { type ChannelOptionsInput, instanceChannelOptions } from './channel-options.js';
 import type { Level } from './classify.js';
 import { type CBDump, dumpLevels } from './dump.js';
-import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent } from './events.js';
+import type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBRetryEvent, CBStateChangeEvent } from './events.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
+import { RetryControl, type RetryStats } from './retry-control.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import { ServiceLevel } from './service-level.js';
 import { SuiteEvents } from './suite-events.js';
@@ -25,6 +26,8 @@ export interface CBSuiteStats {
     readonly faults: number;
   };
   readonly instance: InstanceStats;
+  /** Retries on another instance, and the retries the budget, pushback, retry stop, chain stop or deadline refused. */
+  readonly retry: RetryStats;
 }
 
 /** Config scopes of a suite on a fleet sync. */
@@ -51,6 +54,7 @@ export class CBSuite {
   private readonly instance: InstanceLevel;
   private readonly events: SuiteEvents;
   private readonly calls: CallRegistry;
+  private readonly retries: RetryControl;
   private readonly sync: FleetSync | undefined;
   private readonly disposers: Disposer[] = [];
   private closed = false;
@@ -69,7 +73,8 @@ export class CBSuite {
     const serviceLevel = new BreakerLevel('service', o.service, 'defaultServiceCBConfig');
     this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
     this.instance = new InstanceLevel(instanceLevel, this.calls);
-    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
+    this.retries = new RetryControl(o.retry, serviceLevel.panel.options.now);
+    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey, this.retries);
     for (const level of [serviceLevel, instanceLevel]) {
       const name: Level = level.level;
       level.panel.onStateChange((key, from, to, m, info) => events.transition(name, key, from, to, m, info));
@@ -261,6 +266,15 @@ export class CBSuite {
     return this.events.onFault(listener);
   }
 
+  /**
+   * Listens to attempts the retry rule found safe to retry: each retry, and
+   * each retry refused by the budget, a pushback, the retry stop, chain stop
+   * or the deadline. Returns a function that stops listening.
+   */
+  onRetry(listener: (e: CBRetryEvent) => void): Disposer {
+    return this.retries.onRetry(listener);
+  }
+
   /** The last events, oldest first (Kitex's event queue). */
   recentEvents(): CBEvent[] {
     return this.events.recent();
@@ -271,6 +285,7 @@ export class CBSuite {
     return {
       service: { rejections: this.service.level.rejections(), faults: this.events.faults },
       instance: this.instance.stats(),
+      retry: this.retries.stats(),
     };
   }
 
@@ -291,6 +306,7 @@ export class CBSuite {
     this.service.level.panel.close();
     this.instance.level.panel.close();
     this.events.clear();
+    this.retries.clear();
   }
 
   /** grpc-js 1.14.3 stringifies channel options, where the suite's instance level sits. */

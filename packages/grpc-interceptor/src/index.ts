@@ -14,6 +14,7 @@ export {
 } from './cb-config.js';
 export type { CBSuiteStats } from './cb-suite.js';
 export { CBSuite } from './cb-suite.js';
+export { chainStopHandlers, inRetriedRequest, isRetriedRequest, RETRY_HEADER, runInRequest } from './chain-stop.js';
 export type { ChannelOptionsInput, ChildPolicy } from './channel-options.js';
 export type { CircuitBreakStatus } from './circuit-break-error.js';
 export {
@@ -35,13 +36,21 @@ export {
   isConnectionLevelStatus,
   isRefusedStatus,
   isServiceDiscoveryStatus,
+  isTransportCancel,
   markedErrorType,
   SERVICE_FAILURE_CODES,
   wrapErrorTypeFunc,
 } from './classify.js';
 export type { CBTripFuncFactory } from './config-store.js';
 export type { CBDebugInfo, CBDump } from './dump.js';
-export type { CBConfigChangeEvent, CBEvent, CBFaultEvent, CBStateChangeEvent, FaultPhase } from './events.js';
+export type {
+  CBConfigChangeEvent,
+  CBEvent,
+  CBFaultEvent,
+  CBRetryEvent,
+  CBStateChangeEvent,
+  FaultPhase,
+} from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
 export type { InstanceStats } from './instance-level.js';
 export {
@@ -56,6 +65,13 @@ export {
   withWrappedInstanceGetErrorType,
   withWrappedServiceGetErrorType,
 } from './kitex-options.js';
+export { PUSHBACK_TRAILER, pushbackMsOf } from './pushback.js';
+export type { RetryBudgetOptions } from './retry-budget.js';
+export { RetryBudget } from './retry-budget.js';
+export type { RetryControl, RetryStats } from './retry-control.js';
+export { RETRY_STOP_MIN_SAMPLES } from './retry-control.js';
+export type { RetryBackoffOptions, RetryOptions } from './retry-options.js';
+export type { AttemptReach, NoRetryReason, RetryVerdict } from './retry-rule.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
 export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
 export type { BreakerTimingOptions, CBSuiteOptions } from './suite-options.js';

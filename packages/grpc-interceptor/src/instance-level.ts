@@ -1,5 +1,6 @@
 import { type Breaker, PERMIT, type Permit } from '@cbsuite/core';
-import type { StatusObject } from '@grpc/grpc-js';
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { StreamEnd } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import type { RPCInfo } from './rpc-info.js';
@@ -35,17 +36,22 @@ export class InstanceLevel {
     return breaker === undefined ? { breaker, permit: PERMIT } : { breaker, permit: this.level.admit(breaker) };
   }
 
-  /** Records the end of an attempt on `addr`. Never throws. */
+  /** Records the end of an attempt on `addr`, and how its stream ended (`end`). Never throws. */
   recordAttempt(
     breaker: Breaker | undefined,
     permit: Permit,
     status: StatusObject,
     call: CallState | undefined,
     latencyMs: number | undefined,
+    end?: StreamEnd,
   ): void {
     this.attempts++;
     if (breaker === undefined) return;
-    const facts = { rpcInfo: call?.rpcInfo ?? NO_RPC_INFO, cancelledByCaller: false };
+    const facts = {
+      rpcInfo: call?.rpcInfo ?? NO_RPC_INFO,
+      cancelledByCaller: end === 'local' && status.code === Status.CANCELLED,
+      fromServer: end === undefined ? undefined : end === 'server',
+    };
     this.level.record(breaker, permit, status, facts, latencyMs);
   }
 
