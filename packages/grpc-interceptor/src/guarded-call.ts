@@ -52,6 +52,8 @@ export class GuardedCall implements InterceptingCallInterface {
   private chained = false;
   /** The wait before the next attempt, and the status the caller gets if it is cancelled meanwhile. */
   private waiting: ReturnType<typeof setTimeout> | undefined;
+  /** The status of the caller's cancel. */
+  private cancelStatus: StatusObject | undefined;
 
   private readonly maxAttempts: number;
 
@@ -107,11 +109,12 @@ export class GuardedCall implements InterceptingCallInterface {
 
   cancelWithStatus(code: StatusObject['code'], details: string): void {
     this.cancelled = true;
+    this.cancelStatus = { code, details, metadata: new Metadata() };
     if (this.waiting !== undefined) {
       // Between attempts: no call runs, so the call ends here.
       clearTimeout(this.waiting);
       this.waiting = undefined;
-      this.end({ code, details, metadata: new Metadata() });
+      this.end(this.cancelStatus);
       return;
     }
     this.attempt.cancelWithStatus(code, details);
@@ -166,6 +169,8 @@ export class GuardedCall implements InterceptingCallInterface {
         if (attempt !== this.attempt) return;
         stripForgedMarkers(status);
         const delayMs = this.retryDelay(status);
+        // The caller cancelled while the retry was decided (a retry listener may): no attempt follows.
+        if (delayMs !== undefined && this.cancelStatus !== undefined) return this.end(this.cancelStatus);
         if (delayMs === 0 && this.tryRetry(attempt)) return;
         if (delayMs !== undefined && delayMs > 0) {
           this.waiting = setTimeout(() => {

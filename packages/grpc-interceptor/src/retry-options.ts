@@ -48,7 +48,7 @@ export interface ResolvedRetryOptions {
 /** Validates the retry options of a suite; errors name the field by its path (`retryBackoff.baseMs`). */
 export function resolveRetryOptions(o: RetryOptions, random: () => number = Math.random): ResolvedRetryOptions {
   return {
-    budget: o.retryBudget === false ? false : resolveRetryBudget(o.retryBudget ?? {}),
+    budget: o.retryBudget === false ? false : resolveRetryBudget(o.retryBudget === undefined ? {} : o.retryBudget),
     backoff: o.retryBackoff === undefined ? undefined : backoffOf(o.retryBackoff, random),
     stopErrRate:
       o.retryStopErrRate === undefined ? 0.1 : o.retryStopErrRate === false ? false : stopRate(o.retryStopErrRate),
