@@ -11,13 +11,17 @@ export interface OutcomeContext {
   /** The breaker key: the service key, or the instance address. */
   readonly key: string;
   readonly rpcInfo: RPCInfo;
-  /** True when the caller cancelled the call itself (`call.cancel()`). */
+  /** True when the caller cancelled the call itself (`call.cancel()`, or a parent call's cancel). */
   readonly cancelledByCaller: boolean;
   /**
-   * True when the status came with a response from a server (response
-   * headers arrived, or a trailers-only response); false when grpc-js made it
-   * without hearing from one. Undefined when not known: then only a
-   * trailers-only response is recognised, by its `content-type`.
+   * True when a server sent the status (its trailers, or a trailers-only
+   * response); false when the transport or grpc-js made it (a refused or
+   * reset stream, a lost connection, a cancel or deadline here, a failed
+   * resolver). The suite knows it from what the picker saw of the attempt's
+   * stream; where it did not see the stream, a status after response headers
+   * or with a `content-type` counts as the server's. Undefined when not
+   * known: then only a trailers-only response is recognised, by its
+   * `content-type`.
    */
   readonly fromServer?: boolean;
 }
