@@ -1,7 +1,8 @@
 // `pnpm bench`: runs every case of every suite in fresh child processes, then
 // prints one table per group with medians and ratios against the baseline and
 // the peers measured in the same run. `--smoke` runs each case once, briefly,
-// to prove the benchmarks still work. `--suite name` runs one suite.
+// to prove the benchmarks still work. `--suite name` runs one suite, `--case id`
+// one case of it (nothing is written to results/ then).
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -14,6 +15,8 @@ import { suites } from './suites.js';
 const run = promisify(execFile);
 const smoke = process.argv.includes('--smoke');
 const only = process.argv.includes('--suite') ? process.argv[process.argv.indexOf('--suite') + 1] : undefined;
+// `--case id` runs only that case of the suite(s) chosen (its table rows then show only its figures).
+const onlyCase = process.argv.includes('--case') ? process.argv[process.argv.indexOf('--case') + 1] : undefined;
 const processes = smoke ? 1 : Number(process.env.BENCH_PROCESSES ?? 3);
 const caseScript = fileURLToPath(new URL('./run-case.ts', import.meta.url));
 // Cases and the server processes they start load @cbsuite/* from dist/ (see bench/tsconfig.json).
@@ -48,6 +51,7 @@ for (const [name, suite] of Object.entries(suites)) {
   if (only !== undefined && only !== name) continue;
   const results = new Map<string, number>();
   for (const id of Object.keys(suite.cases)) {
+    if (onlyCase !== undefined && onlyCase !== id) continue;
     process.stderr.write(`  ${name}/${id} ...`);
     const figures = await runCase(name, id, suite.processes ?? processes);
     for (const [k, v] of figures) results.set(k, v);
@@ -67,14 +71,14 @@ console.log(
     ? `smoke run done: every case ran once, briefly (${seconds} s); the figures above are not measurements, run pnpm bench for those`
     : `machine: ${machine}; ${processes} process(es) per case unless a suite says otherwise; ${seconds} s`,
 );
-if (!smoke) {
+if (!smoke && onlyCase === undefined) {
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     `${dir}latest.json`,
     `${JSON.stringify({ date: new Date().toISOString(), machine, processes, raw }, null, 2)}\n`,
   );
-  if (only === undefined) {
+  if (only === undefined && onlyCase === undefined) {
     const md = [
       '# Benchmarks',
       '',

@@ -2,6 +2,7 @@
 import { type Case, coreCases } from './core-cases.js';
 import { fleetCases } from './fleet-cases.js';
 import { grpcCases } from './grpc-cases.js';
+import { retryCases } from './retry-cases.js';
 import { scaleCases } from './scale-cases.js';
 
 export interface Row {
@@ -155,7 +156,7 @@ export const suites: Record<string, Suite> = {
   },
   grpc: {
     title: '@cbsuite/grpc-interceptor over loopback',
-    cases: grpcCases,
+    cases: { ...grpcCases, ...retryCases },
     groups: [
       {
         title: 'unary throughput, client and server in separate processes, 16 calls in flight',
@@ -233,6 +234,19 @@ export const suites: Record<string, Suite> = {
           { id: 'instance/failover.openMsMax', label: 'kill → OPEN (worst trial)', unit: 'ms' },
           { id: 'instance/failover.skips', label: 'picks of the dead instance skipped by its breaker (median)' },
           { id: 'instance/failover.callsPerSec', label: 'calls per second', unit: 'rate' },
+        ],
+      },
+      {
+        title: 'retry storm: 20,000 calls, 16 in flight, against two instances refusing every stream',
+        unit: 'ratio',
+        peers: {},
+        note: 'maxAttempts 3; grpc-js retries each refused stream once on its own, so a suite attempt is two streams. The retry stop and the instance breakers are off except in the defaults row; the budget (0.2 of calls plus 10/s over 10 s) allows 0.2 + 100 / calls retries per call.',
+        rows: [
+          { id: 'retry/storm.noBudgetAttempts', label: 'attempts per call, no budget' },
+          { id: 'retry/storm.budgetAttempts', label: 'attempts per call, default budget', goal: '≤ 1.2' },
+          { id: 'retry/storm.defaultsAttempts', label: 'attempts per call, all defaults' },
+          { id: 'retry/storm.noBudgetStreams', label: 'server streams per call, no budget' },
+          { id: 'retry/storm.budgetStreams', label: 'server streams per call, default budget' },
         ],
       },
     ],

@@ -77,6 +77,34 @@ for (const f of [
 add('maxAttempts', isInt(1, 10), 'option', (v) => make({ maxAttempts: v as never }));
 add('panicThreshold', isNumber(0, 1), 'option', (v) => make({ panicThreshold: v as never }));
 add('eventQueueSize', isInt(0, 100_000), 'option', (v) => make({ eventQueueSize: v as never }));
+add(
+  'retryBudget',
+  (v) => v === false || isObject(v),
+  'option',
+  (v) => make({ retryBudget: v as never }),
+);
+add('retryBudget.percentCanRetry', isNumber(0, 1000), 'option', (v) =>
+  make({ retryBudget: { percentCanRetry: v as never } }),
+);
+add('retryBudget.minRetriesPerSec', isInt(0, Number.MAX_SAFE_INTEGER), 'option', (v) =>
+  make({ retryBudget: { minRetriesPerSec: v as never } }),
+);
+add('retryBudget.ttlMs', isInt(1000, 60_000), 'option', (v) => make({ retryBudget: { ttlMs: v as never } }));
+add('retryBackoff', isObject, 'option', (v) => make({ retryBackoff: v as never }));
+add('retryBackoff.baseMs', isNumber(0, Number.MAX_VALUE), 'option', (v) =>
+  make({ retryBackoff: { baseMs: v as never } }),
+);
+add('retryBackoff.maxMs', isNumber(10, Number.MAX_VALUE), 'option', (v) =>
+  make({ retryBackoff: { baseMs: 10, maxMs: v as never } }),
+);
+add('retryBackoff.jitter', isNumber(0, 1), 'option', (v) => make({ retryBackoff: { baseMs: 10, jitter: v as never } }));
+add(
+  'retryStopErrRate',
+  (v) => v === false || (isNumber(0, 1)(v) && v !== 0),
+  'option',
+  (v) => make({ retryStopErrRate: v as never }),
+);
+add('chainStop', isBoolean, 'option', (v) => make({ chainStop: v as never }));
 add('onMissingPolicy', isOneOf('fail', 'warn'), 'option', (v) => make({ onMissingPolicy: v as never }));
 add('instanceFailureCodes', Array.isArray, 'option', (v) => make({ instanceFailureCodes: v as never }));
 add('instanceFailureCodes[0]', isOneOf('UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED'), 'option', (v) =>
@@ -151,10 +179,22 @@ describe('new CBSuite refuses bad options, naming the path written and the value
       'instanceBreaker.coolingBackoff.factor',
       /^instanceBreaker.coolingBackoff has an unknown field "factor";/,
     ],
+    [{ retryBudget: { ttl: 1 } }, 'retryBudget.ttl', /^retryBudget has an unknown field "ttl";/],
   ])('an unknown option %j', (options, path, message) => {
     const err = thrownBy(() => make(options as never));
     expect(err).toMatchObject({ option: path });
     expect((err as Error).message).toMatch(message);
+  });
+
+  it.each([
+    [{ retryBackoff: {} }, 'retryBackoff.baseMs', undefined],
+    [{ retryStopErrRate: 0 }, 'retryStopErrRate', 0],
+  ])('retry option %j', (options, path, value) => {
+    expectOptionError(
+      thrownBy(() => make(options as never)),
+      path,
+      value,
+    );
   });
 
   it.each(['defaultServiceCBConfig', 'instanceCBConfig'])('an unknown field of %s', (level) => {

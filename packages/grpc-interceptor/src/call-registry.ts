@@ -1,5 +1,6 @@
 import { type Breaker, EventEmitter, PERMIT, type Permit } from '@cbsuite/core';
 import type { Metadata } from '@grpc/grpc-js';
+import { type AttemptTransport, newAttemptTransport } from './attempt-transport.js';
 import type { RPCInfo } from './rpc-info.js';
 
 /**
@@ -22,6 +23,8 @@ export class CallState {
   readonly tried: string[] = [];
   /** Whether a picker of this suite has seen the call. */
   picked = false;
+  /** What the transport observed of the current attempt (the picker fills it in). */
+  transport: AttemptTransport = newAttemptTransport();
   private probe: PendingProbe | undefined = undefined;
 
   constructor(
@@ -109,6 +112,12 @@ export class CallRegistry {
     if (state !== undefined) {
       state.picked = true;
       state.releaseUnstarted();
+      // grpc-js may pick again within one attempt (a transparent retry): the last pick is the attempt's.
+      const t = state.transport;
+      t.picked = true;
+      t.started = false;
+      t.end = undefined;
+      t.status = undefined;
     }
     return state;
   }

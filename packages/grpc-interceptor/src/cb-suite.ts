@@ -12,6 +12,7 @@ import type {
   CBEvent,
   CBFaultEvent,
   CBPanicEvent,
+  CBRetryEvent,
   CBStateChangeEvent,
 } from './events.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
@@ -20,6 +21,7 @@ import { LoadShedder, type ShedEvent } from './load-shedder.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
 import { OutlierEjection } from './outlier-ejection.js';
 import { PanicMode } from './panic-mode.js';
+import { RetryControl, type RetryStats } from './retry-control.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import { ServiceLevel } from './service-level.js';
 import { SuiteEvents } from './suite-events.js';
@@ -38,6 +40,8 @@ export interface CBSuiteStats {
     readonly shed: Readonly<Record<ShedReason, ReadonlyMap<string, number>>>;
   };
   readonly instance: InstanceStats;
+  /** Retries on another instance, and the retries the budget, pushback, retry stop, chain stop or deadline refused. */
+  readonly retry: RetryStats;
 }
 
 const NONE: ReadonlyMap<string, number> = new Map();
@@ -71,6 +75,7 @@ export class CBSuite {
   private readonly instance: InstanceLevel;
   private readonly events: SuiteEvents;
   private readonly calls: CallRegistry;
+  private readonly retries: RetryControl;
   private readonly sync: FleetSync | undefined;
   private readonly disposers: Disposer[] = [];
   private closed = false;
@@ -88,6 +93,7 @@ export class CBSuite {
     const instanceLevel = new BreakerLevel('instance', o.instance, 'instanceCBConfig');
     const serviceLevel = new BreakerLevel('service', o.service, 'defaultServiceCBConfig');
     this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
+    this.retries = new RetryControl(o.retry, serviceLevel.panel.options.now);
     // The levels' own events first: a transition is reported before the panic it causes.
     for (const level of [serviceLevel, instanceLevel]) {
       const name: Level = level.level;
@@ -104,7 +110,7 @@ export class CBSuite {
       outliers.onChange((change) => events.ejection(change));
     }
     this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers);
-    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey);
+    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey, this.retries);
     if (o.serviceShedding !== undefined) {
       const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
       if (shedder.enabled) this.service.shedder = shedder;
@@ -313,6 +319,15 @@ export class CBSuite {
     return dispose;
   }
 
+  /**
+   * Listens to attempts the retry rule found safe to retry: each retry, and
+   * each retry refused by the budget, a pushback, the retry stop, chain stop
+   * or the deadline. Returns a function that stops listening.
+   */
+  onRetry(listener: (e: CBRetryEvent) => void): Disposer {
+    return this.retries.onRetry(listener);
+  }
+
   /** The last events, oldest first (Kitex's event queue). */
   recentEvents(): CBEvent[] {
     return this.events.recent();
@@ -327,6 +342,7 @@ export class CBSuite {
         shed: this.service.shedder?.stats() ?? NO_SHEDS,
       },
       instance: this.instance.stats(),
+      retry: this.retries.stats(),
     };
   }
 
@@ -347,6 +363,7 @@ export class CBSuite {
     this.service.level.panel.close();
     this.instance.level.panel.close();
     this.events.clear();
+    this.retries.clear();
   }
 
   /** grpc-js 1.14.3 stringifies channel options, where the suite's instance level sits. */

@@ -9,7 +9,9 @@ import {
   errorTypeTrailer,
   instanceErrorTypeWithCodes,
   isConnectionLevelStatus,
+  isRefusedStatus,
   isServiceDiscoveryStatus,
+  isTransportCancel,
   markedErrorType,
   type OutcomeContext,
   wrapErrorTypeFunc,
@@ -53,6 +55,51 @@ describe('instance-level classification', () => {
   it('tells connection-level errors from server answers', () => {
     expect(isConnectionLevelStatus(st(Status.UNAVAILABLE, 'connect ECONNREFUSED 127.0.0.1:1'))).toBe(true);
     expect(isConnectionLevelStatus(st(Status.INTERNAL, 'Connection dropped'))).toBe(false);
+  });
+
+  // What the transport saw (fromServer) decides; the text only when that is unknown.
+  const contentType = () => {
+    const md = new Metadata();
+    md.set('content-type', 'application/grpc');
+    return md;
+  };
+  it.each<[string, StatusObject, boolean | undefined, ErrorType]>([
+    ['a server\'s "Connection dropped"', st(Status.UNAVAILABLE, 'Connection dropped'), true, ErrorType.Success],
+    [
+      'a server\'s "ECONNREFUSED"',
+      st(Status.UNAVAILABLE, 'db: connect ECONNREFUSED 10.0.0.1:5432'),
+      true,
+      ErrorType.Success,
+    ],
+    ['a transport UNAVAILABLE, any text', st(Status.UNAVAILABLE, 'the database is down'), false, ErrorType.Failure],
+    [
+      'a trailers-only "Connection dropped", facts unknown',
+      st(Status.UNAVAILABLE, 'Connection dropped', contentType()),
+      undefined,
+      ErrorType.Success,
+    ],
+    ['a transport CANCELLED (a reset stream)', st(Status.CANCELLED, 'Call cancelled'), false, ErrorType.Failure],
+    ["a server's CANCELLED", st(Status.CANCELLED, 'Call cancelled'), true, ErrorType.Ignorable],
+    ['a CANCELLED, facts unknown', st(Status.CANCELLED, 'Call cancelled'), undefined, ErrorType.Ignorable],
+  ])('%s counts as %i at the instance level', (_name, status, fromServer, type) => {
+    expect(errorTypeOnInstanceLevel(status, { ...ctx, fromServer })).toBe(type);
+  });
+
+  it("the caller's own CANCELLED is ignorable, whatever the transport saw", () => {
+    const cancel = st(Status.CANCELLED, 'Cancelled on client');
+    expect(errorTypeOnInstanceLevel(cancel, { ...ctx, cancelledByCaller: true, fromServer: false })).toBe(
+      ErrorType.Ignorable,
+    );
+    expect(isTransportCancel(cancel, { cancelledByCaller: true, fromServer: false })).toBe(false);
+    expect(isTransportCancel(cancel, { cancelledByCaller: false, fromServer: false })).toBe(true);
+    expect(isTransportCancel(st(Status.UNAVAILABLE), { cancelledByCaller: false, fromServer: false })).toBe(false);
+  });
+
+  it('recognises a refused stream by its text only when no server sent it', () => {
+    const refused = st(Status.UNAVAILABLE, 'Stream refused by server');
+    expect(isRefusedStatus(refused)).toBe(true);
+    expect(isRefusedStatus(refused, true)).toBe(false);
+    expect(isRefusedStatus(st(Status.UNAVAILABLE, 'Stream refused by server', contentType()))).toBe(false);
   });
 });
 

@@ -11,13 +11,17 @@ export interface OutcomeContext {
   /** The breaker key: the service key, or the instance address. */
   readonly key: string;
   readonly rpcInfo: RPCInfo;
-  /** True when the caller cancelled the call itself (`call.cancel()`). */
+  /** True when the caller cancelled the call itself (`call.cancel()`, or a parent call's cancel). */
   readonly cancelledByCaller: boolean;
   /**
-   * True when the status came with a response from a server (response
-   * headers arrived, or a trailers-only response); false when grpc-js made it
-   * without hearing from one. Undefined when not known: then only a
-   * trailers-only response is recognised, by its `content-type`.
+   * True when a server sent the status (its trailers, or a trailers-only
+   * response); false when the transport or grpc-js made it (a refused or
+   * reset stream, a lost connection, a cancel or deadline here, a failed
+   * resolver). The suite knows it from what the picker saw of the attempt's
+   * stream; where it did not see the stream, a status after response headers
+   * or with a `content-type` counts as the server's. Undefined when not
+   * known: then only a trailers-only response is recognised, by its
+   * `content-type`.
    */
   readonly fromServer?: boolean;
 }
@@ -84,6 +88,7 @@ export const SERVICE_FAILURE_CODES: ReadonlySet<Status> = new Set([
  * | `OK` | success |
  * | a resolver failure grpc-js reports (see {@link isServiceDiscoveryStatus}) | ignorable (Kitex's `ErrServiceDiscovery`) |
  * | a server's `x-cbsuite-error-type` trailer | what it says |
+ * | `CANCELLED` the server's transport sent (a reset stream, see {@link isTransportCancel}) | failure |
  * | `CANCELLED` | ignorable: the caller (or its parent call) gave up; Kitex counts it as a timeout |
  * | `DEADLINE_EXCEEDED` | timeout |
  * | `UNAVAILABLE`, `INTERNAL`, `UNKNOWN`, `DATA_LOSS`, `RESOURCE_EXHAUSTED`, `UNIMPLEMENTED` | failure |
@@ -98,6 +103,7 @@ export const errorTypeOnServiceLevel: GetErrorTypeFunc = (status, ctx) => {
   if (isServiceDiscoveryStatus(status, ctx?.fromServer)) return ErrorType.Ignorable;
   const marked = markedErrorType(status);
   if (marked !== undefined) return marked;
+  if (isTransportCancel(status, ctx)) return ErrorType.Failure;
   return errorTypeByStatusCode(code);
 };
 
@@ -132,42 +138,78 @@ export function isServiceDiscoveryStatus(
   fromServer?: boolean,
 ): boolean {
   if (status.code !== Status.UNAVAILABLE || !DISCOVERY.test(status.details)) return false;
-  // A server's trailers-only response carries its content-type; a status grpc-js made has none.
-  return fromServer === undefined ? status.metadata?.get('content-type').length === 0 : !fromServer;
+  return fromServer === undefined ? !carriesContentType(status) : !fromServer;
 }
 
 // What grpc-js reports, as UNAVAILABLE, when the transport rather than the
 // server application ended an attempt: a dropped or reset connection, a
 // refused stream, a failed write, a proxy in front of the instance saying so.
+// Read only when nothing says whether a server sent the status.
 const CONNECTION_LEVEL =
   /^(Connection dropped|Stream refused by server|Write error|Write failed|Received HTTP status code 50[234])|\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ECONNABORTED)\b/;
 
-/**
- * True when an attempt ended with a connection-level error (Kitex's
- * `ErrGetConnection`): `UNAVAILABLE` raised by the transport, not sent by the
- * server application.
- */
-export function isConnectionLevelStatus(status: Pick<StatusObject, 'code' | 'details'>): boolean {
-  return status.code === Status.UNAVAILABLE && CONNECTION_LEVEL.test(status.details);
+// A server's trailers-only response carries its content-type; a status grpc-js made has none.
+function carriesContentType(status: Pick<StatusObject, 'metadata'>): boolean {
+  return (status.metadata?.get('content-type').length ?? 0) > 0;
 }
 
-/** True when an attempt was refused by the server's HTTP/2 layer before its application saw it. */
-export function isRefusedStatus(status: Pick<StatusObject, 'code' | 'details'>): boolean {
-  return status.code === Status.UNAVAILABLE && status.details === 'Stream refused by server';
+/**
+ * True when an attempt ended with a connection-level error (Kitex's
+ * `ErrGetConnection`): `UNAVAILABLE` made by the transport, not sent by a
+ * server. `fromServer` is what the transport saw (the suite knows it for
+ * every attempt): a status a server sent is never connection-level, whatever
+ * its text, and an `UNAVAILABLE` the transport made always is. Only when it
+ * is not known (undefined) are grpc-js's texts read, and then only on a
+ * status without a server's `content-type`.
+ */
+export function isConnectionLevelStatus(
+  status: Pick<StatusObject, 'code' | 'details' | 'metadata'>,
+  fromServer?: boolean,
+): boolean {
+  if (status.code !== Status.UNAVAILABLE || fromServer === true) return false;
+  if (fromServer === false) return true;
+  return CONNECTION_LEVEL.test(status.details) && !carriesContentType(status);
+}
+
+/**
+ * True when grpc-js's text says the server's HTTP/2 layer refused the
+ * stream, and no server sent the status (`fromServer` not true, no
+ * `content-type`). The suite itself decides from the stream's reset code.
+ */
+export function isRefusedStatus(
+  status: Pick<StatusObject, 'code' | 'details' | 'metadata'>,
+  fromServer?: boolean,
+): boolean {
+  if (status.code !== Status.UNAVAILABLE || fromServer === true || carriesContentType(status)) return false;
+  return status.details === 'Stream refused by server';
+}
+
+/**
+ * True when a `CANCELLED` was sent by the server or its transport (a reset
+ * stream, as a grpc-js server's forced shutdown sends), not by this caller:
+ * `fromServer` false (the transport made the status) and the caller did not
+ * cancel. Unknown facts (undefined) mean the caller's own.
+ */
+export function isTransportCancel(
+  status: Pick<StatusObject, 'code'>,
+  ctx: Pick<OutcomeContext, 'cancelledByCaller' | 'fromServer'> | undefined,
+): boolean {
+  return status.code === Status.CANCELLED && ctx?.fromServer === false && ctx.cancelledByCaller === false;
 }
 
 /**
  * The default instance-level classifier (Kitex's `ErrorTypeOnInstanceLevel`),
- * per attempt: connection-level errors are failures, `CANCELLED` is ignorable
- * (the caller, a parent call or a hedging loser gave up), everything else is
- * a success. Timeouts and errors sent by the server application say more
- * about the request than about the instance, so by default they do not count
- * against it; see {@link instanceErrorTypeWithCodes}.
+ * per attempt: connection-level errors are failures, and so is a `CANCELLED`
+ * the server's transport sent (a reset stream); a `CANCELLED` of the caller
+ * is ignorable (the caller, a parent call or a hedging loser gave up);
+ * everything else is a success. Timeouts and errors sent by the server
+ * application say more about the request than about the instance, so by
+ * default they do not count against it; see {@link instanceErrorTypeWithCodes}.
  */
-export const errorTypeOnInstanceLevel: GetErrorTypeFunc = (status) => {
+export const errorTypeOnInstanceLevel: GetErrorTypeFunc = (status, ctx) => {
   if (status.code === Status.OK) return ErrorType.Success;
-  if (status.code === Status.CANCELLED) return ErrorType.Ignorable;
-  return isConnectionLevelStatus(status) ? ErrorType.Failure : ErrorType.Success;
+  if (status.code === Status.CANCELLED) return isTransportCancel(status, ctx) ? ErrorType.Failure : ErrorType.Ignorable;
+  return isConnectionLevelStatus(status, ctx?.fromServer) ? ErrorType.Failure : ErrorType.Success;
 };
 
 /** Status codes a server can return that may be made to count against the instance. */

@@ -1,7 +1,9 @@
 import type { Counts, State, TransitionCause } from '@cbsuite/core';
+import type { StatusObject } from '@grpc/grpc-js';
 import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
 import type { EjectionReason } from './outlier-ejection.js';
+import type { RPCInfo } from './rpc-info.js';
 
 /** A breaker of the suite changed state (Kitex's `service_cb` / `instance_cb` events). */
 export interface CBStateChangeEvent {
@@ -118,4 +120,29 @@ export class EventRing<E> {
       ? [...this.items]
       : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
   }
+}
+
+/**
+ * An attempt that failed in a way the retry rule allows retrying: retried
+ * (`outcome: 'retried'`, after `delayMs`), or not, and why: `budget` (the
+ * retry budget of the target service is spent), `pushback` (a server's
+ * `grpc-retry-pushback-ms` said no, or asked for a wait past the deadline),
+ * `methodFailing` (the method's error rate stops retries), `chainStop` (the
+ * call is made while handling a retried request), `deadline` (the wait would
+ * pass the deadline). The caller then gets the attempt's own status.
+ */
+export interface CBRetryEvent {
+  readonly type: 'retry';
+  readonly outcome: 'retried' | 'budget' | 'pushback' | 'methodFailing' | 'chainStop' | 'deadline';
+  /** The call's service key. */
+  readonly key: string;
+  readonly rpcInfo: RPCInfo;
+  /** The number of the attempt that failed (1 for the first). */
+  readonly attempt: number;
+  /** The failed attempt's status. */
+  readonly status: StatusObject;
+  /** The wait before the next attempt (0 when none follows). */
+  readonly delayMs: number;
+  /** Wall-clock time of the event, epoch ms. */
+  readonly time: number;
 }

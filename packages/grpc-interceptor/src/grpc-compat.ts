@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as GrpcModule from '@grpc/grpc-js';
-import type { experimental, Metadata, StatusObject } from '@grpc/grpc-js';
+import type { experimental } from '@grpc/grpc-js';
 import { UnsupportedGrpcError } from './unsupported-grpc-error.js';
 
 // What changed in grpc-js's experimental load-balancing API between 1.10 and
@@ -19,7 +19,7 @@ import { UnsupportedGrpcError } from './unsupported-grpc-error.js';
 // The policy hands the constructor's extra arguments on to its child handler,
 // looks for the suite in both places, accepts both address-list shapes, and,
 // where onCallEnded gets only the code, reads the attempt's full status off
-// the subchannel call.
+// the subchannel call (attempt-transport.ts).
 
 /** The oldest grpc-js whose experimental API can host the instance-level policy. */
 export const MIN_GRPC_JS_VERSION = '1.10.0';
@@ -100,50 +100,6 @@ export function onCallEndedGetsStatus(x: X): boolean {
   }
   return v;
 }
-
-/** Where a status read off a subchannel call is kept until `onCallEnded`. */
-export interface StatusSlot {
-  status: StatusObject | undefined;
-}
-
-/**
- * The picked subchannel, seen through a view whose calls put their final
- * status in `slot` (grpc-js ≤ 1.13, where `onCallEnded` gets only the code).
- * Everything else is the subchannel's own. The load-balancing call asks the
- * real subchannel for a call once per pick, so the view lives one attempt.
- */
-export function withStatusSlot(
-  sc: experimental.SubchannelInterface,
-  slot: StatusSlot,
-): experimental.SubchannelInterface {
-  return Object.create(sc, {
-    getRealSubchannel: {
-      value: () => {
-        const real = sc.getRealSubchannel();
-        return Object.create(real, {
-          createCall: {
-            value: (metadata: Metadata, host: string, method: string, listener: CallListener) =>
-              real.createCall(
-                metadata,
-                host,
-                method,
-                Object.create(listener, {
-                  onReceiveStatus: {
-                    value: (status: StatusObject) => {
-                      slot.status = status;
-                      listener.onReceiveStatus(status);
-                    },
-                  },
-                }),
-              ),
-          },
-        });
-      },
-    },
-  });
-}
-
-type CallListener = Parameters<ReturnType<experimental.SubchannelInterface['getRealSubchannel']>['createCall']>[3];
 
 /**
  * The version of a grpc-js module object, read from the package.json next to

@@ -1,12 +1,21 @@
 import type { Breaker, Permit } from '@cbsuite/core';
-import type { InterceptingListener, InterceptorOptions, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
+import {
+  type InterceptingListener,
+  type InterceptorOptions,
+  Metadata,
+  type NextCall,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { newAttemptTransport } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
 import type { ShedTicket } from './load-shedder.js';
-import { deadlineMsOf, shouldRetry } from './retry-rule.js';
+import type { RetryControl } from './retry-control.js';
+import { type AttemptReach, deadlineMsOf } from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
 
 /**
@@ -17,9 +26,10 @@ import type { RPCInfo } from './rpc-info.js';
  * With the instance level in use it also tags each attempt for the call
  * registry (the picker reads the tag, to skip instances this call already
  * tried), and retries a unary call on another instance as `shouldRetry`
- * (retry-rule.ts) says. For idempotent methods the response headers and
- * message of an attempt are held back until its status, so the caller never
- * sees anything of an attempt that was then retried.
+ * (retry-rule.ts) and the suite's {@link RetryControl} say, after the wait
+ * they ask for. For idempotent methods the response headers and message of
+ * an attempt are held back until its status, so the caller never sees
+ * anything of an attempt that was then retried.
  */
 export class GuardedCall implements InterceptingCallInterface {
   private attempt: InterceptingCallInterface;
@@ -40,6 +50,12 @@ export class GuardedCall implements InterceptingCallInterface {
   private attempts = 1;
   private done = false;
   private startedAt = 0;
+  /** Whether the attempts carry the retry header (the call is made while handling a retried request). */
+  private chained = false;
+  /** The wait before the next attempt, and the status the caller gets if it is cancelled meanwhile. */
+  private waiting: ReturnType<typeof setTimeout> | undefined;
+  /** The status of the caller's cancel. */
+  private cancelStatus: StatusObject | undefined;
 
   private readonly maxAttempts: number;
 
@@ -53,6 +69,8 @@ export class GuardedCall implements InterceptingCallInterface {
     private readonly ri: RPCInfo,
     private readonly registry: CallRegistry,
     private readonly call: CallState | undefined,
+    private readonly retries: RetryControl,
+    private readonly key: string,
     private readonly ticket: ShedTicket | undefined,
   ) {
     this.attempt = first;
@@ -64,6 +82,10 @@ export class GuardedCall implements InterceptingCallInterface {
     this.metadata = metadata;
     const clock = this.level.latencyClock;
     if (clock !== undefined) this.startedAt = clock();
+    if (this.call !== undefined) {
+      this.chained = this.retries.propagates();
+      if (this.maxAttempts > 1) this.retries.begin(this.ri);
+    }
     this.attempt.start(this.tag(metadata), this.attemptListener(this.attempt));
   }
 
@@ -90,6 +112,14 @@ export class GuardedCall implements InterceptingCallInterface {
 
   cancelWithStatus(code: StatusObject['code'], details: string): void {
     this.cancelled = true;
+    this.cancelStatus = { code, details, metadata: new Metadata() };
+    if (this.waiting !== undefined) {
+      // Between attempts: no call runs, so the call ends here.
+      clearTimeout(this.waiting);
+      this.waiting = undefined;
+      this.end(this.cancelStatus);
+      return;
+    }
     this.attempt.cancelWithStatus(code, details);
   }
 
@@ -102,7 +132,11 @@ export class GuardedCall implements InterceptingCallInterface {
   }
 
   private tag(metadata: Metadata): Metadata {
-    return this.call === undefined ? metadata : this.registry.tag(metadata, this.call);
+    if (this.call === undefined) return metadata;
+    const md = this.registry.tag(metadata, this.call);
+    // Retries say so (Kitex's RetryReq), and so do calls made while handling a retried request.
+    if (this.attempts > 1 || this.chained) md.set(RETRY_HEADER, String(Math.max(1, this.attempts - 1)));
+    return md;
   }
 
   private attemptListener(attempt: InterceptingCallInterface): InterceptingListener {
@@ -138,21 +172,39 @@ export class GuardedCall implements InterceptingCallInterface {
         if (attempt !== this.attempt) return;
         stripForgedMarkers(status);
         stripForgedShedMarker(status);
-        if (this.retryable(status)) {
-          try {
-            this.retry();
-            return;
-          } catch {
-            // The next attempt could not be made: the caller gets this attempt's status.
-            this.attempt = attempt;
-          }
+        const delayMs = this.retryDelay(status);
+        // The caller cancelled while the retry was decided (a retry listener may): no attempt follows.
+        if (delayMs !== undefined && this.cancelStatus !== undefined) return this.end(this.cancelStatus);
+        if (delayMs === 0 && this.tryRetry(attempt)) return;
+        if (delayMs !== undefined && delayMs > 0) {
+          this.waiting = setTimeout(() => {
+            this.waiting = undefined;
+            if (!this.tryRetry(attempt)) this.end(status);
+          }, delayMs);
+          return;
         }
-        this.finish(status);
-        this.release();
-        if (this.nullMessage) this.listener?.onReceiveMessage?.(null);
-        this.listener?.onReceiveStatus?.(status);
+        this.end(status);
       },
     };
+  }
+
+  /** Makes the next attempt; false when it could not be made (the caller then gets this attempt's status). */
+  private tryRetry(attempt: InterceptingCallInterface): boolean {
+    try {
+      this.retry();
+      return true;
+    } catch {
+      this.attempt = attempt;
+      return false;
+    }
+  }
+
+  /** Ends the call with `status`: records it, and gives the caller what was held back, then the status. */
+  private end(status: StatusObject): void {
+    this.finish(status);
+    this.release();
+    if (this.nullMessage) this.listener?.onReceiveMessage?.(null);
+    this.listener?.onReceiveStatus?.(status);
   }
 
   /** Whether this attempt's response is held back until its status, because a connection failure may still be retried. */
@@ -174,19 +226,57 @@ export class GuardedCall implements InterceptingCallInterface {
     }
   }
 
-  private retryable(status: StatusObject): boolean {
-    if (this.call === undefined || this.attempts >= this.maxAttempts) return false;
-    return shouldRetry({
+  /** The wait before retrying this attempt, or undefined when it is not retried. */
+  private retryDelay(status: StatusObject): number | undefined {
+    const call = this.call;
+    // A call with no breaker (its config disables breaking) is not tracked by the registry: never retried.
+    if (call === undefined || this.breaker === undefined) return undefined;
+    if (this.fromServer(status)) this.retries.heard(this.ri, status);
+    if (this.attempts >= this.maxAttempts) return undefined;
+    const v = this.retries.decide(this.key, this.ri, this.breaker, {
       status,
+      reach: this.reach(call),
       attempts: this.attempts,
       maxAttempts: this.maxAttempts,
-      idempotent: this.call.idempotent,
+      idempotent: call.idempotent,
       responded: this.responded,
       cancelled: this.cancelled,
       complete: this.hasMessage && this.halfClosed,
       deadlineMs: deadlineMsOf(this.options.deadline),
       nowMs: Date.now(),
     });
+    return v.retry ? v.delayMs : undefined;
+  }
+
+  /** How far the current attempt got, as the picker's view of the transport saw it. */
+  private reach(call: CallState): AttemptReach {
+    const t = call.transport;
+    if (!t.picked) return 'unknown';
+    if (!t.started) return 'unsent';
+    switch (t.end) {
+      case 'server':
+        return 'answered';
+      case 'refused':
+        return 'refused';
+      case 'reset':
+      case 'disconnect':
+        return 'lost';
+      case 'local':
+        return 'local';
+      default:
+        return 'unknown';
+    }
+  }
+
+  /**
+   * Whether a server sent `status`: what the transport saw when the picker
+   * observed the attempt; otherwise an OK, a status after response headers,
+   * or a trailers-only response (it carries a content-type).
+   */
+  private fromServer(status: StatusObject): boolean {
+    const end = this.call?.transport.end;
+    if (end !== undefined) return end === 'server';
+    return this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
   }
 
   private retry(): void {
@@ -197,6 +287,7 @@ export class GuardedCall implements InterceptingCallInterface {
     this.heldMessage = undefined;
     this.hasHeldMessage = false;
     this.registry.retried();
+    if (this.call !== undefined) this.call.transport = newAttemptTransport();
     const next = this.nextCall(this.options);
     this.attempt = next;
     next.start(this.tag(this.metadata as Metadata), this.attemptListener(next));
@@ -211,9 +302,7 @@ export class GuardedCall implements InterceptingCallInterface {
     this.ticket?.end(status, this.cancelled);
     const clock = this.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
-    const fromServer = this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
-    const facts = { rpcInfo: this.ri, cancelledByCaller: this.cancelled, fromServer };
+    const facts = { rpcInfo: this.ri, cancelledByCaller: this.cancelled, fromServer: this.fromServer(status) };
     if (this.breaker !== undefined) this.level.record(this.breaker, this.permit, status, facts, latency);
   }
 }

@@ -14,6 +14,7 @@ export {
 } from './cb-config.js';
 export type { CBSuiteStats } from './cb-suite.js';
 export { CBSuite } from './cb-suite.js';
+export { chainStopHandlers, inRetriedRequest, isRetriedRequest, RETRY_HEADER, runInRequest } from './chain-stop.js';
 export type { ChannelOptionsInput, ChildPolicy } from './channel-options.js';
 export type { CircuitBreakStatus } from './circuit-break-error.js';
 export {
@@ -35,6 +36,7 @@ export {
   isConnectionLevelStatus,
   isRefusedStatus,
   isServiceDiscoveryStatus,
+  isTransportCancel,
   markedErrorType,
   SERVICE_FAILURE_CODES,
   wrapErrorTypeFunc,
@@ -47,6 +49,7 @@ export type {
   CBEvent,
   CBFaultEvent,
   CBPanicEvent,
+  CBRetryEvent,
   CBStateChangeEvent,
   FaultPhase,
 } from './events.js';
@@ -80,6 +83,13 @@ export type {
   SuccessRateEjectionOptions,
 } from './outlier-options.js';
 export type { PanicChange } from './panic-mode.js';
+export { PUSHBACK_TRAILER, pushbackMsOf } from './pushback.js';
+export type { RetryBudgetOptions } from './retry-budget.js';
+export { RetryBudget } from './retry-budget.js';
+export type { RetryControl, RetryStats } from './retry-control.js';
+export { RETRY_STOP_MIN_SAMPLES } from './retry-control.js';
+export type { RetryBackoffOptions, RetryOptions } from './retry-options.js';
+export type { AttemptReach, NoRetryReason, RetryVerdict } from './retry-rule.js';
 export type { RobustInstanceOptions } from './robust-instance.js';
 export { robustInstance } from './robust-instance.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';

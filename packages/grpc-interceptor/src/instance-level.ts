@@ -1,5 +1,6 @@
 import { type Breaker, ErrorType, PERMIT, type Permit, State } from '@cbsuite/core';
-import type { StatusObject } from '@grpc/grpc-js';
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { StreamEnd } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import type { OutlierEjection } from './outlier-ejection.js';
@@ -7,7 +8,6 @@ import { PanicMode } from './panic-mode.js';
 import type { RPCInfo } from './rpc-info.js';
 
 const NO_RPC_INFO: RPCInfo = Object.freeze({ from: '', to: '', method: '', path: '' });
-const NO_CALL_FACTS = Object.freeze({ rpcInfo: NO_RPC_INFO, cancelledByCaller: false });
 
 /**
  * The instance-level breaker: a level keyed by backend address, asked by the
@@ -66,7 +66,7 @@ export class InstanceLevel {
     return true;
   }
 
-  /** Records the end of an attempt on `addr`. Never throws. */
+  /** Records the end of an attempt on `addr`, and how its stream ended (`end`). Never throws. */
   recordAttempt(
     addr: string,
     breaker: Breaker | undefined,
@@ -74,10 +74,15 @@ export class InstanceLevel {
     status: StatusObject,
     call: CallState | undefined,
     latencyMs: number | undefined,
+    end?: StreamEnd,
   ): void {
     this.attempts++;
     if (breaker === undefined) return;
-    const facts = call === undefined ? NO_CALL_FACTS : { rpcInfo: call.rpcInfo, cancelledByCaller: false };
+    const facts = {
+      rpcInfo: call?.rpcInfo ?? NO_RPC_INFO,
+      cancelledByCaller: end === 'local' && status.code === Status.CANCELLED,
+      fromServer: end === undefined ? undefined : end === 'server',
+    };
     const type = this.level.record(breaker, permit, status, facts, latencyMs);
     // An attempt that ends after its address left every list is not counted: its state was forgotten.
     if (this.outliers === undefined || !this.refs.has(addr)) return;

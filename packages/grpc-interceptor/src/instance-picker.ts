@@ -1,8 +1,8 @@
 import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
+import { newAttemptTransport, observeSubchannel } from './attempt-transport.js';
 import type { CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
-import { onCallEndedGetsStatus, type StatusSlot, withStatusSlot } from './grpc-compat.js';
 import type { InstanceLevel } from './instance-level.js';
 
 type X = typeof experimental;
@@ -20,17 +20,12 @@ type X = typeof experimental;
  * recorded as usual.
  */
 export class BreakerPicker implements experimental.Picker {
-  /** Whether onCallEnded gets only the code, so the status is read off the subchannel call (≤ 1.13). */
-  private readonly slotted: boolean;
-
   constructor(
     private readonly child: experimental.Picker,
     private readonly level: InstanceLevel,
     private readonly endpoints: number,
     private readonly x: X,
-  ) {
-    this.slotted = !onCallEndedGetsStatus(x);
-  }
+  ) {}
 
   pick(args: experimental.PickArgs): experimental.PickResult {
     const level = this.level;
@@ -93,26 +88,25 @@ export class BreakerPicker implements experimental.Picker {
     const probe = state?.pickedOn(addr, breaker, permit);
     const childStarted = r.onCallStarted;
     const childEnded = r.onCallEnded;
-    const slot: StatusSlot | undefined = this.slotted ? { status: undefined } : undefined;
+    // What the transport saw of the attempt: how its stream ended, and its
+    // whole status (grpc-js ≤ 1.13 gives onCallEnded only the code).
+    const t = state?.transport ?? newAttemptTransport();
     return {
       pickResultType: r.pickResultType,
-      subchannel: slot !== undefined && r.subchannel !== null ? withStatusSlot(r.subchannel, slot) : r.subchannel,
+      subchannel: r.subchannel === null ? null : observeSubchannel(r.subchannel, t),
       status: r.status,
-      // Without a probe to mark, the child's own callback (no closure per pick).
-      onCallStarted:
-        probe === undefined
-          ? childStarted
-          : () => {
-              probe.started = true;
-              childStarted?.();
-            },
+      onCallStarted: () => {
+        if (probe !== undefined) probe.started = true;
+        t.started = true;
+        childStarted?.();
+      },
       onCallEnded: (code, details, metadata) => {
         const latency = clock === undefined ? undefined : clock() - pickedAt;
         let status: StatusObject;
         if (details !== undefined) status = { code, details, metadata };
-        else if (slot?.status?.code === code) status = slot.status;
+        else if (t.status?.code === code) status = t.status;
         else status = { code, details: '', metadata: new Metadata() };
-        level.recordAttempt(addr, breaker, permit, status, state, latency);
+        level.recordAttempt(addr, breaker, permit, status, state, latency, t.end);
         childEnded?.(code, details, metadata);
       },
     };

@@ -1,11 +1,30 @@
-import type { StatusObject } from '@grpc/grpc-js';
+import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import { isCircuitBreakError } from './circuit-break-error.js';
-import { isConnectionLevelStatus, isRefusedStatus } from './classify.js';
+
+/**
+ * How far an attempt got, as the transport saw it (not as the status's text
+ * says):
+ *
+ * - `unsent`: the picker saw it but no stream was opened (no connection to any
+ *   instance could be used): it never left the client;
+ * - `refused`: the server's HTTP/2 layer refused the stream (`REFUSED_STREAM`):
+ *   the server application never saw it;
+ * - `lost`: a stream was opened, then the connection was lost or the stream
+ *   reset under it (a server's forced shutdown included): the server may have
+ *   run it;
+ * - `answered`: a server sent the status;
+ * - `local`: this client ended it (a cancel, the deadline);
+ * - `unknown`: no picker of the suite saw it (the resolver failed, or the
+ *   channel does not run the instance policy).
+ */
+export type AttemptReach = 'unsent' | 'refused' | 'lost' | 'answered' | 'local' | 'unknown';
 
 /** What is known of an attempt when its status arrives. */
 export interface AttemptFacts {
   /** The attempt's final status. */
   readonly status: StatusObject;
+  /** How far the attempt got. */
+  readonly reach: AttemptReach;
   /** Attempts made so far, this one included. */
   readonly attempts: number;
   readonly maxAttempts: number;
@@ -17,30 +36,73 @@ export interface AttemptFacts {
   readonly cancelled: boolean;
   /** Whether the request message was sent and the call half-closed, so it can be sent again. */
   readonly complete: boolean;
+  /** Whether the call is made while handling a request that was itself a retry (chain stop). */
+  readonly inRetriedRequest: boolean;
+  /** Whether retries of the method are stopped: its service window's error rate is over `retryStopErrRate`. */
+  readonly methodFailing: boolean;
+  /** The wait the backoff asks for before the next attempt, ms (0: none). */
+  readonly backoffMs: number;
+  /**
+   * A server's `grpc-retry-pushback-ms` on the status (see {@link pushbackMsOf}):
+   * undefined when absent, -1 when negative or malformed.
+   */
+  readonly pushbackMs: number | undefined;
   /** The call's deadline (epoch ms; Infinity for none) and the time now. */
   readonly deadlineMs: number;
   readonly nowMs: number;
 }
 
+/** Why an attempt is not retried, named after the condition of the rule that said no. */
+export type NoRetryReason =
+  | 'maxAttempts'
+  | 'cancelled'
+  | 'responded'
+  | 'incomplete'
+  | 'circuitBreak'
+  | 'notSafe'
+  | 'chainStop'
+  | 'methodFailing'
+  | 'pushback'
+  | 'deadline'
+  | 'budget';
+
+/** The rule's answer: retry after `delayMs`, or not, and why. */
+export type RetryVerdict =
+  | { readonly retry: true; readonly delayMs: number }
+  | { readonly retry: false; readonly reason: NoRetryReason };
+
+const no = (reason: NoRetryReason): RetryVerdict => ({ retry: false, reason });
+
 /**
- * Whether a unary attempt is retried on another instance (see "Retries on
- * another instance" in docs/semantics.md). Only when the attempt provably
- * never reached the server application:
- *
- * - the server's HTTP/2 layer refused the stream (REFUSED_STREAM, as streams
- *   cut by a GOAWAY are), or
- * - for idempotent methods only, the connection failed before the status
- *   (the server may have run the request: safe to repeat only if idempotent).
- *
- * Never after the caller was given a response, never after the caller
- * cancelled, never for a call an instance breaker dropped (every instance was
- * tripped), never at or past the deadline, never past `maxAttempts`.
+ * Whether a unary attempt is retried on another instance, and after what
+ * wait: the rule of docs/semantics.md ("The retry rule, and idempotency"),
+ * condition by condition in the order checked. The retry budget is asked
+ * last, by the caller of this function, since asking it withdraws.
  */
-export function shouldRetry(f: AttemptFacts): boolean {
-  if (f.attempts >= f.maxAttempts || f.responded || f.cancelled || !f.complete) return false;
-  if (isCircuitBreakError(f.status)) return false;
-  if (!isRefusedStatus(f.status) && !(f.idempotent && isConnectionLevelStatus(f.status))) return false;
-  return f.nowMs < f.deadlineMs;
+export function shouldRetry(f: AttemptFacts): RetryVerdict {
+  if (f.attempts >= f.maxAttempts) return no('maxAttempts');
+  if (f.cancelled) return no('cancelled');
+  if (f.responded) return no('responded');
+  if (!f.complete) return no('incomplete');
+  if (isCircuitBreakError(f.status)) return no('circuitBreak');
+  if (!safeToRepeat(f)) return no('notSafe');
+  if (f.inRetriedRequest) return no('chainStop');
+  if (f.methodFailing) return no('methodFailing');
+  if (f.pushbackMs !== undefined && f.pushbackMs < 0) return no('pushback');
+  const delayMs = Math.max(f.backoffMs, f.pushbackMs ?? 0);
+  if (f.nowMs + delayMs >= f.deadlineMs) return no('deadline');
+  return { retry: true, delayMs };
+}
+
+// Never reached the server application: any method. May have run there: only
+// idempotent methods, and only for a transport failure (UNAVAILABLE, or a
+// CANCELLED the transport made).
+function safeToRepeat(f: AttemptFacts): boolean {
+  const code = f.status.code;
+  if (f.reach === 'refused') return code === Status.UNAVAILABLE;
+  if (f.reach === 'unsent') return code === Status.UNAVAILABLE;
+  if (f.reach === 'lost') return f.idempotent && (code === Status.UNAVAILABLE || code === Status.CANCELLED);
+  return false;
 }
 
 /** A grpc-js deadline (a Date, epoch ms, or undefined/Infinity for none) as epoch ms. */

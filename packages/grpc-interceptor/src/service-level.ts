@@ -12,7 +12,9 @@ import { circuitBreakStatus } from './circuit-break-error.js';
 import { GuardedCall } from './guarded-call.js';
 import { loadShedStatus } from './load-shed-error.js';
 import type { LoadShedder, ShedTicket } from './load-shedder.js';
+import { PUSHBACK_TRAILER } from './pushback.js';
 import { RejectedCall } from './rejected-call.js';
+import type { RetryControl } from './retry-control.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfoOf } from './rpc-info.js';
 
 interface PathEntry {
@@ -41,6 +43,7 @@ export class ServiceLevel {
     private readonly registry: CallRegistry,
     private readonly fromService: string,
     private readonly genKey: GenServiceCBKeyFunc,
+    private readonly retries: RetryControl,
   ) {
     this.interceptor = (options, nextCall) => this.intercept(options, nextCall);
   }
@@ -57,6 +60,22 @@ export class ServiceLevel {
       this.paths.set(path, entry);
     }
     return entry;
+  }
+
+  /**
+   * The status of a call the breaker of `key` rejected. An OPEN breaker's
+   * rejection carries `grpc-retry-pushback-ms`: the time left until it lets a
+   * probe through, so that retries (a grpc-js `retryPolicy`, or a caller
+   * passing the status on) do not come back sooner.
+   */
+  private rejection(breaker: Breaker, key: string): StatusObject {
+    const status = circuitBreakStatus('service', key);
+    const coolsAt = breaker.coolsAt();
+    if (coolsAt !== undefined) {
+      const leftMs = Math.max(0, Math.ceil(coolsAt - this.level.panel.options.now()));
+      status.metadata.set(PUSHBACK_TRAILER, String(leftMs));
+    }
+    return status;
   }
 
   private intercept(options: InterceptorOptions, nextCall: NextCall): InterceptingCall {
@@ -78,8 +97,7 @@ export class ServiceLevel {
       breaker = level.breakerFor(entry.key);
       if (breaker !== undefined) {
         permit = level.admit(breaker);
-        if (permit === NO_PERMIT)
-          return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
+        if (permit === NO_PERMIT) return new InterceptingCall(new RejectedCall(this.rejection(breaker, entry.key)));
       }
       if (this.shedder !== undefined) {
         const admitted = this.shedder.admit(entry.key);
@@ -108,7 +126,20 @@ export class ServiceLevel {
       throw err;
     }
     return new InterceptingCall(
-      new GuardedCall(options, nextCall, first, level, breaker, permit, entry.ri, this.registry, call, ticket),
+      new GuardedCall(
+        options,
+        nextCall,
+        first,
+        level,
+        breaker,
+        permit,
+        entry.ri,
+        this.registry,
+        call,
+        this.retries,
+        entry.key,
+        ticket,
+      ),
     );
   }
 }

@@ -26,13 +26,14 @@ import {
   type ResolvedOutlierDetection,
   resolveOutlierDetection,
 } from './outlier-options.js';
+import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry-options.js';
 import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfo2Key } from './rpc-info.js';
 
 /** Breaker options a suite passes to the breakers of one level: timing, probes, backoff, slow calls, clock, `maxKeys`. */
 export type BreakerTimingOptions = Omit<PanelOptions, 'shouldTrip' | 'shouldTripWithKey'>;
 
 /** Options of a {@link CBSuite}. Everything defaults to Kitex's behaviour. */
-export interface CBSuiteOptions {
+export interface CBSuiteOptions extends RetryOptions {
   /** The calling service: the `from` of every key. Default `''`. */
   readonly fromService?: string;
   /** Config of service keys that have none of their own. Default `{enable: true, errRate: 0.5, minSample: 200}`. */
@@ -129,6 +130,10 @@ const OPTION_NAMES = Object.keys({
   instanceTripFunc: true,
   maxAttempts: true,
   idempotent: true,
+  retryBudget: true,
+  retryBackoff: true,
+  retryStopErrRate: true,
+  chainStop: true,
   onMissingPolicy: true,
   panicThreshold: true,
   outlierDetection: true,
@@ -145,6 +150,7 @@ export interface ResolvedSuiteOptions {
   readonly instance: BreakerLevelOptions;
   readonly maxAttempts: number;
   readonly idempotent: (ri: RPCInfo) => boolean;
+  readonly retry: ResolvedRetryOptions;
   readonly onMissingPolicy: 'fail' | 'warn';
   readonly panicThreshold: number;
   readonly outlierDetection: ResolvedOutlierDetection | undefined;
@@ -187,6 +193,7 @@ export function resolveSuiteOptions(
 
   const maxAttempts = o.maxAttempts === undefined ? 3 : checkInteger('maxAttempts', o.maxAttempts, 1, 10);
   const idempotent = fn<(ri: RPCInfo) => boolean>('idempotent') ?? (() => false);
+  const retry = resolveRetryOptions(o);
   const onMissingPolicy = o.onMissingPolicy === undefined ? 'fail' : o.onMissingPolicy;
   if (onMissingPolicy !== 'fail' && onMissingPolicy !== 'warn') {
     throw new OptionTypeError('onMissingPolicy', onMissingPolicy, 'must be "fail" or "warn"');
@@ -220,6 +227,7 @@ export function resolveSuiteOptions(
     instance,
     maxAttempts,
     idempotent,
+    retry,
     onMissingPolicy,
     panicThreshold,
     outlierDetection,

@@ -1,0 +1,172 @@
+import { type Breaker, EventEmitter } from '@cbsuite/core';
+import type { StatusObject } from '@grpc/grpc-js';
+import { inRetriedRequest } from './chain-stop.js';
+import type { CBRetryEvent } from './events.js';
+import { pushbackMsOf } from './pushback.js';
+import { RetryBudget } from './retry-budget.js';
+import type { ResolvedRetryOptions } from './retry-options.js';
+import { type AttemptFacts, type RetryVerdict, shouldRetry } from './retry-rule.js';
+import type { RPCInfo } from './rpc-info.js';
+
+/** Samples a method's service window needs before its error rate can stop retries (Kitex's `cbMinSample`). */
+export const RETRY_STOP_MIN_SAMPLES = 10;
+
+/** Target services whose budget and pushback are kept; past it they start over. */
+const TARGET_LIMIT = 10_000;
+
+/** Counters of the suite's retries on another instance. */
+export interface RetryStats {
+  /** Attempts retried on another instance. */
+  readonly retries: number;
+  /** Retries the budget refused. */
+  readonly budgetRefusals: number;
+  /** Retries a server's pushback delayed or refused. */
+  readonly pushbacks: number;
+  /** Retries refused because the method's error rate stops them. */
+  readonly methodStops: number;
+  /** Retries refused by chain stop. */
+  readonly chainStops: number;
+  /** Retries refused because their wait would pass the deadline. */
+  readonly deadlineStops: number;
+}
+
+/** The facts of an attempt that the call knows; the control adds the suite's. */
+export type CallFacts = Omit<AttemptFacts, 'inRetriedRequest' | 'methodFailing' | 'backoffMs' | 'pushbackMs'>;
+
+/**
+ * The suite's retry state around the pure rule (retry-rule.ts): the budget
+ * per target service, servers' pushback per target service, the backoff,
+ * the retry stop on failing methods, chain stop; its counters and events.
+ * Time comes from `now` (the service panel's clock); nothing here runs a timer.
+ */
+export class RetryControl {
+  private readonly budgets = new Map<string, RetryBudget>();
+  /** Per target service: no retry before this time (a server's pushback). */
+  private readonly heldUntil = new Map<string, number>();
+  private readonly emitter = new EventEmitter<[CBRetryEvent]>();
+  /** Listens to retries and refused retries. */
+  readonly onRetry = this.emitter.event;
+  private counts = { retries: 0, budgetRefusals: 0, pushbacks: 0, methodStops: 0, chainStops: 0, deadlineStops: 0 };
+
+  constructor(
+    private readonly o: ResolvedRetryOptions,
+    private readonly now: () => number,
+  ) {}
+
+  /** Whether calls made now carry the retry header on (chain stop). */
+  propagates(): boolean {
+    return this.o.chainStop && inRetriedRequest();
+  }
+
+  /** A logical call that may be retried starts: it deposits in its target's budget. */
+  begin(ri: RPCInfo): void {
+    if (this.o.budget !== false) this.budgetOf(ri.to)?.deposit();
+  }
+
+  /** Notes a server's pushback on any attempt to `ri.to`: no retry to that service before it. */
+  heard(ri: RPCInfo, status: StatusObject): void {
+    const ms = pushbackMsOf(status);
+    if (ms === undefined || ms <= 0) return;
+    if (this.heldUntil.size >= TARGET_LIMIT) this.heldUntil.clear();
+    const until = this.now() + ms;
+    if (until > (this.heldUntil.get(ri.to) ?? 0)) this.heldUntil.set(ri.to, until);
+  }
+
+  /**
+   * Whether the attempt is retried: the rule, then the budget (which
+   * withdraws). Counts and reports every attempt the rule found safe to retry.
+   */
+  decide(key: string, ri: RPCInfo, breaker: Breaker, f: CallFacts): RetryVerdict {
+    const pushbackMs = this.pushbackMs(ri, f.status);
+    const facts: AttemptFacts = {
+      ...f,
+      inRetriedRequest: this.o.chainStop && inRetriedRequest(),
+      methodFailing: this.methodFailing(breaker),
+      backoffMs: this.o.backoff === undefined ? 0 : this.o.backoff(f.attempts),
+      pushbackMs,
+    };
+    let v = shouldRetry(facts);
+    if (v.retry && this.o.budget !== false && this.budgetOf(ri.to)?.tryWithdraw() === false) {
+      v = { retry: false, reason: 'budget' };
+    }
+    const pushedBack =
+      pushbackMs !== undefined && (!v.retry ? v.reason === 'pushback' || v.reason === 'deadline' : true);
+    if (pushedBack) this.counts.pushbacks++;
+    const outcome = v.retry ? 'retried' : pushedBack ? 'pushback' : v.reason;
+    switch (outcome) {
+      case 'retried':
+        this.counts.retries++;
+        break;
+      case 'budget':
+        this.counts.budgetRefusals++;
+        break;
+      case 'methodFailing':
+        this.counts.methodStops++;
+        break;
+      case 'chainStop':
+        this.counts.chainStops++;
+        break;
+      case 'deadline':
+        this.counts.deadlineStops++;
+        break;
+      case 'pushback':
+        break;
+      default:
+        return v; // not safe to retry, or out of attempts: nothing to report
+    }
+    if (this.emitter.size > 0) {
+      const delayMs = v.retry ? v.delayMs : 0;
+      this.emitter.emit({
+        type: 'retry',
+        outcome,
+        key,
+        rpcInfo: ri,
+        attempt: f.attempts,
+        status: f.status,
+        delayMs,
+        time: Date.now(),
+      });
+    }
+    return v;
+  }
+
+  stats(): RetryStats {
+    return { ...this.counts };
+  }
+
+  /** Drops every listener. */
+  clear(): void {
+    this.emitter.clear();
+  }
+
+  // The attempt's own pushback, else what is left of its target's.
+  private pushbackMs(ri: RPCInfo, status: StatusObject): number | undefined {
+    const own = pushbackMsOf(status);
+    if (own !== undefined) return own;
+    const until = this.heldUntil.get(ri.to);
+    if (until === undefined) return undefined;
+    const left = until - this.now();
+    if (left > 0) return left;
+    this.heldUntil.delete(ri.to);
+    return undefined;
+  }
+
+  private methodFailing(breaker: Breaker): boolean {
+    const rate = this.o.stopErrRate;
+    if (rate === false) return false;
+    const m = breaker.metricer();
+    return m.samples() >= RETRY_STOP_MIN_SAMPLES && m.errorRate() >= rate;
+  }
+
+  private budgetOf(to: string): RetryBudget | undefined {
+    const o = this.o.budget;
+    if (o === false) return undefined;
+    let b = this.budgets.get(to);
+    if (b === undefined) {
+      if (this.budgets.size >= TARGET_LIMIT) this.budgets.clear();
+      b = new RetryBudget(o, this.now);
+      this.budgets.set(to, b);
+    }
+    return b;
+  }
+}

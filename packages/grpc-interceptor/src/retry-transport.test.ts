@@ -1,0 +1,167 @@
+import {
+  EchoClient,
+  type EchoServer,
+  EchoService,
+  grpc,
+  ipv4Target,
+  type SayReply,
+  type SayRequest,
+  say,
+  startEchoServer,
+} from '@cbsuite/testkit/echo.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CBSuite } from './cb-suite.js';
+import type { CBRetryEvent } from './events.js';
+import type { CBSuiteOptions } from './suite-options.js';
+
+// The retry rule and the instance classifier decide from what the transport
+// observed, never from a status's text: a server can send any text.
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function suiteClient(target: string, options: CBSuiteOptions) {
+  const cbs = new CBSuite(undefined, { defaultServiceCBConfig: { minSample: 100_000 }, ...options });
+  const client = new EchoClient(target, grpc.credentials.createInsecure(), {
+    ...cbs.channelOptions(),
+    interceptors: [cbs.interceptor()],
+  });
+  const retries: CBRetryEvent[] = [];
+  cbs.onRetry((e) => retries.push(e));
+  cleanups.push(
+    () => client.close(),
+    () => cbs.close(),
+  );
+  return { cbs, client, retries };
+}
+
+/** Two servers that both answer Say with `answer`, and a suite's client over both. */
+async function twoServers(answer: { code: grpc.status; details: string; headers?: boolean }, idempotent: boolean) {
+  const servers = await Promise.all([startEchoServer(), startEchoServer()]);
+  cleanups.push(() => Promise.all(servers.map((s) => s.close())));
+  const s = suiteClient(ipv4Target(servers), { idempotent: () => idempotent });
+  for (let i = 0; i < 20 && servers.some((x) => x.total() === 0); i++) await say(s.client, 'warm-up');
+  for (const x of servers) x.hits.Say = 0;
+  for (const x of servers) x.setBehavior(() => answer);
+  return { ...s, servers };
+}
+
+const instanceFailures = (cbs: CBSuite, servers: EchoServer[]) =>
+  servers.reduce((n, s) => n + (cbs.instancePanel.breaker(s.address)?.metricer().failures() ?? 0), 0);
+
+describe('statuses a server sent, whatever their text', () => {
+  it.each([
+    ['Stream refused by server', false, false],
+    ['Stream refused by server', false, true],
+    ['Connection dropped', true, false],
+    ['Connection dropped', true, true],
+    ['db: connect ECONNREFUSED 127.0.0.1:5432', true, false],
+    ['read ECONNRESET', true, true],
+    ['Received HTTP status code 503', true, false],
+  ])(
+    'UNAVAILABLE "%s" (idempotent: %s, after headers: %s) runs once, is not retried, does not fail the instance',
+    async (details, idempotent, headers) => {
+      const { cbs, client, servers, retries } = await twoServers(
+        { code: grpc.status.UNAVAILABLE, details, headers },
+        idempotent,
+      );
+      const r = await say(client, 'x');
+      expect(r.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(r.error?.details).toBe(details);
+      expect(servers[0]!.hits.Say + servers[1]!.hits.Say).toBe(1);
+      expect(cbs.stats().retry.retries).toBe(0);
+      expect(cbs.stats().instance.retries).toBe(0);
+      expect(retries).toEqual([]);
+      expect(instanceFailures(cbs, servers)).toBe(0);
+    },
+  );
+});
+
+/** A server whose Say handler never answers, and tells when a call reached it. */
+async function hangingServer() {
+  const server = new grpc.Server();
+  const waiters: (() => void)[] = [];
+  let calls = 0;
+  server.addService(EchoService, {
+    Say: (_call: grpc.ServerUnaryCall<SayRequest, SayReply>, _cb: grpc.sendUnaryData<SayReply>) => {
+      calls++;
+      for (const w of waiters.splice(0)) w();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  cleanups.push(() => server.forceShutdown());
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    calls: () => calls,
+    reached: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    kill: () => server.forceShutdown(),
+  };
+}
+
+describe("a server's forced shutdown under a call (not the caller's cancel)", () => {
+  async function callAndKill(idempotent: boolean) {
+    const hanging = await hangingServer();
+    const healthy = await startEchoServer();
+    cleanups.push(() => healthy.close());
+    const s = suiteClient(ipv4Target([hanging, healthy]), { idempotent: () => idempotent });
+    for (let i = 0; i < 10; i++) {
+      const before = hanging.calls();
+      const reached = hanging.reached();
+      const done = say(s.client, 'x');
+      const first = await Promise.race([reached.then(() => 'reached' as const), done.then(() => 'done' as const)]);
+      if (first === 'reached') {
+        expect(hanging.calls()).toBe(before + 1);
+        hanging.kill();
+        return { ...s, hanging, healthy, result: await done };
+      }
+    }
+    throw new Error('no call reached the hanging server in 10 calls');
+  }
+
+  it('retries an idempotent call on another instance, and counts the failure against the instance', async () => {
+    const { cbs, hanging, healthy, result, retries } = await callAndKill(true);
+    expect(result.error).toBeUndefined();
+    expect(result.value).toEqual({ text: 'x', instance: healthy.address });
+    expect(cbs.stats().retry.retries).toBe(1);
+    expect(retries).toMatchObject([{ outcome: 'retried', attempt: 1, delayMs: 0 }]);
+    // The attempt, and each failed reconnection to the dead instance since.
+    const failures = cbs.instancePanel.breaker(hanging.address)?.metricer().failures();
+    expect(failures).toBe(1 + cbs.stats().instance.connectFailures);
+  });
+
+  it('fails a call that is not idempotent, without retrying it, and counts it as a failure at both levels', async () => {
+    const { cbs, client, hanging, result } = await callAndKill(false);
+    expect(result.error?.code).toBe(grpc.status.CANCELLED);
+    expect(result.error?.details).toBe('Call cancelled');
+    expect(hanging.calls()).toBe(1);
+    expect(cbs.stats().retry.retries).toBe(0);
+    const failures = cbs.instancePanel.breaker(hanging.address)?.metricer().failures();
+    expect(failures).toBe(1 + cbs.stats().instance.connectFailures);
+    expect(cbs.servicePanel.getMetricer(cbs.serviceKey('/echo.v1.Echo/Say')).failures()).toBe(1);
+    client.close();
+  });
+});
+
+describe("the caller's own cancel", () => {
+  it('is neither retried nor counted, even for an idempotent method', async () => {
+    const hanging = await hangingServer();
+    const { cbs, client, retries } = suiteClient(ipv4Target([hanging]), { idempotent: () => true });
+    const reached = hanging.reached();
+    const error = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = client.Say({ text: 'x' }, (err) => resolve(err as grpc.ServiceError));
+      void reached.then(() => call.cancel());
+    });
+    expect(error.code).toBe(grpc.status.CANCELLED);
+    expect(hanging.calls()).toBe(1);
+    expect(retries).toEqual([]);
+    expect(cbs.instancePanel.breaker(hanging.address)?.metricer().samples()).toBe(0);
+    expect(cbs.servicePanel.getMetricer(cbs.serviceKey('/echo.v1.Echo/Say')).samples()).toBe(0);
+  });
+});
