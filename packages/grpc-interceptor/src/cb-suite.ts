@@ -18,6 +18,7 @@ import {
 } from '@cbsuite/core';
 import * as installedGrpc from '@grpc/grpc-js';
 import { type ChannelOptions, type Interceptor, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import type { CallObserver } from './call-observer.js';
 import type { CBConfig, CBConfigInput } from './cb-config.js';
 import {
   errorTypeOnInstanceLevel,
@@ -528,6 +529,16 @@ export class CBSuite {
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */
   onFault(listener: (e: CBFaultEvent) => void): () => void {
     return this.faultListeners.add(listener);
+  }
+
+  /**
+   * Watches the service level's calls: rejections, and how the calls let
+   * through end (what the metrics and tracing of `/prometheus` and `/otel`
+   * use). Returns a function that stops watching.
+   * @throws OptionTypeError naming the field when `observer` is not one.
+   */
+  observeCalls(observer: CallObserver): () => void {
+    return this.service.observers.add(observer);
   }
 
   /** The last events, oldest first (Kitex's event queue). */

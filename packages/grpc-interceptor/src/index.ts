@@ -2,6 +2,7 @@
 
 // Re-exported from @cbsuite/core for convenience.
 export { ErrorType, State, stateName } from '@cbsuite/core';
+export type { CallObserver, CallWatch } from './call-observer.js';
 export type { CBConfig, CBConfigInput, KitexCBConfig } from './cb-config.js';
 export {
   CBConfigError,

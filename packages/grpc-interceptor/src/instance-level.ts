@@ -57,7 +57,8 @@ export class InstanceLevel {
   private readonly lists = new Map<object, ReadonlySet<string>>();
   private readonly calls = new Map<number, CallState>();
   private nextCallId = 1;
-  private readonly skips = new Map<string, number>();
+  // Per breaker, so a removed or evicted address's count goes with its breaker.
+  private readonly skips = new WeakMap<Breaker, number>();
   private attempts = 0;
   private retried = 0;
   private drops = 0;
@@ -116,7 +117,7 @@ export class InstanceLevel {
     if (!this.configs.get(addr).enable) return { breaker: undefined, permit: 1 };
     const breaker = this.panel.getBreaker(addr);
     const permit = breaker.acquire();
-    if (permit === NO_PERMIT) this.skips.set(addr, (this.skips.get(addr) ?? 0) + 1);
+    if (permit === NO_PERMIT) this.skips.set(breaker, (this.skips.get(breaker) ?? 0) + 1);
     return { breaker, permit };
   }
 
@@ -222,8 +223,17 @@ export class InstanceLevel {
       retries: this.retried,
       drops: this.drops,
       connectFailures: this.connectFailures,
-      skips: new Map(this.skips),
+      skips: this.skipsByAddress(),
     };
+  }
+
+  private skipsByAddress(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [addr, b] of this.panel.dumpBreakers()) {
+      const n = this.skips.get(b);
+      if (n !== undefined) out.set(addr, n);
+    }
+    return out;
   }
 
   // Breakers of addresses no live policy lists (left by closed or idle
@@ -247,6 +257,10 @@ export interface InstanceStats {
   readonly drops: number;
   /** Failed connection attempts to instances. */
   readonly connectFailures: number;
-  /** Picks skipped because the picked instance was tripped, by address. */
+  /**
+   * Picks skipped because the picked instance was tripped, by address, for
+   * the addresses the instance panel holds (an address the resolver drops
+   * takes its count with it).
+   */
   readonly skips: ReadonlyMap<string, number>;
 }

@@ -16,6 +16,7 @@ import {
   type NextCall,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { CallObservers, type CallWatch } from './call-observer.js';
 import type { CBConfigInput } from './cb-config.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import type { GetErrorTypeFunc, Level } from './classify.js';
@@ -69,6 +70,8 @@ export class ServiceLevel {
   readonly panel: Panel;
   readonly configs: ConfigStore;
   readonly interceptor: Interceptor;
+  /** Metrics and tracing hooks (`CBSuite.observeCalls`). */
+  readonly observers = new CallObservers();
   private readonly paths = new Map<string, PathEntry>();
   // Per breaker, so an evicted or removed key's count goes with its breaker: bounded by the panel's maxKeys.
   private readonly rejectionCounts = new WeakMap<Breaker, number>();
@@ -140,6 +143,7 @@ export class ServiceLevel {
       permit = breaker.acquire();
       if (permit === NO_PERMIT) {
         this.rejectionCounts.set(breaker, (this.rejectionCounts.get(breaker) ?? 0) + 1);
+        this.observers.rejected(entry.key, entry.ri);
         return new InterceptingCall(new RejectedCall(circuitBreakStatus('service', entry.key)));
       }
       const def = options.method_definition;
@@ -156,10 +160,18 @@ export class ServiceLevel {
       if (plan.callId !== undefined) this.routing.endCall(plan.callId);
       throw err;
     }
-    return new InterceptingCall(new GuardedCall(this.host, options, nextCall, first, breaker, permit, entry.ri, plan));
+    const watch = this.observers.started(entry.key, entry.ri);
+    const host: CallHost = watch === undefined ? this.host : { ...this.host, recordService: this.recorder(watch) };
+    return new InterceptingCall(new GuardedCall(host, options, nextCall, first, breaker, permit, entry.ri, plan));
   }
 
-  /** Records the outcome of a call; never throws. */
+  // A watched call's recorder: records, then tells the watch.
+  private recorder(watch: CallWatch): CallHost['recordService'] {
+    return (b, p, ri, status, cancelled, latency, fromServer) =>
+      watch.ended(status, this.record(b, p, ri, status, cancelled, latency, fromServer));
+  }
+
+  /** Records the outcome of a call and returns it (undefined when the classifier failed); never throws. */
   private record(
     breaker: Breaker,
     permit: Permit,
@@ -168,7 +180,7 @@ export class ServiceLevel {
     cancelled: boolean,
     latencyMs: number | undefined,
     fromServer: boolean,
-  ): void {
+  ): ErrorType | undefined {
     try {
       const type = this.opts.getErrorType(status, {
         level: 'service',
@@ -179,10 +191,12 @@ export class ServiceLevel {
       });
       if (!isErrorType(type)) throw new TypeError(`the service classifier returned ${show(type)}, not an ErrorType`);
       breaker.record(type, latencyMs, permit);
+      return type;
     } catch (err) {
       // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
       breaker.record(ErrorType.Ignorable, undefined, permit);
       this.hooks.fault('service', 'record', breaker.key, err);
+      return undefined;
     }
   }
 }
