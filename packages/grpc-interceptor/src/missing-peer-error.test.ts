@@ -13,6 +13,7 @@ vi.mock('./peer-require.cjs', () => ({
 }));
 
 const { CBSuiteMetrics, RedisSyncMetrics } = await import('./prometheus.js');
+const { CBSuiteOtelMetrics } = await import('./otel.js');
 
 describe('a missing optional peer', () => {
   it('makes CBSuiteMetrics and RedisSyncMetrics throw a MissingPeerError naming prom-client and how to install it', () => {
@@ -39,6 +40,12 @@ describe('a missing optional peer', () => {
       );
       expect(((caught as Error).cause as { code: string }).code).toBe('MODULE_NOT_FOUND');
     }
+  });
+
+  it('makes the OpenTelemetry metrics throw one naming @opentelemetry/api', () => {
+    expect(() => new CBSuiteOtelMetrics()).toThrow(
+      expect.objectContaining({ peer: '@opentelemetry/api', entry: '@cbsuite/grpc-interceptor/otel' }),
+    );
   });
 });
 
