@@ -1,5 +1,6 @@
 // Prometheus metrics of a CBSuite, served on /metrics: breaker states,
-// recorded outcomes, rejections and transitions, per level and key.
+// recorded outcomes, transitions, rejections and call durations, per level
+// and key.
 //
 // Run from the repository root: npx tsx examples/metrics.ts
 import { once } from 'node:events';
@@ -40,8 +41,9 @@ for (let i = 0; i < 5; i++) await say(client, 'fails');
 // What Prometheus would scrape.
 const res = await fetch(`http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`);
 const text = await res.text();
-console.log(`GET /metrics: ${res.status}. Its non-zero series of state, calls, rejections and transitions:`);
-const wanted = /^cbsuite_(breaker_state|calls_total|rejections_total|transitions_total)\{/;
+console.log(`GET /metrics: ${res.status}. Its non-zero series of state, calls, transitions, rejections and durations:`);
+const wanted =
+  /^cbsuite_(breaker_state|calls_total|service_rejections_total|transitions_total|call_duration_seconds_count)\{/;
 for (const line of text.split('\n')) {
   if (wanted.test(line) && !line.endsWith(' 0')) console.log(`  ${line}`);
 }

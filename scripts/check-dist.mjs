@@ -1,6 +1,7 @@
-// Loads every built package through its `exports` map, as ESM and as CJS, and
-// checks that both builds expose the same names and that the error guards
-// recognise errors from the other build (what a duplicate install looks like).
+// Loads every built package and each entry point of its `exports` map, as
+// ESM and as CJS, and checks that both builds expose the same names and that
+// the error guards recognise errors from the other build (what a duplicate
+// install looks like).
 
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,6 +23,24 @@ for (const dir of readdirSync(root)) {
     failed = true;
   } else {
     console.log(`${pkg.name}: ${Object.keys(esm).length} exports, ESM and CJS agree`);
+  }
+  // Every other entry point of the exports map, the same way.
+  for (const [entry, target] of Object.entries(pkg.exports ?? {})) {
+    if (entry === '.' || typeof target !== 'object' || target.import === undefined) continue;
+    const sub = await import(new URL(`${dir}/${target.import.default}`, root).href);
+    const subCjs = require(`../packages/${dir}/${target.require.default}`);
+    const x = Object.keys(sub).sort().join(',');
+    const y = Object.keys(subCjs).sort().join(',');
+    if (x !== y) {
+      console.error(`${pkg.name}/${entry.slice(2)}: ESM and CJS exports differ\n  esm: ${x}\n  cjs: ${y}`);
+      failed = true;
+    } else {
+      console.log(`${pkg.name}/${entry.slice(2)}: ${Object.keys(sub).length} exports, ESM and CJS agree`);
+    }
+    if (sub.MissingPeerError !== undefined && !subCjs.isMissingPeerError(new sub.MissingPeerError('p', '1', 'e'))) {
+      console.error(`${pkg.name}/${entry.slice(2)}: the CJS guard does not recognise an ESM MissingPeerError`);
+      failed = true;
+    }
   }
   if (dir === 'core') {
     const fromEsm = new esm.Breaker({ shouldTrip: () => true });

@@ -11,7 +11,7 @@ const root = new URL('..', import.meta.url).pathname;
 const license = readFileSync(join(root, 'LICENSE'), 'utf8');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const ALLOWED =
-  /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/(esm|cjs)\/[\w./-]+\.(js|d\.ts|js\.map)|dist\/cjs\/package\.json)$/;
+  /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|dist\/(esm|cjs)\/[\w./-]+\.(js|cjs|d\.ts|d\.cts|js\.map)|dist\/cjs\/package\.json)$/;
 const FORBIDDEN = /(\.test\.|test-support|fixtures?\/|(^|\/)src\/|tsbuildinfo|tsconfig|typedoc)/;
 
 const problems = [];

@@ -12,6 +12,7 @@ const {
   MIN_GRPC_JS_VERSION,
 } = require('@cbsuite/grpc-interceptor');
 const { CBSuiteMetrics } = require('@cbsuite/grpc-interceptor/prometheus');
+const { CBSuiteOtelMetrics, traceSuite } = require('@cbsuite/grpc-interceptor/otel');
 const { RedisSync } = require('@cbsuite/redis-sync');
 const { Registry } = require('prom-client');
 
@@ -50,6 +51,8 @@ async function main() {
   const cbs = new CBSuite(undefined, { fromService: 'consumer' });
   const registry = new Registry();
   new CBSuiteMetrics({ registry }).add(cbs, 'consumer');
+  new CBSuiteOtelMetrics().add(cbs, 'consumer');
+  const stopTracing = traceSuite(cbs);
   const client = new echo.Echo(`ipv4:${servers.map((s) => s.address).join(',')}`, grpc.credentials.createInsecure(), {
     ...cbs.channelOptions(),
     interceptors: [cbs.interceptor()],
@@ -73,6 +76,11 @@ async function main() {
     cbs.servicePanel.setMode(key, 'forcedOpen');
     const service = await say(client, 'x');
     assert.equal(circuitBreakLevel(service.error), 'service');
+    assert.match(
+      await registry.metrics(),
+      /cbsuite_service_rejections_total\{suite="consumer",key="consumer\/echo.v1.Echo\/Say"\} 1/,
+    );
+    stopTracing();
   } finally {
     client.close();
     cbs.close();

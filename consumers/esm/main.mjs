@@ -10,6 +10,7 @@ import {
   MIN_GRPC_JS_VERSION,
   parseCBConfig,
 } from '@cbsuite/grpc-interceptor';
+import { CBSuiteOtelMetrics, traceSuite } from '@cbsuite/grpc-interceptor/otel';
 import { CBSuiteMetrics } from '@cbsuite/grpc-interceptor/prometheus';
 import { RedisSync } from '@cbsuite/redis-sync';
 import * as grpc from '@grpc/grpc-js';
@@ -51,6 +52,8 @@ async function main() {
   const cbs = new CBSuite(undefined, { fromService: 'consumer' });
   const registry = new Registry();
   new CBSuiteMetrics({ registry }).add(cbs, 'consumer');
+  new CBSuiteOtelMetrics().add(cbs, 'consumer');
+  const stopTracing = traceSuite(cbs);
   const client = new echo.Echo(`ipv4:${servers.map((s) => s.address).join(',')}`, grpc.credentials.createInsecure(), {
     ...cbs.channelOptions(),
     interceptors: [cbs.interceptor()],
@@ -74,6 +77,11 @@ async function main() {
     cbs.servicePanel.setMode(key, 'forcedOpen');
     const service = await say(client, 'x');
     assert.equal(circuitBreakLevel(service.error), 'service');
+    assert.match(
+      await registry.metrics(),
+      /cbsuite_service_rejections_total\{suite="consumer",key="consumer\/echo.v1.Echo\/Say"\} 1/,
+    );
+    stopTracing();
   } finally {
     client.close();
     cbs.close();

@@ -12,7 +12,8 @@ import {
   type KitexCBConfig,
   parseCBConfig,
 } from '@cbsuite/grpc-interceptor';
-import { CBSuiteMetrics } from '@cbsuite/grpc-interceptor/prometheus';
+import { CBSuiteOtelMetrics, type CBSuiteOtelMetricsOptions, traceSuite } from '@cbsuite/grpc-interceptor/otel';
+import { CBSuiteMetrics, isMissingPeerError } from '@cbsuite/grpc-interceptor/prometheus';
 import { RedisSync, type RedisSyncOptions } from '@cbsuite/redis-sync';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -81,6 +82,10 @@ async function main(): Promise<void> {
   const cbs = new CBSuite(undefined, { fromService: 'consumer', instanceCBConfig: { min_sample: 100 } });
   const registry = new Registry();
   new CBSuiteMetrics({ registry }).add(cbs, 'consumer');
+  const otelOptions: CBSuiteOtelMetricsOptions = { prefix: 'cbsuite.' };
+  new CBSuiteOtelMetrics(otelOptions).add(cbs, 'consumer');
+  const stopTracing: () => void = traceSuite(cbs);
+  assert.equal(isMissingPeerError(new Error('x')), false);
   const target = `ipv4:${servers.map((s) => s.address).join(',')}`;
   const client = new Echo(target, grpc.credentials.createInsecure(), {
     ...cbs.channelOptions(),
@@ -105,6 +110,11 @@ async function main(): Promise<void> {
     cbs.servicePanel.setMode(key, 'forcedOpen');
     const service = await say(client, 'x');
     assert.equal(circuitBreakLevel(service.error), 'service');
+    assert.match(
+      await registry.metrics(),
+      /cbsuite_service_rejections_total\{suite="consumer",key="consumer\/echo.v1.Echo\/Say"\} 1/,
+    );
+    stopTracing();
   } finally {
     client.close();
     cbs.close();

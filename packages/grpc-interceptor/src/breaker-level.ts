@@ -78,9 +78,16 @@ export class BreakerLevel {
 
   /**
    * Classifies `status` and records it on `breaker`; returns the type
-   * recorded. Never throws: a failing classifier is a fault (ignorable).
+   * recorded, or undefined when the classifier failed (a fault; the outcome
+   * counts as ignorable). Never throws.
    */
-  record(breaker: Breaker, permit: Permit, status: StatusObject, facts: OutcomeFacts, latencyMs?: number): ErrorType {
+  record(
+    breaker: Breaker,
+    permit: Permit,
+    status: StatusObject,
+    facts: OutcomeFacts,
+    latencyMs?: number,
+  ): ErrorType | undefined {
     try {
       const type = this.opts.getErrorType(status, {
         level: this.level,
@@ -97,7 +104,7 @@ export class BreakerLevel {
       // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
       breaker.record(ErrorType.Ignorable, undefined, permit);
       this.fault('record', breaker.key, err);
-      return ErrorType.Ignorable;
+      return undefined;
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Disposer, FleetSync, Mode, Panel } from '@cbsuite/core';
 import type { ChannelOptions, Interceptor } from '@grpc/grpc-js';
 import { BreakerLevel } from './breaker-level.js';
+import type { CallObserver } from './call-observer.js';
 import { CallRegistry } from './call-registry.js';
 import type { CBConfig, CBConfigInput } from './cb-config.js';
 import { type ChannelOptionsInput, instanceChannelOptions } from './channel-options.js';
@@ -326,6 +327,16 @@ export class CBSuite {
    */
   onRetry(listener: (e: CBRetryEvent) => void): Disposer {
     return this.retries.onRetry(listener);
+  }
+
+  /**
+   * Watches the service level's calls: rejections, and how the calls let
+   * through end (what the metrics and tracing of `/prometheus` and `/otel`
+   * use). Returns a function that stops watching.
+   * @throws OptionTypeError naming the field when `observer` is not one.
+   */
+  observeCalls(observer: CallObserver): () => void {
+    return this.service.observers.add(observer);
   }
 
   /** The last events, oldest first (Kitex's event queue). */

@@ -8,6 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import { newAttemptTransport } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
+import type { CallWatch } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
@@ -72,6 +73,7 @@ export class GuardedCall implements InterceptingCallInterface {
     private readonly retries: RetryControl,
     private readonly key: string,
     private readonly ticket: ShedTicket | undefined,
+    private readonly watch: CallWatch | undefined,
   ) {
     this.attempt = first;
     this.maxAttempts = call === undefined ? 1 : call.maxAttempts;
@@ -303,6 +305,7 @@ export class GuardedCall implements InterceptingCallInterface {
     const clock = this.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
     const facts = { rpcInfo: this.ri, cancelledByCaller: this.cancelled, fromServer: this.fromServer(status) };
-    if (this.breaker !== undefined) this.level.record(this.breaker, this.permit, status, facts, latency);
+    const type = this.breaker && this.level.record(this.breaker, this.permit, status, facts, latency);
+    this.watch?.ended(status, type);
   }
 }

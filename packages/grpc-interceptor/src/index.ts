@@ -2,6 +2,7 @@
 
 // Re-exported from @cbsuite/core for convenience.
 export { ErrorType, State, stateName } from '@cbsuite/core';
+export type { CallObserver, CallWatch } from './call-observer.js';
 export { CALL_ID_HEADER } from './call-registry.js';
 export type { CBConfig, CBConfigInput, KitexCBConfig } from './cb-config.js';
 export {
@@ -84,12 +85,12 @@ export type {
 } from './outlier-options.js';
 export type { PanicChange } from './panic-mode.js';
 export { PUSHBACK_TRAILER, pushbackMsOf } from './pushback.js';
-export type { RetryBudgetOptions } from './retry-budget.js';
+export type { ResolvedRetryBudget, RetryBudgetOptions } from './retry-budget.js';
 export { RetryBudget } from './retry-budget.js';
-export type { RetryControl, RetryStats } from './retry-control.js';
+export type { CallFacts, RetryControl, RetryStats } from './retry-control.js';
 export { RETRY_STOP_MIN_SAMPLES } from './retry-control.js';
 export type { RetryBackoffOptions, RetryOptions } from './retry-options.js';
-export type { AttemptReach, NoRetryReason, RetryVerdict } from './retry-rule.js';
+export type { AttemptFacts, AttemptReach, NoRetryReason, RetryVerdict } from './retry-rule.js';
 export type { RobustInstanceOptions } from './robust-instance.js';
 export { robustInstance } from './robust-instance.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';

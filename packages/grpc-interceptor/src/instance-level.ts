@@ -86,7 +86,7 @@ export class InstanceLevel {
     const type = this.level.record(breaker, permit, status, facts, latencyMs);
     // An attempt that ends after its address left every list is not counted: its state was forgotten.
     if (this.outliers === undefined || !this.refs.has(addr)) return;
-    const failed = type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
+    const failed = type === undefined || type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
     this.outliers.record(addr, failed, latencyMs);
   }
 

@@ -7,6 +7,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { BreakerLevel } from './breaker-level.js';
+import { CallObservers } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import { GuardedCall } from './guarded-call.js';
@@ -35,6 +36,8 @@ export class ServiceLevel {
   private readonly paths = new Map<string, PathEntry>();
   /** A status every call fails with while the suite is misconfigured. */
   refusal: StatusObject | undefined = undefined;
+  /** Metrics and tracing hooks (`CBSuite.observeCalls`). */
+  readonly observers = new CallObservers();
   /** Load shedding after the breaker, when the suite sets it. */
   shedder: LoadShedder | undefined = undefined;
 
@@ -97,7 +100,10 @@ export class ServiceLevel {
       breaker = level.breakerFor(entry.key);
       if (breaker !== undefined) {
         permit = level.admit(breaker);
-        if (permit === NO_PERMIT) return new InterceptingCall(new RejectedCall(this.rejection(breaker, entry.key)));
+        if (permit === NO_PERMIT) {
+          this.observers.rejected(entry.key, entry.ri);
+          return new InterceptingCall(new RejectedCall(this.rejection(breaker, entry.key)));
+        }
       }
       if (this.shedder !== undefined) {
         const admitted = this.shedder.admit(entry.key);
@@ -139,6 +145,7 @@ export class ServiceLevel {
         this.retries,
         entry.key,
         ticket,
+        this.observers.started(entry.key, entry.ri),
       ),
     );
   }
