@@ -11,9 +11,11 @@ import {
   parseCBConfig,
 } from '@cbsuite/grpc-interceptor';
 import { CBSuiteMetrics } from '@cbsuite/grpc-interceptor/prometheus';
+import { cbsuiteMiddleware, isCircuitBreakError as isNiceCircuitBreakError } from '@cbsuite/nice-grpc';
 import { RedisSync } from '@cbsuite/redis-sync';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { createChannel, createClientFactory } from 'nice-grpc';
 import { Registry } from 'prom-client';
 
 const echo = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto')).echo.v1;
@@ -74,6 +76,18 @@ async function main() {
     cbs.servicePanel.setMode(key, 'forcedOpen');
     const service = await say(client, 'x');
     assert.equal(circuitBreakLevel(service.error), 'service');
+
+    // nice-grpc: the same suite's service level as a middleware, the instance level in the channel.
+    cbs.servicePanel.setMode(key, 'normal');
+    const channel = createChannel(servers[0].address, grpc.credentials.createInsecure(), cbs.channelOptions());
+    const nice = createClientFactory().use(cbsuiteMiddleware(cbs)).create(echo.Echo.service, channel);
+    try {
+      assert.equal((await nice.Say({ text: 'nice' })).text, 'nice');
+      cbs.servicePanel.setMode(key, 'forcedOpen');
+      await assert.rejects(nice.Say({ text: 'x' }), (err) => isNiceCircuitBreakError(err));
+    } finally {
+      channel.close();
+    }
   } finally {
     client.close();
     cbs.close();
