@@ -12,6 +12,11 @@ export default defineConfig({
       { find: /^@cbsuite\/grpc-interceptor$/, replacement: src('grpc-interceptor/src/index.ts') },
       { find: /^@cbsuite\/grpc-interceptor\/prometheus$/, replacement: src('grpc-interceptor/src/prometheus.ts') },
       { find: /^@cbsuite\/grpc-interceptor\/otel$/, replacement: src('grpc-interceptor/src/otel.ts') },
+      {
+        find: /^@cbsuite\/grpc-interceptor\/internals$/,
+        replacement: src('grpc-interceptor/src/adapter-internals.ts'),
+      },
+      { find: /^@cbsuite\/nice-grpc$/, replacement: src('nice-grpc/src/index.ts') },
       { find: /^@cbsuite\/redis-sync$/, replacement: src('redis-sync/src/index.ts') },
       { find: /^@cbsuite\/testkit\/(.*)$/, replacement: src('testkit/src/$1') },
     ],

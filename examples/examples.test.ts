@@ -17,6 +17,7 @@ const EXAMPLES = [
   'redis-fleet',
   'panel-fetch',
   'metrics',
+  'nice-grpc',
 ];
 const TIMEOUT_MS = 20_000;
 

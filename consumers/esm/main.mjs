@@ -12,9 +12,11 @@ import {
 } from '@cbsuite/grpc-interceptor';
 import { CBSuiteOtelMetrics, traceSuite } from '@cbsuite/grpc-interceptor/otel';
 import { CBSuiteMetrics } from '@cbsuite/grpc-interceptor/prometheus';
+import { cbsuiteMiddleware, isCircuitBreakError as isNiceCircuitBreakError } from '@cbsuite/nice-grpc';
 import { RedisSync } from '@cbsuite/redis-sync';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { createChannel, createClientFactory } from 'nice-grpc';
 import { Registry } from 'prom-client';
 
 const echo = grpc.loadPackageDefinition(protoLoader.loadSync('echo.proto')).echo.v1;
@@ -82,6 +84,18 @@ async function main() {
       /cbsuite_service_rejections_total\{suite="consumer",key="consumer\/echo.v1.Echo\/Say"\} 1/,
     );
     stopTracing();
+
+    // nice-grpc: the same suite's service level as a middleware, the instance level in the channel.
+    cbs.servicePanel.setMode(key, 'normal');
+    const channel = createChannel(servers[0].address, grpc.credentials.createInsecure(), cbs.channelOptions());
+    const nice = createClientFactory().use(cbsuiteMiddleware(cbs)).create(echo.Echo.service, channel);
+    try {
+      assert.equal((await nice.Say({ text: 'nice' })).text, 'nice');
+      cbs.servicePanel.setMode(key, 'forcedOpen');
+      await assert.rejects(nice.Say({ text: 'x' }), (err) => isNiceCircuitBreakError(err));
+    } finally {
+      channel.close();
+    }
   } finally {
     client.close();
     cbs.close();

@@ -1,5 +1,6 @@
 import { constants as http2 } from 'node:http2';
 import type { experimental, Metadata, StatusObject } from '@grpc/grpc-js';
+import type { AttemptReach } from './retry-rule.js';
 
 /**
  * How the stream of an attempt ended, as the transport saw it:
@@ -99,4 +100,23 @@ function hook(call: SubchannelCall, name: string, before: () => void): void {
     before();
     return (own as (...a: unknown[]) => unknown).apply(call, args);
   };
+}
+
+/** How far an attempt got, as the picker's view of its transport saw it (what the retry rule decides from). */
+export function reachOf(t: AttemptTransport): AttemptReach {
+  if (!t.picked) return 'unknown';
+  if (!t.started) return 'unsent';
+  switch (t.end) {
+    case 'server':
+      return 'answered';
+    case 'refused':
+      return 'refused';
+    case 'reset':
+    case 'disconnect':
+      return 'lost';
+    case 'local':
+      return 'local';
+    default:
+      return 'unknown';
+  }
 }

@@ -1,5 +1,6 @@
 import type { Disposer, FleetSync, Mode, Panel } from '@cbsuite/core';
 import type { ChannelOptions, Interceptor } from '@grpc/grpc-js';
+import { attachInternals } from './adapter-internals.js';
 import { BreakerLevel } from './breaker-level.js';
 import type { CallObserver } from './call-observer.js';
 import { CallRegistry } from './call-registry.js';
@@ -125,6 +126,8 @@ export class CBSuite {
     });
     this.sync = o.sync;
     if (this.sync !== undefined) this.joinFleet(this.sync);
+    // For adapters of other client libraries (@cbsuite/nice-grpc): adapter-internals.ts.
+    attachInternals(this, { service: this.service, registry: this.calls, retries: this.retries });
   }
 
   // Shares both panels and takes the fleet's configs (validated like local ones).

@@ -6,7 +6,7 @@ import {
   type NextCall,
   type StatusObject,
 } from '@grpc/grpc-js';
-import { newAttemptTransport } from './attempt-transport.js';
+import { newAttemptTransport, reachOf } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallWatch } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
@@ -16,7 +16,7 @@ import type { AuthContext, InterceptingCallInterface, MessageContext } from './g
 import { stripForgedShedMarker } from './load-shed-error.js';
 import type { ShedTicket } from './load-shedder.js';
 import type { RetryControl } from './retry-control.js';
-import { type AttemptReach, deadlineMsOf } from './retry-rule.js';
+import { deadlineMsOf } from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
 
 /**
@@ -237,7 +237,7 @@ export class GuardedCall implements InterceptingCallInterface {
     if (this.attempts >= this.maxAttempts) return undefined;
     const v = this.retries.decide(this.key, this.ri, this.breaker, {
       status,
-      reach: this.reach(call),
+      reach: reachOf(call.transport),
       attempts: this.attempts,
       maxAttempts: this.maxAttempts,
       idempotent: call.idempotent,
@@ -248,26 +248,6 @@ export class GuardedCall implements InterceptingCallInterface {
       nowMs: Date.now(),
     });
     return v.retry ? v.delayMs : undefined;
-  }
-
-  /** How far the current attempt got, as the picker's view of the transport saw it. */
-  private reach(call: CallState): AttemptReach {
-    const t = call.transport;
-    if (!t.picked) return 'unknown';
-    if (!t.started) return 'unsent';
-    switch (t.end) {
-      case 'server':
-        return 'answered';
-      case 'refused':
-        return 'refused';
-      case 'reset':
-      case 'disconnect':
-        return 'lost';
-      case 'local':
-        return 'local';
-      default:
-        return 'unknown';
-    }
   }
 
   /**
