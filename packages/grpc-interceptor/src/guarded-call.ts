@@ -4,6 +4,7 @@ import {
   type InterceptorOptions,
   Metadata,
   type NextCall,
+  status as Status,
   type StatusObject,
 } from '@grpc/grpc-js';
 import { newAttemptTransport, reachOf } from './attempt-transport.js';
@@ -233,6 +234,8 @@ export class GuardedCall implements InterceptingCallInterface {
     const call = this.call;
     // A call with no breaker (its config disables breaking) is not tracked by the registry: never retried.
     if (call === undefined || this.breaker === undefined) return undefined;
+    // An OK is never retried, and a pushback counts only on a failed status (gRFC A6).
+    if (status.code === Status.OK) return undefined;
     if (this.fromServer(status)) this.retries.heard(this.ri, status);
     if (this.attempts >= this.maxAttempts) return undefined;
     const v = this.retries.decide(this.key, this.ri, this.breaker, {

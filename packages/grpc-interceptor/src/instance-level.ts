@@ -1,4 +1,4 @@
-import { type Breaker, ErrorType, PERMIT, type Permit, State } from '@cbsuite/core';
+import { type Breaker, ErrorType, type Permit, State } from '@cbsuite/core';
 import { status as Status, type StatusObject } from '@grpc/grpc-js';
 import type { StreamEnd } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
@@ -45,15 +45,6 @@ export class InstanceLevel {
   /** Whether outlier ejection has ejected `addr` now. */
   isEjected(addr: string): boolean {
     return this.outliers?.isEjected(addr) === true;
-  }
-
-  /**
-   * Asks the breaker of `addr` for a permit. `NO_PERMIT` means the pick must
-   * be skipped. A disabled config lets the pick through with no statistics.
-   */
-  admit(addr: string): { breaker: Breaker | undefined; permit: Permit } {
-    const breaker = this.level.breakerFor(addr);
-    return breaker === undefined ? { breaker, permit: PERMIT } : { breaker, permit: this.level.admit(breaker) };
   }
 
   /**

@@ -20,54 +20,60 @@ type X = typeof experimental;
  * recorded as usual.
  */
 export class BreakerPicker implements experimental.Picker {
+  // grpc-js exports its enums through getters: read once, not per pick.
+  private readonly complete: experimental.PickResultType;
+  private readonly drop: experimental.PickResultType;
+  private readonly picks: number;
+
   constructor(
     private readonly child: experimental.Picker,
     private readonly level: InstanceLevel,
-    private readonly endpoints: number,
-    private readonly x: X,
-  ) {}
+    endpoints: number,
+    x: X,
+  ) {
+    this.complete = x.PickResultType.COMPLETE;
+    this.drop = x.PickResultType.DROP;
+    this.picks = Math.max(6, 2 * endpoints);
+  }
 
   pick(args: experimental.PickArgs): experimental.PickResult {
     const level = this.level;
+    const breakers = level.level;
     // grpc-js picks again when a picked subchannel stopped being READY before
     // the attempt started: take() gives back the probe that pick took.
     const state = level.calls.take(args.metadata);
-    const COMPLETE = this.x.PickResultType.COMPLETE;
-    const picks = Math.max(6, 2 * this.endpoints);
     let triedAgain: experimental.PickResult | undefined;
-    for (let i = 0; i < picks; i++) {
+    for (let i = 0; i < this.picks; i++) {
       const r = this.child.pick(args);
-      if (r.pickResultType !== COMPLETE || r.subchannel === null) return r;
+      if (r.pickResultType !== this.complete || r.subchannel === null) return r;
       const addr = r.subchannel.getAddress();
-      if (state?.tried.includes(addr)) {
+      if (state !== undefined && state.tried.includes(addr)) {
         triedAgain ??= r;
         continue;
       }
+      const breaker = breakers.breakerFor(addr);
       if (level.isEjected(addr)) {
-        const breaker = level.level.breakerFor(addr);
         if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
         continue;
       }
-      const { breaker, permit } = level.admit(addr);
+      const permit = breaker === undefined ? PERMIT : breakers.admit(breaker);
       if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
       if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
     }
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed.
     if (triedAgain?.subchannel) {
       const addr = triedAgain.subchannel.getAddress();
-      let breaker: Breaker | undefined;
-      if (level.isEjected(addr)) breaker = level.level.breakerFor(addr);
-      else {
-        const admitted = level.admit(addr);
-        breaker = admitted.breaker;
-        if (admitted.permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, admitted.permit, state);
+      const breaker = breakers.breakerFor(addr);
+      if (!level.isEjected(addr)) {
+        const permit = breaker === undefined ? PERMIT : breakers.admit(breaker);
+        if (permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, permit, state);
       }
       if (level.panic.inPanic && level.usableInPanic(breaker))
         return this.wrap(triedAgain, addr, breaker, PERMIT, state);
     }
     level.dropped();
     return {
-      pickResultType: this.x.PickResultType.DROP,
+      pickResultType: this.drop,
       subchannel: null,
       status: circuitBreakStatus('instance', undefined) as StatusObject,
       onCallStarted: null,

@@ -59,7 +59,7 @@ export function isInstanceBreakerPolicyRegistered(grpc: Grpc = installedGrpc): b
 }
 
 function isInstanceLevel(value: unknown): value is InstanceLevel {
-  return typeof value === 'object' && value !== null && typeof (value as InstanceLevel).admit === 'function';
+  return typeof value === 'object' && value !== null && typeof (value as InstanceLevel).recordAttempt === 'function';
 }
 
 const CONFIG_FIELDS = ['child_policy'];

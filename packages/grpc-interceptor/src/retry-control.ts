@@ -5,7 +5,13 @@ import type { CBRetryEvent } from './events.js';
 import { pushbackMsOf } from './pushback.js';
 import { RetryBudget } from './retry-budget.js';
 import type { ResolvedRetryOptions } from './retry-options.js';
-import { type AttemptFacts, type RetryVerdict, shouldRetry } from './retry-rule.js';
+import {
+  type AttemptFacts,
+  type CallAttemptFacts,
+  callRefusal,
+  type RetryVerdict,
+  suiteVerdict,
+} from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
 
 /** Samples a method's service window needs before its error rate can stop retries (Kitex's `cbMinSample`). */
@@ -31,7 +37,7 @@ export interface RetryStats {
 }
 
 /** The facts of an attempt that the call knows; the control adds the suite's. */
-export type CallFacts = Omit<AttemptFacts, 'inRetriedRequest' | 'methodFailing' | 'backoffMs' | 'pushbackMs'>;
+export type CallFacts = CallAttemptFacts;
 
 /**
  * The suite's retry state around the pure rule (retry-rule.ts): the budget
@@ -77,6 +83,9 @@ export class RetryControl {
    * withdraws). Counts and reports every attempt the rule found safe to retry.
    */
   decide(key: string, ri: RPCInfo, breaker: Breaker, f: CallFacts): RetryVerdict {
+    const refusal = callRefusal(f);
+    // Not safe to retry, or out of attempts: nothing to report.
+    if (refusal !== undefined) return { retry: false, reason: refusal };
     const pushbackMs = this.pushbackMs(ri, f.status);
     const facts: AttemptFacts = {
       ...f,
@@ -85,7 +94,7 @@ export class RetryControl {
       backoffMs: this.o.backoff === undefined ? 0 : this.o.backoff(f.attempts),
       pushbackMs,
     };
-    let v = shouldRetry(facts);
+    let v = suiteVerdict(facts);
     if (v.retry && this.o.budget !== false && this.budgetOf(ri.to)?.tryWithdraw() === false) {
       v = { retry: false, reason: 'budget' };
     }

@@ -80,12 +80,29 @@ const no = (reason: NoRetryReason): RetryVerdict => ({ retry: false, reason });
  * last, by the caller of this function, since asking it withdraws.
  */
 export function shouldRetry(f: AttemptFacts): RetryVerdict {
-  if (f.attempts >= f.maxAttempts) return no('maxAttempts');
-  if (f.cancelled) return no('cancelled');
-  if (f.responded) return no('responded');
-  if (!f.complete) return no('incomplete');
-  if (isCircuitBreakError(f.status)) return no('circuitBreak');
-  if (!safeToRepeat(f)) return no('notSafe');
+  const reason = callRefusal(f);
+  return reason === undefined ? suiteVerdict(f) : no(reason);
+}
+
+/**
+ * The first conditions of the rule, those the call's own facts decide
+ * (attempts, cancel, response, completeness, the status and how far the
+ * attempt got): the reason the attempt is not retried, or undefined when
+ * the suite's conditions decide. Most attempts (every OK among them) stop
+ * here, before the suite's facts are looked up.
+ */
+export function callRefusal(f: CallAttemptFacts): NoRetryReason | undefined {
+  if (f.attempts >= f.maxAttempts) return 'maxAttempts';
+  if (f.cancelled) return 'cancelled';
+  if (f.responded) return 'responded';
+  if (!f.complete) return 'incomplete';
+  if (isCircuitBreakError(f.status)) return 'circuitBreak';
+  if (!safeToRepeat(f)) return 'notSafe';
+  return undefined;
+}
+
+/** The rest of the rule, for an attempt {@link callRefusal} let through: chain stop, retry stop, pushback, deadline. */
+export function suiteVerdict(f: AttemptFacts): RetryVerdict {
   if (f.inRetriedRequest) return no('chainStop');
   if (f.methodFailing) return no('methodFailing');
   if (f.pushbackMs !== undefined && f.pushbackMs < 0) return no('pushback');
@@ -94,10 +111,13 @@ export function shouldRetry(f: AttemptFacts): RetryVerdict {
   return { retry: true, delayMs };
 }
 
+/** The facts of an attempt that the call itself knows. */
+export type CallAttemptFacts = Omit<AttemptFacts, 'inRetriedRequest' | 'methodFailing' | 'backoffMs' | 'pushbackMs'>;
+
 // Never reached the server application: any method. May have run there: only
 // idempotent methods, and only for a transport failure (UNAVAILABLE, or a
 // CANCELLED the transport made).
-function safeToRepeat(f: AttemptFacts): boolean {
+function safeToRepeat(f: CallAttemptFacts): boolean {
   const code = f.status.code;
   if (f.reach === 'refused') return code === Status.UNAVAILABLE;
   if (f.reach === 'unsent') return code === Status.UNAVAILABLE;
