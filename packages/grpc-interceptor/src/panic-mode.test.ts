@@ -1,6 +1,7 @@
 import { State } from '@cbsuite/core';
 import { type EchoServer, grpc, say } from '@cbsuite/testkit/echo.js';
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BreakerLevel } from './breaker-level.js';
 import { CallRegistry } from './call-registry.js';
@@ -8,6 +9,7 @@ import type { CBPanicEvent } from './events.js';
 import { InstanceLevel } from './instance-level.js';
 import { BreakerPicker } from './instance-picker.js';
 import { type PanicChange, PanicMode } from './panic-mode.js';
+import { CBSuiteMetrics } from './prometheus.js';
 import { type Cluster, startCluster } from './test-support/instance-cluster.js';
 
 const { PickResultType } = grpc.experimental;
@@ -163,6 +165,17 @@ describe('panic mode with real servers', () => {
     }
     expect(servers.map((s, i) => s.hits.Say - (before[i] as number))).toEqual([4, 4, 4]);
     expect(cbs.stats().instance).toMatchObject({ drops: 0, panic: true, panics: 1 });
+    const registry = new Registry();
+    new CBSuiteMetrics({ registry }).add(cbs, 'p');
+    const panicSeries = async () =>
+      (await registry.metrics()).split('\n').filter((l) => /^cbsuite_instance_panic(s_total|_picks_total)?\{/.test(l));
+    const picks = cbs.stats().instance.panicPicks;
+    expect(picks).toBeGreaterThanOrEqual(12);
+    expect(await panicSeries()).toEqual([
+      'cbsuite_instance_panic{suite="p"} 1',
+      'cbsuite_instance_panics_total{suite="p"} 1',
+      `cbsuite_instance_panic_picks_total{suite="p"} ${picks}`,
+    ]);
 
     for (const s of servers) s.setBehavior(() => undefined);
     clock.advance(5000);
@@ -172,6 +185,7 @@ describe('panic mode with real servers', () => {
     }
     expect(panics[1]).toMatchObject({ entered: false, total: 3 });
     expect(cbs.stats().instance.panic).toBe(false);
+    expect((await panicSeries())[0]).toBe('cbsuite_instance_panic{suite="p"} 0');
     expect(cbs.recentEvents().filter((e) => e.type === 'panic')).toHaveLength(2);
   });
 });

@@ -110,6 +110,13 @@ export class CBSuiteMetrics {
     counter(M.instanceSkips, () => s.instanceSkips());
     counter(M.instanceDrops, () => s.instanceDrops());
     counter(M.instanceRetries, () => s.instanceRetries());
+    gauge(M.instancePanic, () => s.instancePanic());
+    counter(M.instancePanics, () => s.instancePanics());
+    counter(M.instancePanicPicks, () => s.instancePanicPicks());
+    counter(M.instanceEjections, () => s.instanceEjections());
+    gauge(M.instanceEjected, () => s.instanceEjected());
+    counter(M.retryRefusals, () => s.retryRefusals());
+    counter(M.retryPushbacks, () => s.retryPushbacks());
     counter(M.faults, () => s.faults());
     gauge(M.breakers, () => s.breakers());
     counter(M.evictions, () => s.evictions());

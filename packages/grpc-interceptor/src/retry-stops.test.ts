@@ -1,10 +1,12 @@
 import { EchoClient, EchoService, grpc, type SayReply, type SayRequest, say } from '@cbsuite/testkit/echo.js';
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { type RefuseServer, startRefuseServer } from '@cbsuite/testkit/refuse-server.js';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
 import { chainStopHandlers, inRetriedRequest, RETRY_HEADER, runInRequest } from './chain-stop.js';
 import type { CBRetryEvent } from './events.js';
+import { CBSuiteMetrics } from './prometheus.js';
 import type { CBSuiteOptions } from './suite-options.js';
 
 // The suite's stops around the retry rule, against a downstream whose every
@@ -66,6 +68,20 @@ describe('the retry budget', () => {
     clock.advance(1000);
     await say(client, 'three');
     expect(outcomes(events.splice(0))).toEqual(['1:budget']);
+
+    // The metrics say the same, by reason.
+    const registry = new Registry();
+    new CBSuiteMetrics({ registry }).add(cbs, 'r');
+    const text = await registry.metrics();
+    const series = (name: string) => text.split('\n').filter((l) => l.startsWith(name));
+    expect(series('cbsuite_retry_refusals_total{')).toEqual([
+      'cbsuite_retry_refusals_total{suite="r",reason="budget"} 3',
+      'cbsuite_retry_refusals_total{suite="r",reason="method_failing"} 0',
+      'cbsuite_retry_refusals_total{suite="r",reason="chain_stop"} 0',
+      'cbsuite_retry_refusals_total{suite="r",reason="deadline"} 0',
+    ]);
+    expect(series('cbsuite_instance_retries_total{')).toEqual(['cbsuite_instance_retries_total{suite="r"} 1']);
+    expect(series('cbsuite_retry_pushbacks_total{')).toEqual(['cbsuite_retry_pushbacks_total{suite="r"} 0']);
   });
 
   it('is off with retryBudget: false: every call retries up to maxAttempts', async () => {

@@ -246,6 +246,46 @@ export class TrackedSuites {
     return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().instance.retries }));
   }
 
+  instancePanic(): Sample[] {
+    return this.perSuite((suite, cbs, out) =>
+      out.push({ labels: { suite }, value: cbs.stats().instance.panic ? 1 : 0 }),
+    );
+  }
+
+  instancePanics(): Sample[] {
+    return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().instance.panics }));
+  }
+
+  instancePanicPicks(): Sample[] {
+    return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().instance.panicPicks }));
+  }
+
+  instanceEjections(): Sample[] {
+    return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().instance.ejections }));
+  }
+
+  instanceEjected(): Sample[] {
+    return this.perSuite((suite, cbs, out) =>
+      out.push({ labels: { suite }, value: cbs.stats().instance.ejected.length }),
+    );
+  }
+
+  retryRefusals(): Sample[] {
+    return this.perSuite((suite, cbs, out) => {
+      const r = cbs.stats().retry;
+      out.push(
+        { labels: { suite, reason: 'budget' }, value: r.budgetRefusals },
+        { labels: { suite, reason: 'method_failing' }, value: r.methodStops },
+        { labels: { suite, reason: 'chain_stop' }, value: r.chainStops },
+        { labels: { suite, reason: 'deadline' }, value: r.deadlineStops },
+      );
+    });
+  }
+
+  retryPushbacks(): Sample[] {
+    return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().retry.pushbacks }));
+  }
+
   faults(): Sample[] {
     return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().service.faults }));
   }
