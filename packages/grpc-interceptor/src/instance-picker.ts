@@ -47,7 +47,7 @@ export class BreakerPicker implements experimental.Picker {
       const r = this.child.pick(args);
       if (r.pickResultType !== this.complete || r.subchannel === null) return r;
       const addr = r.subchannel.getAddress();
-      if (state !== undefined && state.tried.includes(addr)) {
+      if (state?.tried.includes(addr)) {
         triedAgain ??= r;
         continue;
       }
