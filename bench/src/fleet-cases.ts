@@ -1,12 +1,12 @@
 // Fleets of client processes on one Redis, synced and alone, in the same run.
 import { Panel } from '@cbsuite/core';
 import { CBSuite } from '@cbsuite/grpc-interceptor';
+import { RedisSync } from '@cbsuite/redis-sync';
 import { pinToCpu, startServerProcess } from '@cbsuite/testkit/child-server.js';
 import { EchoClient, grpc, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import { latest, type StateReport, startFleet } from '@cbsuite/testkit/fleet.js';
 import { deletePrefix } from '@cbsuite/testkit/redis.js';
 import { Redis } from 'ioredis';
-import { RedisSync } from '../../packages/redis-sync/src/redis-sync.js';
 import type { Case } from './core-cases.js';
 import { measureSync, median, percentile } from './harness.js';
 

@@ -54,3 +54,39 @@ export interface PanelSync {
    */
   detach(panel: SyncedPanel): void;
 }
+
+/**
+ * The counters of a fleet sync, as exporters read them (the Prometheus and
+ * OpenTelemetry sync metrics of `@cbsuite/grpc-interceptor`).
+ * `RedisSync.stats()` returns these and more.
+ */
+export interface FleetSyncStats {
+  /** Whether the last flush reached the store in time. */
+  readonly connected: boolean;
+  readonly flushes: number;
+  readonly failedFlushes: number;
+  /** Flushes whose counts the store had applied already (sent again after a timeout): not counted twice. */
+  readonly duplicates: number;
+  /** Commands sent to the store. */
+  readonly commands: number;
+  /** Breakers shared. */
+  readonly keys: number;
+  /** Probe leases this node holds. */
+  readonly leases: number;
+  /** Messages and records read from the store and refused, by reason. */
+  readonly refused: Readonly<Record<string, number>>;
+  /** Config values a handler refused. */
+  readonly refusedConfigs: number;
+  /** Counts dropped because they could not be sent before they left the window. */
+  readonly droppedStale: number;
+  /** State messages applied from other nodes. */
+  readonly appliedStates: number;
+  /** Keys of the wrong type and garbage records found in the store and repaired. */
+  readonly repaired: number;
+  /** Flushes whose counts were beyond the plausible rate, and clamped. */
+  readonly clamped: number;
+  /** Counts taken and not yet confirmed by the store, in batches. */
+  readonly pendingBatches: number;
+  /** Ms since the last flush that reached the store (Infinity before the first). */
+  readonly lagMs: number;
+}

@@ -68,7 +68,7 @@ export type { RecentCounts } from './window-metricer.js';
 // panel are refused in the same words wherever they are written.
 export type { FleetPolicy, LinkedBreaker, PendingCounts, ProbeGate, Quorum, TripScope } from './fleet-link.js';
 export { FleetLink, requiredNodes } from './fleet-link.js';
-export type { FleetSync, PanelSync, SyncedPanel } from './fleet-sync.js';
+export type { FleetSync, FleetSyncStats, PanelSync, SyncedPanel } from './fleet-sync.js';
 export type { FleetView } from './fleet-view.js';
 export { FleetMetricer } from './fleet-view.js';
 export { resolvePanelOptions } from './panel.js';

@@ -1,32 +1,9 @@
-import { OptionRangeError, OptionTypeError } from '@cbsuite/core';
+import { type FleetSyncStats, OptionRangeError, OptionTypeError } from '@cbsuite/core';
 import type { SYNC_METRICS } from './metric-catalog.js';
 import type { Sample } from './tracked-suites.js';
 
-/**
- * The counters of a fleet sync that the sync metrics read: the shape of
- * `RedisSync.stats()` of `@cbsuite/redis-sync` (this package does not depend
- * on it).
- */
-export interface SyncStats {
-  /** Whether the last flush reached Redis in time. */
-  readonly connected: boolean;
-  readonly flushes: number;
-  readonly failedFlushes: number;
-  readonly duplicates: number;
-  readonly commands: number;
-  readonly keys: number;
-  readonly leases: number;
-  /** Messages and records refused, by reason. */
-  readonly refused: Readonly<Record<string, number>>;
-  readonly refusedConfigs: number;
-  readonly droppedStale: number;
-  readonly appliedStates: number;
-  readonly repaired: number;
-  readonly clamped: number;
-  readonly pendingBatches: number;
-  /** Ms since the last flush that reached Redis (Infinity before the first). */
-  readonly lagMs: number;
-}
+/** The counters of a fleet sync that the sync metrics read: core's `FleetSyncStats`, which `RedisSync.stats()` returns. */
+export type SyncStats = FleetSyncStats;
 
 /** A fleet sync with counters, such as a `RedisSync`. */
 export interface SyncStatsSource {
