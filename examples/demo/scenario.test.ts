@@ -87,6 +87,33 @@ describe('script', () => {
     );
   });
 
+  it('keeps the schedule while a respawn is slow: the steps after it run at their times, the respawn is told when done', async () => {
+    const fast: Profile = {
+      ...QUICK_PROFILE,
+      durationMs: 150,
+      at: { kill: 10, respawn: 20, degrade: 40, config: 60, recover: 80 },
+    };
+    let letRespawnFinish = () => {};
+    const slow = new Promise<void>((resolve) => {
+      letRespawnFinish = resolve;
+    });
+    const ctx = world();
+    const heard: string[] = [];
+    await runScenario(script(fast), { ...ctx, instances: { ...ctx.instances, respawn: () => slow } }, fast.durationMs, {
+      now: (() => {
+        const t0 = performance.now();
+        return () => performance.now() - t0;
+      })(),
+      signal: new AbortController().signal,
+      onStep: (step) => {
+        heard.push(step.kind);
+        // The respawn ends only once the step after the next one was told.
+        if (step.kind === 'config') letRespawnFinish();
+      },
+    });
+    expect(heard).toEqual(['start', 'kill', 'degrade', 'config', 'respawn', 'recover']);
+  });
+
   it('tells the fleet what it does: four client processes calling, and the config published from one of them', () => {
     const ctx = { ...world(), fleet: { nodes: 4, publisher: 'client-1' } };
     const steps = script(QUICK_PROFILE);

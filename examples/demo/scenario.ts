@@ -158,13 +158,30 @@ export async function runScenario(
       await sleep(wait, undefined, { signal: hooks.signal }).catch(() => undefined);
     }
   };
+  // A step told when done (a respawn, which waits for a process to start)
+  // runs beside the schedule: on a busy machine it may take seconds, and the
+  // steps after it keep their times.
+  const running: Promise<void>[] = [];
+  let failed: { error: unknown } | undefined;
   for (const step of steps) {
     await until(step.atMs);
-    if (hooks.signal.aborted) return;
+    if (hooks.signal.aborted) break;
     const result = step.describe(ctx);
-    if (step.happens === 'atStart') hooks.onStep(step, result, hooks.now());
-    await step.run(ctx);
-    if (step.happens === 'whenDone') hooks.onStep(step, result, hooks.now());
+    if (step.happens === 'atStart') {
+      hooks.onStep(step, result, hooks.now());
+      await step.run(ctx);
+    } else {
+      running.push(
+        step.run(ctx).then(
+          () => hooks.onStep(step, result, hooks.now()),
+          (error: unknown) => {
+            failed ??= { error };
+          },
+        ),
+      );
+    }
   }
-  await until(durationMs);
+  if (!hooks.signal.aborted) await until(durationMs);
+  await Promise.all(running);
+  if (failed !== undefined) throw failed.error;
 }
