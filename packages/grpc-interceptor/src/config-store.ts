@@ -42,6 +42,8 @@ export class ConfigStore {
 
   /** The config in force for `key`. */
   get(key: string): CBConfig {
+    // Most stores hold no config of a key's own: skip the lookup.
+    if (this.entries.size === 0) return this.fallback.cfg;
     return (this.entries.get(key) ?? this.fallback).cfg;
   }
 
