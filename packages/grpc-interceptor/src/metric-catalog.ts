@@ -128,6 +128,14 @@ export const SUITE_METRICS = {
     help: 'Attempts retried on another instance.',
     labels: ['suite'],
   },
+  hedges: {
+    prom: 'hedges_total',
+    otel: 'hedges',
+    kind: 'counter',
+    unit: '{attempt}',
+    help: 'Hedges sent: attempts of hedged calls sent because no attempt had answered within the hedging delay.',
+    labels: ['suite'],
+  },
   faults: {
     prom: 'faults_total',
     otel: 'faults',

@@ -85,7 +85,7 @@ export function shouldRetry(f: AttemptFacts): RetryVerdict {
   if (f.responded) return no('responded');
   if (!f.complete) return no('incomplete');
   if (isCircuitBreakError(f.status)) return no('circuitBreak');
-  if (!safeToRepeat(f)) return no('notSafe');
+  if (!safeToRepeat(f.reach, f.status.code, f.idempotent)) return no('notSafe');
   if (f.inRetriedRequest) return no('chainStop');
   if (f.methodFailing) return no('methodFailing');
   if (f.pushbackMs !== undefined && f.pushbackMs < 0) return no('pushback');
@@ -94,14 +94,15 @@ export function shouldRetry(f: AttemptFacts): RetryVerdict {
   return { retry: true, delayMs };
 }
 
-// Never reached the server application: any method. May have run there: only
-// idempotent methods, and only for a transport failure (UNAVAILABLE, or a
-// CANCELLED the transport made).
-function safeToRepeat(f: AttemptFacts): boolean {
-  const code = f.status.code;
-  if (f.reach === 'refused') return code === Status.UNAVAILABLE;
-  if (f.reach === 'unsent') return code === Status.UNAVAILABLE;
-  if (f.reach === 'lost') return f.idempotent && (code === Status.UNAVAILABLE || code === Status.CANCELLED);
+/**
+ * Whether an attempt that ended so may run again. Never reached the server
+ * application: any method. May have run there: only idempotent methods, and
+ * only for a transport failure (UNAVAILABLE, or a CANCELLED the transport made).
+ */
+export function safeToRepeat(reach: AttemptReach, code: number, idempotent: boolean): boolean {
+  if (reach === 'refused') return code === Status.UNAVAILABLE;
+  if (reach === 'unsent') return code === Status.UNAVAILABLE;
+  if (reach === 'lost') return idempotent && (code === Status.UNAVAILABLE || code === Status.CANCELLED);
   return false;
 }
 
