@@ -1,3 +1,4 @@
+import { startCutServer } from '@cbsuite/testkit/cut-server.js';
 import {
   count,
   EchoClient,
@@ -211,6 +212,53 @@ describe('hedged requests', () => {
     expect(servers[0]?.arrivals).toBe(1);
     expect(servers[0]?.cancelled).toBe(0);
     expect(cbs.stats().instance.drops).toBe(before.instance.drops);
+  });
+
+  it('an attempt whose connection is lost is not an answer: the next attempt goes at once, as a retry, not after the delay', async () => {
+    const cut = await startCutServer('headers');
+    const fast = await Promise.all([startServer(0), startServer(0)]);
+    cleanups.push(
+      () => cut.close(),
+      () => Promise.all(fast.map((s) => s.close())),
+    );
+    const cbs = new CBSuite(undefined, {
+      defaultServiceCBConfig: { minSample: 100_000 },
+      instanceCBConfig: { minSample: 100_000 },
+      retryStopErrRate: false,
+      idempotent: () => true,
+      // Never reached in this test: a hedge would wait a minute.
+      hedging: { delayMs: 60_000, maxAttempts: 3 },
+    });
+    const target = `ipv4:${[cut.address, ...fast.map((s) => s.address)].join(',')}`;
+    const client = new EchoClient(target, grpc.credentials.createInsecure(), {
+      ...cbs.channelOptions(),
+      interceptors: [cbs.interceptor()],
+    });
+    cleanups.push(
+      () => client.close(),
+      () => cbs.close(),
+    );
+    const hedges: CBHedgeEvent[] = [];
+    cbs.onHedge((e) => hedges.push(e));
+    // Calls until one reaches the cut server (round robin; it connects in the background); that one's connection is cut.
+    let result: Awaited<ReturnType<typeof say>> | undefined;
+    for (let i = 0; i < 200 && result === undefined; i++) {
+      const before = cut.calls();
+      let done = false;
+      const call = say(client, `call ${i}`).then((r) => {
+        done = true;
+        return r;
+      });
+      await until(() => done || cut.calls() > before);
+      if (cut.calls() > before) {
+        cut.cut();
+        result = await call;
+      } else expect((await call).error).toBeUndefined();
+    }
+    expect(result?.error).toBeUndefined();
+    expect(result?.value?.instance).not.toBe(cut.address);
+    expect(cbs.stats().retry.retries).toBe(1);
+    expect(hedges).toEqual([]);
   });
 
   it('cancels every attempt when the caller cancels, and the caller gets its own cancellation', async () => {

@@ -28,6 +28,8 @@ export const HEDGE_LOSER_DETAILS = 'Discarded in favor of another hedged attempt
 interface Attempt {
   /** 1 for the first attempt. */
   readonly n: number;
+  /** Sent because no attempt had answered in time (a hedge), rather than first or as a retry. */
+  readonly hedge: boolean;
   readonly call: InterceptingCallInterface;
   readonly state: CallState;
   headers: Metadata | undefined;
@@ -93,7 +95,7 @@ export class HedgedCall implements InterceptingCallInterface {
     this.startedWall = Date.now();
     this.chained = this.retries.propagates();
     this.retries.begin(this.ri);
-    this.launch(this.first, this.call);
+    this.launch(this.first, this.call, false);
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
@@ -146,10 +148,11 @@ export class HedgedCall implements InterceptingCallInterface {
     return this.attempts.filter((a) => !a.ended);
   }
 
-  private launch(call: InterceptingCallInterface, state: CallState): void {
+  private launch(call: InterceptingCallInterface, state: CallState, hedge: boolean): void {
     const n = this.attempts.length + 1;
     const a: Attempt = {
       n,
+      hedge,
       call,
       state,
       headers: undefined,
@@ -184,7 +187,7 @@ export class HedgedCall implements InterceptingCallInterface {
   }
 
   /** Sends attempt number `attempts + 1` to an instance not tried yet; false when it could not be made. */
-  private another(): boolean {
+  private another(hedge: boolean): boolean {
     const state = this.registry.beginHedge(this.call);
     let next: InterceptingCallInterface;
     try {
@@ -193,7 +196,7 @@ export class HedgedCall implements InterceptingCallInterface {
       this.registry.end(state);
       return false;
     }
-    this.launch(next, state);
+    this.launch(next, state, hedge);
     return true;
   }
 
@@ -208,7 +211,7 @@ export class HedgedCall implements InterceptingCallInterface {
     if (this.done || this.cancelStatus !== undefined || this.attempts.length >= this.hedging.maxAttempts) return;
     const n = this.attempts.length + 1;
     if (!this.retries.hedge(this.key, this.ri, this.breaker, n, Date.now() - this.startedWall)) return;
-    if (this.another()) this.arm(this.hedging.delayMs);
+    if (this.another(true)) this.arm(this.hedging.delayMs);
   }
 
   private onStatus(a: Attempt, status: StatusObject): void {
@@ -245,11 +248,11 @@ export class HedgedCall implements InterceptingCallInterface {
     if (v.retry) {
       this.registry.retried();
       if (v.delayMs === 0) {
-        if (this.another()) return;
+        if (this.another(false)) return;
       } else {
         this.waiting = setTimeout(() => {
           this.waiting = undefined;
-          if (!this.done && !this.another()) this.settle(a, status);
+          if (!this.done && !this.another(false)) this.settle(a, status);
         }, v.delayMs);
         return;
       }
@@ -274,7 +277,7 @@ export class HedgedCall implements InterceptingCallInterface {
       if (o !== a && !o.ended) o.call.cancelWithStatus(Status.CANCELLED, HEDGE_LOSER_DETAILS);
     }
     this.finish(a, status);
-    if (a !== undefined && a.n > 1 && status.code === Status.OK) {
+    if (a?.hedge === true && status.code === Status.OK) {
       this.retries.hedgeWon(this.key, this.ri, a.n, Date.now() - this.startedWall);
     }
     const l = this.listener;
