@@ -140,8 +140,8 @@ export class HedgedCall implements InterceptingCallInterface {
     return this.current().call.getAuthContext();
   }
 
-  private current(): Attempt {
-    return this.winner ?? this.live()[0] ?? (this.attempts.at(-1) as Attempt);
+  private current(): { readonly call: InterceptingCallInterface } {
+    return this.winner ?? this.live()[0] ?? this.attempts.at(-1) ?? { call: this.first };
   }
 
   private live(): Attempt[] {
