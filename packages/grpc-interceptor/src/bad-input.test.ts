@@ -105,6 +105,14 @@ add(
   (v) => make({ retryStopErrRate: v as never }),
 );
 add('chainStop', isBoolean, 'option', (v) => make({ chainStop: v as never }));
+add(
+  'hedging',
+  (v) => isObject(v) || typeof v === 'function',
+  'option',
+  (v) => make({ hedging: v as never }),
+);
+add('hedging.delayMs', isNumber(0, 2 ** 31 - 1), 'option', (v) => make({ hedging: { delayMs: v as never } }));
+add('hedging.maxAttempts', isInt(2, 5), 'option', (v) => make({ hedging: { delayMs: 10, maxAttempts: v as never } }));
 add('onMissingPolicy', isOneOf('fail', 'warn'), 'option', (v) => make({ onMissingPolicy: v as never }));
 add('instanceFailureCodes', Array.isArray, 'option', (v) => make({ instanceFailureCodes: v as never }));
 add('instanceFailureCodes[0]', isOneOf('UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED'), 'option', (v) =>
@@ -180,6 +188,7 @@ describe('new CBSuite refuses bad options, naming the path written and the value
       /^instanceBreaker.coolingBackoff has an unknown field "factor";/,
     ],
     [{ retryBudget: { ttl: 1 } }, 'retryBudget.ttl', /^retryBudget has an unknown field "ttl";/],
+    [{ hedging: { delay: 1 } }, 'hedging.delay', /^hedging has an unknown field "delay";/],
   ])('an unknown option %j', (options, path, message) => {
     const err = thrownBy(() => make(options as never));
     expect(err).toMatchObject({ option: path });
@@ -188,6 +197,8 @@ describe('new CBSuite refuses bad options, naming the path written and the value
 
   it.each([
     [{ retryBackoff: {} }, 'retryBackoff.baseMs', undefined],
+    [{ hedging: {} }, 'hedging.delayMs', undefined],
+    [{ hedging: { maxAttempts: 3 } }, 'hedging.delayMs', undefined],
     [{ retryStopErrRate: 0 }, 'retryStopErrRate', 0],
   ])('retry option %j', (options, path, value) => {
     expectOptionError(

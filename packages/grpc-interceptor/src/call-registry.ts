@@ -19,8 +19,8 @@ export interface PendingProbe {
 
 /** What the instance level knows of one logical call, across its attempts. */
 export class CallState {
-  /** Addresses this call has been sent to, in order. */
-  readonly tried: string[] = [];
+  /** Addresses this call has been sent to, in order (shared by the attempts of a hedged call). */
+  readonly tried: string[];
   /** Whether a picker of this suite has seen the call. */
   picked = false;
   /** What the transport observed of the current attempt (the picker fills it in). */
@@ -34,7 +34,12 @@ export class CallState {
     readonly maxAttempts: number,
     /** Whether attempts that failed at the connection are retried too (the method is idempotent). */
     readonly idempotent: boolean,
-  ) {}
+    /** A hedge of another call (hedged-call.ts): it goes only to instances that call has not tried. */
+    readonly hedge = false,
+    tried: string[] = [],
+  ) {
+    this.tried = tried;
+  }
 
   /** An attempt of the call is picked onto `addr`; a half-open permit stays pending until the attempt starts. */
   pickedOn(addr: string, breaker: Breaker | undefined, permit: Permit): PendingProbe | undefined {
@@ -88,6 +93,19 @@ export class CallRegistry {
       unary ? this.rules.maxAttempts : 1,
       unary && this.rules.idempotent(ri) === true,
     );
+    this.calls.set(id, state);
+    return state;
+  }
+
+  /**
+   * Starts tracking one more attempt of a hedged call, running alongside its
+   * others: it has its own transport and probe, and shares the call's tried
+   * instances.
+   */
+  beginHedge(call: CallState): CallState {
+    const id = this.nextId++;
+    if (this.nextId > 2 ** 31) this.nextId = 1;
+    const state = new CallState(id, call.rpcInfo, 1, true, true, call.tried);
     this.calls.set(id, state);
     return state;
   }

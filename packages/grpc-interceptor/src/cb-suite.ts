@@ -13,6 +13,7 @@ import type {
   CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
+  CBHedgeEvent,
   CBPanicEvent,
   CBRetryEvent,
   CBStateChangeEvent,
@@ -42,7 +43,10 @@ export interface CBSuiteStats {
     readonly shed: Readonly<Record<ShedReason, ReadonlyMap<string, number>>>;
   };
   readonly instance: InstanceStats;
-  /** Retries on another instance, and the retries the budget, pushback, retry stop, chain stop or deadline refused. */
+  /**
+   * Retries on another instance, and the retries the budget, pushback, retry
+   * stop, chain stop or deadline refused; hedges sent, refused, and calls a hedge answered.
+   */
   readonly retry: RetryStats;
 }
 
@@ -112,7 +116,7 @@ export class CBSuite {
       outliers.onChange((change) => events.ejection(change));
     }
     this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers);
-    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey, this.retries);
+    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey, this.retries, o.hedging);
     if (o.serviceShedding !== undefined) {
       const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
       if (shedder.enabled) this.service.shedder = shedder;
@@ -330,6 +334,15 @@ export class CBSuite {
    */
   onRetry(listener: (e: CBRetryEvent) => void): Disposer {
     return this.retries.onRetry(listener);
+  }
+
+  /**
+   * Listens to hedges of hedged calls (the `hedging` option): each hedge
+   * sent, each refused (budget, pushback, retry stop, chain stop), and each
+   * call a hedge answered. Returns a function that stops listening.
+   */
+  onHedge(listener: (e: CBHedgeEvent) => void): Disposer {
+    return this.retries.onHedge(listener);
   }
 
   /**

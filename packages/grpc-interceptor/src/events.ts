@@ -31,8 +31,12 @@ export interface CBStateChangeEvent {
   readonly detail: string;
 }
 
-/** Where the breaker machinery failed for a call: making the key, checking the breaker, recording the outcome, or in the LB policy. */
-export type FaultPhase = 'key' | 'check' | 'record' | 'policy';
+/**
+ * Where the breaker machinery failed for a call: making the key, checking the
+ * breaker, recording the outcome, in the LB policy, or asking the `hedging`
+ * function (the method is then not hedged).
+ */
+export type FaultPhase = 'key' | 'check' | 'record' | 'policy' | 'hedging';
 
 /** The breaker machinery itself failed for a call; the call went through unprotected. */
 export interface CBFaultEvent {
@@ -142,6 +146,28 @@ export interface CBRetryEvent {
   /** The failed attempt's status. */
   readonly status: StatusObject;
   /** The wait before the next attempt (0 when none follows). */
+  readonly delayMs: number;
+  /** Wall-clock time of the event, epoch ms. */
+  readonly time: number;
+}
+
+/**
+ * A hedge of a hedged call (the `hedging` option): sent (`outcome: 'hedged'`,
+ * `delayMs` after the call started), or not, and why: `budget` (the retry
+ * budget of the target service is spent), `pushback` (a server of the target
+ * service asked for no retries yet), `methodFailing` (the method's error rate
+ * stops retries), `chainStop` (the call is made while handling a retried
+ * request). `won`: the call's answer came from a hedge, `attempt` tells which.
+ */
+export interface CBHedgeEvent {
+  readonly type: 'hedge';
+  readonly outcome: 'hedged' | 'won' | 'budget' | 'pushback' | 'methodFailing' | 'chainStop';
+  /** The call's service key. */
+  readonly key: string;
+  readonly rpcInfo: RPCInfo;
+  /** The number of the attempt the hedge is (2 for the first hedge). */
+  readonly attempt: number;
+  /** Time since the call started, ms. */
   readonly delayMs: number;
   /** Wall-clock time of the event, epoch ms. */
   readonly time: number;

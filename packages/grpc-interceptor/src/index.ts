@@ -49,12 +49,15 @@ export type {
   CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
+  CBHedgeEvent,
   CBPanicEvent,
   CBRetryEvent,
   CBStateChangeEvent,
   FaultPhase,
 } from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
+export { HEDGE_LOSER_DETAILS } from './hedged-call.js';
+export type { HedgingOption, HedgingOptions } from './hedging-options.js';
 export type { InstanceStats } from './instance-level.js';
 export {
   INSTANCE_LEVEL_OPTION,

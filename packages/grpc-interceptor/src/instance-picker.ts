@@ -60,8 +60,8 @@ export class BreakerPicker implements experimental.Picker {
       if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
       if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
     }
-    // Every instance not yet tried is tripped: go back to one already tried, if it is allowed.
-    if (triedAgain?.subchannel) {
+    // Every instance not yet tried is tripped: go back to one already tried, if it is allowed (never for a hedge).
+    if (triedAgain?.subchannel && state?.hedge !== true) {
       const addr = triedAgain.subchannel.getAddress();
       const breaker = breakers.breakerFor(addr);
       if (!level.isEjected(addr)) {
@@ -71,7 +71,8 @@ export class BreakerPicker implements experimental.Picker {
       if (level.panic.inPanic && level.usableInPanic(breaker))
         return this.wrap(triedAgain, addr, breaker, PERMIT, state);
     }
-    level.dropped();
+    // A hedge with no instance left to go to is not a drop: the call's other attempts still run.
+    if (state?.hedge !== true) level.dropped();
     return {
       pickResultType: this.drop,
       subchannel: null,

@@ -184,6 +184,14 @@ export const SUITE_METRICS = {
     help: "Retries a server's grpc-retry-pushback-ms delayed or refused.",
     labels: ['suite'],
   },
+  hedges: {
+    prom: 'hedges_total',
+    otel: 'hedges',
+    kind: 'counter',
+    unit: '{attempt}',
+    help: 'Hedges sent: attempts of hedged calls sent because no attempt had answered within the hedging delay.',
+    labels: ['suite'],
+  },
   faults: {
     prom: 'faults_total',
     otel: 'faults',

@@ -152,6 +152,7 @@ export class CBSuiteOtelMetrics {
       instanceEjected: () => s.instanceEjected(),
       retryRefusals: () => s.retryRefusals(),
       retryPushbacks: () => s.retryPushbacks(),
+      hedges: () => s.hedges(),
       faults: () => s.faults(),
       breakers: () => s.breakers(),
       evictions: () => s.evictions(),

@@ -117,6 +117,7 @@ export class CBSuiteMetrics {
     gauge(M.instanceEjected, () => s.instanceEjected());
     counter(M.retryRefusals, () => s.retryRefusals());
     counter(M.retryPushbacks, () => s.retryPushbacks());
+    counter(M.hedges, () => s.hedges());
     counter(M.faults, () => s.faults());
     gauge(M.breakers, () => s.breakers());
     counter(M.evictions, () => s.evictions());

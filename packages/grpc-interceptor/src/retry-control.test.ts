@@ -104,6 +104,9 @@ describe('RetryControl', () => {
       methodStops: 0,
       chainStops: 0,
       deadlineStops: 0,
+      hedges: 0,
+      hedgeWins: 0,
+      hedgeRefusals: 0,
     });
   });
 });

@@ -1,7 +1,7 @@
 import { type Breaker, EventEmitter } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
 import { inRetriedRequest } from './chain-stop.js';
-import type { CBRetryEvent } from './events.js';
+import type { CBHedgeEvent, CBRetryEvent } from './events.js';
 import { pushbackMsOf } from './pushback.js';
 import { RetryBudget } from './retry-budget.js';
 import type { ResolvedRetryOptions } from './retry-options.js';
@@ -34,6 +34,12 @@ export interface RetryStats {
   readonly chainStops: number;
   /** Retries refused because their wait would pass the deadline. */
   readonly deadlineStops: number;
+  /** Hedges sent (attempts of hedged calls sent because the others had not answered in time). */
+  readonly hedges: number;
+  /** Hedged calls whose answer came from a hedge. */
+  readonly hedgeWins: number;
+  /** Hedges not sent: the budget, a pushback, the retry stop or chain stop refused them. */
+  readonly hedgeRefusals: number;
 }
 
 /** The facts of an attempt that the call knows; the control adds the suite's. */
@@ -52,7 +58,20 @@ export class RetryControl {
   private readonly emitter = new EventEmitter<[CBRetryEvent]>();
   /** Listens to retries and refused retries. */
   readonly onRetry = this.emitter.event;
-  private counts = { retries: 0, budgetRefusals: 0, pushbacks: 0, methodStops: 0, chainStops: 0, deadlineStops: 0 };
+  private readonly hedgeEmitter = new EventEmitter<[CBHedgeEvent]>();
+  /** Listens to hedges sent, refused, and hedges that won. */
+  readonly onHedge = this.hedgeEmitter.event;
+  private counts = {
+    retries: 0,
+    budgetRefusals: 0,
+    pushbacks: 0,
+    methodStops: 0,
+    chainStops: 0,
+    deadlineStops: 0,
+    hedges: 0,
+    hedgeWins: 0,
+    hedgeRefusals: 0,
+  };
 
   constructor(
     private readonly o: ResolvedRetryOptions,
@@ -139,6 +158,36 @@ export class RetryControl {
     return v;
   }
 
+  /**
+   * Whether a hedge of a call that has not answered after its delay is sent:
+   * chain stop, the retry stop, a server's pushback for the target service,
+   * then the budget (which withdraws). Counts and reports the answer.
+   * `attempt` is the number the hedge would have; `sinceMs` the time since
+   * the call started.
+   */
+  hedge(key: string, ri: RPCInfo, breaker: Breaker, attempt: number, sinceMs: number): boolean {
+    let outcome: CBHedgeEvent['outcome'] = 'hedged';
+    if (this.o.chainStop && inRetriedRequest()) outcome = 'chainStop';
+    else if (this.methodFailing(breaker)) outcome = 'methodFailing';
+    else if (this.heldMs(ri) !== undefined) outcome = 'pushback';
+    else if (this.o.budget !== false && this.budgetOf(ri.to)?.tryWithdraw() === false) outcome = 'budget';
+    if (outcome === 'hedged') this.counts.hedges++;
+    else this.counts.hedgeRefusals++;
+    this.emitHedge(outcome, key, ri, attempt, sinceMs);
+    return outcome === 'hedged';
+  }
+
+  /** A hedged call's answer came from its attempt number `attempt`, a hedge. */
+  hedgeWon(key: string, ri: RPCInfo, attempt: number, sinceMs: number): void {
+    this.counts.hedgeWins++;
+    this.emitHedge('won', key, ri, attempt, sinceMs);
+  }
+
+  private emitHedge(outcome: CBHedgeEvent['outcome'], key: string, ri: RPCInfo, attempt: number, delayMs: number) {
+    if (this.hedgeEmitter.size === 0) return;
+    this.hedgeEmitter.emit({ type: 'hedge', outcome, key, rpcInfo: ri, attempt, delayMs, time: Date.now() });
+  }
+
   stats(): RetryStats {
     return { ...this.counts };
   }
@@ -146,12 +195,18 @@ export class RetryControl {
   /** Drops every listener. */
   clear(): void {
     this.emitter.clear();
+    this.hedgeEmitter.clear();
   }
 
   // The attempt's own pushback, else what is left of its target's.
   private pushbackMs(ri: RPCInfo, status: StatusObject): number | undefined {
     const own = pushbackMsOf(status);
     if (own !== undefined) return own;
+    return this.heldMs(ri);
+  }
+
+  // What is left of the pushback a server of the target service asked for.
+  private heldMs(ri: RPCInfo): number | undefined {
     const until = this.heldUntil.get(ri.to);
     if (until === undefined) return undefined;
     const left = until - this.now();

@@ -97,7 +97,7 @@ export function callRefusal(f: CallAttemptFacts): NoRetryReason | undefined {
   if (f.responded) return 'responded';
   if (!f.complete) return 'incomplete';
   if (isCircuitBreakError(f.status)) return 'circuitBreak';
-  if (!safeToRepeat(f)) return 'notSafe';
+  if (!safeToRepeat(f.reach, f.status.code, f.idempotent)) return 'notSafe';
   return undefined;
 }
 
@@ -114,14 +114,15 @@ export function suiteVerdict(f: AttemptFacts): RetryVerdict {
 /** The facts of an attempt that the call itself knows. */
 export type CallAttemptFacts = Omit<AttemptFacts, 'inRetriedRequest' | 'methodFailing' | 'backoffMs' | 'pushbackMs'>;
 
-// Never reached the server application: any method. May have run there: only
-// idempotent methods, and only for a transport failure (UNAVAILABLE, or a
-// CANCELLED the transport made).
-function safeToRepeat(f: CallAttemptFacts): boolean {
-  const code = f.status.code;
-  if (f.reach === 'refused') return code === Status.UNAVAILABLE;
-  if (f.reach === 'unsent') return code === Status.UNAVAILABLE;
-  if (f.reach === 'lost') return f.idempotent && (code === Status.UNAVAILABLE || code === Status.CANCELLED);
+/**
+ * Whether an attempt that ended so may run again. Never reached the server
+ * application: any method. May have run there: only idempotent methods, and
+ * only for a transport failure (UNAVAILABLE, or a CANCELLED the transport made).
+ */
+export function safeToRepeat(reach: AttemptReach, code: number, idempotent: boolean): boolean {
+  if (reach === 'refused') return code === Status.UNAVAILABLE;
+  if (reach === 'unsent') return code === Status.UNAVAILABLE;
+  if (reach === 'lost') return idempotent && (code === Status.UNAVAILABLE || code === Status.CANCELLED);
   return false;
 }
 

@@ -11,6 +11,8 @@ import { CallObservers } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import { GuardedCall } from './guarded-call.js';
+import { HedgedCall } from './hedged-call.js';
+import { hedgingOf, type ResolvedHedging } from './hedging-options.js';
 import { loadShedStatus } from './load-shed-error.js';
 import type { LoadShedder, ShedTicket } from './load-shedder.js';
 import { PUSHBACK_TRAILER } from './pushback.js';
@@ -21,6 +23,8 @@ import { type GenServiceCBKeyFunc, type RPCInfo, rpcInfoOf } from './rpc-info.js
 interface PathEntry {
   readonly ri: RPCInfo;
   readonly key: string;
+  /** The method's hedging, once asked: null when it is not hedged. */
+  hedging?: ResolvedHedging | null;
 }
 
 /** Method paths whose key is cached; past it the cache starts over. */
@@ -47,6 +51,8 @@ export class ServiceLevel {
     private readonly fromService: string,
     private readonly genKey: GenServiceCBKeyFunc,
     private readonly retries: RetryControl,
+    /** The suite's `hedging` option as a function of the method, if set. */
+    private readonly hedging: ((ri: RPCInfo) => unknown) | undefined = undefined,
   ) {
     this.interceptor = (options, nextCall) => this.intercept(options, nextCall);
   }
@@ -79,6 +85,19 @@ export class ServiceLevel {
       status.metadata.set(PUSHBACK_TRAILER, String(leftMs));
     }
     return status;
+  }
+
+  /** The method's hedging, asked once per path; a function that throws or answers a bad value is a fault. */
+  private hedgingFor(entry: PathEntry, hedging: (ri: RPCInfo) => unknown): ResolvedHedging | undefined {
+    if (entry.hedging === undefined) {
+      try {
+        entry.hedging = hedgingOf(hedging, entry.ri) ?? null;
+      } catch (err) {
+        entry.hedging = null;
+        this.level.fault('hedging', entry.key, err);
+      }
+    }
+    return entry.hedging ?? undefined;
   }
 
   private intercept(options: InterceptorOptions, nextCall: NextCall): InterceptingCall {
@@ -130,6 +149,31 @@ export class ServiceLevel {
       ticket?.cancel();
       if (call !== undefined) this.registry.end(call);
       throw err;
+    }
+    // Only idempotent unary calls the instance level tracks are hedged (call.idempotent says both).
+    if (call?.idempotent === true && this.hedging !== undefined && breaker !== undefined) {
+      const h = this.hedgingFor(entry, this.hedging);
+      if (h !== undefined) {
+        const watch = this.observers.started(entry.key, entry.ri);
+        return new InterceptingCall(
+          new HedgedCall(
+            options,
+            nextCall,
+            first,
+            level,
+            breaker,
+            permit,
+            entry.ri,
+            this.registry,
+            call,
+            this.retries,
+            entry.key,
+            h,
+            ticket,
+            watch,
+          ),
+        );
+      }
     }
     return new InterceptingCall(
       new GuardedCall(

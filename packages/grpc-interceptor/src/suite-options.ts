@@ -20,6 +20,7 @@ import {
   wrapErrorTypeFunc,
 } from './classify.js';
 import type { CBTripFuncFactory } from './config-store.js';
+import { type HedgingOption, resolveHedgingOption } from './hedging-options.js';
 import type { LoadSheddingOptions } from './load-shedder.js';
 import {
   type OutlierDetectionOptions,
@@ -74,6 +75,14 @@ export interface CBSuiteOptions extends RetryOptions {
    * reply are held back until the status. Default: none.
    */
   readonly idempotent?: (ri: RPCInfo) => boolean;
+  /**
+   * Hedged requests for idempotent unary methods (Kitex's backup request):
+   * `{ delayMs, maxAttempts }` for every such method, or a function of the
+   * method answering them (undefined: not hedged), asked once per method.
+   * Hedges come out of the retry budget. Default none. See docs/semantics.md,
+   * "Hedged requests".
+   */
+  readonly hedging?: HedgingOption;
   /**
    * When a call of the suite reaches a server through a channel that does not
    * run the instance policy (grpc-js fell back to pick_first): `'fail'`
@@ -134,6 +143,7 @@ const OPTION_NAMES = Object.keys({
   retryBackoff: true,
   retryStopErrRate: true,
   chainStop: true,
+  hedging: true,
   onMissingPolicy: true,
   panicThreshold: true,
   outlierDetection: true,
@@ -151,6 +161,7 @@ export interface ResolvedSuiteOptions {
   readonly maxAttempts: number;
   readonly idempotent: (ri: RPCInfo) => boolean;
   readonly retry: ResolvedRetryOptions;
+  readonly hedging: ((ri: RPCInfo) => unknown) | undefined;
   readonly onMissingPolicy: 'fail' | 'warn';
   readonly panicThreshold: number;
   readonly outlierDetection: ResolvedOutlierDetection | undefined;
@@ -194,6 +205,7 @@ export function resolveSuiteOptions(
   const maxAttempts = o.maxAttempts === undefined ? 3 : checkInteger('maxAttempts', o.maxAttempts, 1, 10);
   const idempotent = fn<(ri: RPCInfo) => boolean>('idempotent') ?? (() => false);
   const retry = resolveRetryOptions(o);
+  const hedging = resolveHedgingOption(o.hedging);
   const onMissingPolicy = o.onMissingPolicy === undefined ? 'fail' : o.onMissingPolicy;
   if (onMissingPolicy !== 'fail' && onMissingPolicy !== 'warn') {
     throw new OptionTypeError('onMissingPolicy', onMissingPolicy, 'must be "fail" or "warn"');
@@ -228,6 +240,7 @@ export function resolveSuiteOptions(
     maxAttempts,
     idempotent,
     retry,
+    hedging,
     onMissingPolicy,
     panicThreshold,
     outlierDetection,

@@ -286,6 +286,10 @@ export class TrackedSuites {
     return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().retry.pushbacks }));
   }
 
+  hedges(): Sample[] {
+    return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().retry.hedges }));
+  }
+
   faults(): Sample[] {
     return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().service.faults }));
   }

@@ -14,6 +14,9 @@ export interface Behaviour {
   readonly code: FailureCode;
   /** Delay before every answer, in ms. */
   readonly delayMs: number;
+  /** Share of calls, in [0, 1], answered after `slowMs` instead of `delayMs`. Default 0. */
+  readonly slowRate?: number;
+  readonly slowMs?: number;
 }
 
 /** Answers at once, never fails: what a server process does until told otherwise. */
@@ -22,5 +25,6 @@ export const IMMEDIATE: Behaviour = Object.freeze({ failRate: 0, code: 'INTERNAL
 /** Decides the answer to one call; `random` returns a number in [0, 1). */
 export function answerFor(b: Behaviour, random: () => number): Answer & { readonly delayMs: number } {
   const fails = b.failRate > 0 && random() < b.failRate;
-  return { delayMs: b.delayMs, code: fails ? Status[b.code] : undefined };
+  const slow = b.slowRate !== undefined && b.slowRate > 0 && random() < b.slowRate;
+  return { delayMs: slow ? (b.slowMs ?? b.delayMs) : b.delayMs, code: fails ? Status[b.code] : undefined };
 }
