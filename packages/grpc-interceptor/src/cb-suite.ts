@@ -13,10 +13,12 @@ import type {
   CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
+  CBHealthProbeEvent,
   CBPanicEvent,
   CBRetryEvent,
   CBStateChangeEvent,
 } from './events.js';
+import { HealthProbes } from './health-probes.js';
 import { InstanceLevel, type InstanceStats } from './instance-level.js';
 import type { ShedReason } from './load-shed-error.js';
 import { LoadShedder, type ShedEvent } from './load-shedder.js';
@@ -111,7 +113,13 @@ export class CBSuite {
       outliers = new OutlierEjection(o.outlierDetection, now, random, () => this.instance.addresses().length);
       outliers.onChange((change) => events.ejection(change));
     }
-    this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers);
+    const health =
+      o.healthCheck &&
+      new HealthProbes(o.healthCheck, instanceLevel.panel.options.now, (addr, err) =>
+        instanceLevel.fault('record', addr, err),
+      );
+    health?.onProbe((outcome) => events.healthProbe(outcome));
+    this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers, health);
     this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey, this.retries);
     if (o.serviceShedding !== undefined) {
       const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
@@ -307,6 +315,11 @@ export class CBSuite {
   /** Listens to outlier ejection ejecting instances and their ejections ending (`outlierDetection`). */
   onEjection(listener: (e: CBEjectionEvent) => void): Disposer {
     return this.events.onEjection(listener);
+  }
+
+  /** Listens to health-checked probes of half-open instances ending (`healthCheck`). */
+  onHealthProbe(listener: (e: CBHealthProbeEvent) => void): Disposer {
+    return this.events.onHealthProbe(listener);
   }
 
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */

@@ -49,12 +49,16 @@ export type {
   CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
+  CBHealthProbeEvent,
   CBPanicEvent,
   CBRetryEvent,
   CBStateChangeEvent,
   FaultPhase,
 } from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
+export type { ServingStatus } from './health-codec.js';
+export type { HealthCheckOptions } from './health-options.js';
+export type { HealthProbeOutcome, HealthProbeResult } from './health-probes.js';
 export type { InstanceStats } from './instance-level.js';
 export {
   INSTANCE_LEVEL_OPTION,

@@ -17,7 +17,8 @@ type X = typeof experimental;
  * An instance outlier ejection ejected is skipped like a tripped one. While
  * the level is in panic (`panicThreshold`), the child's pick is used even
  * when its breaker refuses or it is ejected (unless forced open), and
- * recorded as usual.
+ * recorded as usual. With `healthCheck`, a half-open instance's probe
+ * permit goes to a health check and the pick is skipped.
  */
 export class BreakerPicker implements experimental.Picker {
   constructor(
@@ -49,7 +50,8 @@ export class BreakerPicker implements experimental.Picker {
         continue;
       }
       const { breaker, permit } = level.admit(addr);
-      if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
+      if (permit === PERMIT || (permit !== NO_PERMIT && !level.probedByHealth(addr, breaker, permit, r.subchannel)))
+        return this.wrap(r, addr, breaker, permit, state);
       if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
     }
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed.
@@ -60,7 +62,9 @@ export class BreakerPicker implements experimental.Picker {
       else {
         const admitted = level.admit(addr);
         breaker = admitted.breaker;
-        if (admitted.permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, admitted.permit, state);
+        const p = admitted.permit;
+        if (p === PERMIT || (p !== NO_PERMIT && !level.probedByHealth(addr, breaker, p, triedAgain.subchannel)))
+          return this.wrap(triedAgain, addr, breaker, p, state);
       }
       if (level.panic.inPanic && level.usableInPanic(breaker))
         return this.wrap(triedAgain, addr, breaker, PERMIT, state);

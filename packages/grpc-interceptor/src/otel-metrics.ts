@@ -145,6 +145,7 @@ export class CBSuiteOtelMetrics {
       instanceSkips: () => s.instanceSkips(),
       instanceDrops: () => s.instanceDrops(),
       instanceRetries: () => s.instanceRetries(),
+      instanceHealthProbes: () => s.instanceHealthProbes(),
       faults: () => s.faults(),
       breakers: () => s.breakers(),
       evictions: () => s.evictions(),

@@ -110,6 +110,7 @@ export class CBSuiteMetrics {
     counter(M.instanceSkips, () => s.instanceSkips());
     counter(M.instanceDrops, () => s.instanceDrops());
     counter(M.instanceRetries, () => s.instanceRetries());
+    counter(M.instanceHealthProbes, () => s.instanceHealthProbes());
     counter(M.faults, () => s.faults());
     gauge(M.breakers, () => s.breakers());
     counter(M.evictions, () => s.evictions());
