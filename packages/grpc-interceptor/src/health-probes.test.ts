@@ -113,6 +113,23 @@ describe('health-checked probes (healthCheck)', () => {
     expect(a.hits.Say).toBe(0);
   });
 
+  it('a check unanswered within timeoutMs is a failed probe (DEADLINE_EXCEEDED)', async () => {
+    const c = await startCluster({ ...OPTIONS, healthCheck: { service: SERVICE, timeoutMs: 50 } }, 3, () => ({
+      health: { [SERVICE]: 'SERVING' },
+      healthDelayMs: 5_000,
+    }));
+    cluster = c;
+    const a = c.servers[0];
+    if (a === undefined) throw new Error('no server');
+    trip(c, a.address);
+    c.clock.advance(COOLING_MS);
+    const probe = await callsUntilProbe(c, a.address);
+    expect(probe).toMatchObject({ result: 'notServing', servingStatus: undefined, code: 4 });
+    expect(probe.details).toBe('health check timed out after 50 ms');
+    expect(c.cbs.instancePanel.breaker(a.address)?.state()).toBe(State.Open);
+    expect(a.hits.Say).toBe(0);
+  });
+
   it('an instance without the health service falls back to caller-call probes, with one event', async () => {
     const c = await startCluster(OPTIONS, 3);
     cluster = c;

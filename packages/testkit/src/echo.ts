@@ -91,6 +91,8 @@ function instanceHeader(self: string): grpc.Metadata {
 export interface EchoServerOptions {
   /** Serve the standard health service too, answering so at first (`{ '': 'SERVING' }`: the server serves). */
   readonly health?: ServingStatusMap;
+  /** Delay before each health check is answered, in ms (real time). Default 0. */
+  readonly healthDelayMs?: number;
 }
 
 export async function startEchoServer(
@@ -113,7 +115,9 @@ export async function startEchoServer(
             ...impl,
             check: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
               checks++;
-              check(call, cb);
+              const delayMs = options.healthDelayMs ?? 0;
+              if (delayMs > 0) setTimeout(() => check(call, cb), delayMs);
+              else check(call, cb);
             },
           });
         },
