@@ -72,7 +72,7 @@ export class HealthProbes {
 
   /** Health probes so far, by address and result, for the addresses listed. */
   stats(): ReadonlyMap<string, Readonly<Record<HealthProbeResult, number>>> {
-    return this.counts;
+    return new Map([...this.counts].map(([addr, c]) => [addr, { ...c }]));
   }
 
   /** `addr` left every address list: what was learnt of it goes. */
@@ -115,6 +115,7 @@ export class HealthProbes {
       finish(Status.UNAVAILABLE, err instanceof Error ? err.message : String(err));
       return;
     }
+    if (done) return;
     timer = setTimeout(() => {
       call.cancelWithStatus(Status.DEADLINE_EXCEEDED, `health check timed out after ${this.options.timeoutMs} ms`);
     }, this.options.timeoutMs);
