@@ -7,9 +7,11 @@
 /** The full method name of the standard health check. */
 export const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check';
 
-/** `HealthCheckResponse.ServingStatus`, by number. */
-export const SERVING_STATUSES = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const;
-export type ServingStatus = (typeof SERVING_STATUSES)[number];
+/** `grpc.health.v1.HealthCheckResponse.ServingStatus`: what a health check answers. */
+export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+/** The serving statuses by their number on the wire. */
+export const SERVING_STATUSES: readonly ServingStatus[] = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 
 /** `HealthCheckRequest { string service = 1; }` in a gRPC frame, uncompressed. */
 export function encodeCheckRequest(service: string): Buffer {
