@@ -28,6 +28,8 @@ export function fmt(unit: Group['unit'], v: number): string {
       return Math.round(v).toLocaleString('en-US');
     case 'ratio':
       return fmtRatio(v);
+    case 'pct':
+      return `${v.toFixed(v < 10 ? 2 : 1)} %`;
   }
 }
 

@@ -1,5 +1,6 @@
 // What each suite measures and how its tables are laid out.
 import { type Case, coreCases } from './core-cases.js';
+import { faultCases } from './fault-cases.js';
 import { fleetCases } from './fleet-cases.js';
 import { grpcCases } from './grpc-cases.js';
 import { hedgingCases } from './hedging-cases.js';
@@ -18,7 +19,7 @@ export interface Row {
   readonly unit?: Unit;
 }
 
-export type Unit = 'ns' | 'us' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio';
+export type Unit = 'ns' | 'us' | 'bytes' | 'rate' | 'ms' | 'count' | 'ratio' | 'pct';
 
 export interface Group {
   readonly title: string;
@@ -157,7 +158,7 @@ export const suites: Record<string, Suite> = {
   },
   grpc: {
     title: '@cbsuite/grpc-interceptor over loopback',
-    cases: { ...grpcCases, ...retryCases, ...hedgingCases },
+    cases: { ...grpcCases, ...retryCases, ...hedgingCases, ...faultCases },
     groups: [
       {
         title: 'unary throughput, client and server in separate processes, 16 calls in flight',
@@ -235,6 +236,31 @@ export const suites: Record<string, Suite> = {
           { id: 'instance/failover.openMsMax', label: 'kill → OPEN (worst trial)', unit: 'ms' },
           { id: 'instance/failover.skips', label: 'picks of the dead instance skipped by its breaker (median)' },
           { id: 'instance/failover.callsPerSec', label: 'calls per second', unit: 'rate' },
+        ],
+      },
+      {
+        title:
+          'instance level: faults with robustInstance(), one of three instances, 50 calls in flight, 500 ms deadline',
+        unit: 'count',
+        peers: {},
+        note: "Servers answer after 5 ms; the fault starts 1 s into the run and heals at 4 s; the run ends at 9 s. Say is marked idempotent. Skipped: the instance's breaker opened or outlier ejection ejected it. Back: the first call it answered after healing (for a kill, after the respawned process listens on the same port). Failed calls are counted from the fault to the end of the run. Medians over three processes, one run of each fault in each.",
+        rows: [
+          { id: 'instance/faults.killFailed', label: 'killed (SIGKILL), respawned: calls the caller saw fail' },
+          { id: 'instance/faults.killFailedPct', label: 'kill: share of calls failed', unit: 'pct', goal: '≤ 1 %' },
+          { id: 'instance/faults.killSkipMs', label: 'kill: fault → instance skipped', unit: 'ms', goal: '≤ 100 ms' },
+          { id: 'instance/faults.killBackMs', label: 'kill: healed → back in rotation', unit: 'ms', goal: '≤ 5 s' },
+          { id: 'instance/faults.hangFailed', label: 'hung (SIGSTOP), SIGCONT: calls the caller saw fail' },
+          { id: 'instance/faults.hangFailedPct', label: 'hang: share of calls failed', unit: 'pct', goal: '≤ 1 %' },
+          { id: 'instance/faults.hangSkipMs', label: 'hang: fault → instance skipped', unit: 'ms', goal: '≤ 2 s' },
+          { id: 'instance/faults.hangBackMs', label: 'hang: healed → back in rotation', unit: 'ms', goal: '≤ 5 s' },
+          { id: 'instance/faults.refuseFailed', label: 'answering UNAVAILABLE: calls the caller saw fail' },
+          { id: 'instance/faults.refuseFailedPct', label: 'refuse: share of calls failed', unit: 'pct', goal: '≤ 1 %' },
+          { id: 'instance/faults.refuseSkipMs', label: 'refuse: fault → instance skipped', unit: 'ms', goal: '≤ 2 s' },
+          { id: 'instance/faults.refuseBackMs', label: 'refuse: healed → back in rotation', unit: 'ms', goal: '≤ 5 s' },
+          { id: 'instance/faults.slowFailed', label: '10× slow (50 ms): calls the caller saw fail' },
+          { id: 'instance/faults.slowFailedPct', label: 'slow: share of calls failed', unit: 'pct', goal: '≤ 1 %' },
+          { id: 'instance/faults.slowSkipMs', label: 'slow: fault → instance skipped', unit: 'ms', goal: '≤ 2 s' },
+          { id: 'instance/faults.slowBackMs', label: 'slow: healed → back in rotation', unit: 'ms', goal: '≤ 5 s' },
         ],
       },
       {

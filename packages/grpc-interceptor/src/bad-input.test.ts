@@ -124,6 +124,11 @@ add(
   'option',
   (v) => make({ sync: v as never }),
 );
+add('healthCheck', isObject, 'option', (v) => make({ healthCheck: v as never }));
+add('healthCheck.service', isString, 'option', (v) => make({ healthCheck: { service: v as never } }));
+add('healthCheck.timeoutMs', isNumber(1, 3_600_000), 'option', (v) =>
+  make({ healthCheck: { service: '', timeoutMs: v as never } }),
+);
 add('outlierDetection', isObject, 'option', (v) => make({ outlierDetection: v as never }));
 const OUTLIER_FIELDS: Record<string, Accepts> = {
   intervalMs: isNumber(1, 86_400_000),
@@ -189,6 +194,11 @@ describe('new CBSuite refuses bad options, naming the path written and the value
     ],
     [{ retryBudget: { ttl: 1 } }, 'retryBudget.ttl', /^retryBudget has an unknown field "ttl";/],
     [{ hedging: { delay: 1 } }, 'hedging.delay', /^hedging has an unknown field "delay";/],
+    [
+      { healthCheck: { service: '', timeout: 1 } },
+      'healthCheck.timeout',
+      /^healthCheck has an unknown field "timeout";/,
+    ],
   ])('an unknown option %j', (options, path, message) => {
     const err = thrownBy(() => make(options as never));
     expect(err).toMatchObject({ option: path });
@@ -200,7 +210,8 @@ describe('new CBSuite refuses bad options, naming the path written and the value
     [{ hedging: {} }, 'hedging.delayMs', undefined],
     [{ hedging: { maxAttempts: 3 } }, 'hedging.delayMs', undefined],
     [{ retryStopErrRate: 0 }, 'retryStopErrRate', 0],
-  ])('retry option %j', (options, path, value) => {
+    [{ healthCheck: {} }, 'healthCheck.service', undefined],
+  ])('a required option left out, or out of range: %j', (options, path, value) => {
     expectOptionError(
       thrownBy(() => make(options as never)),
       path,

@@ -1,33 +1,31 @@
 import type { Disposer, FleetSync, Mode, Panel } from '@cbsuite/core';
 import type { ChannelOptions, Interceptor } from '@grpc/grpc-js';
 import { attachInternals } from './adapter-internals.js';
-import { BreakerLevel } from './breaker-level.js';
 import type { CallObserver } from './call-observer.js';
-import { CallRegistry } from './call-registry.js';
+import type { CallRegistry } from './call-registry.js';
 import type { CBConfig, CBConfigInput } from './cb-config.js';
 import { type ChannelOptionsInput, instanceChannelOptions } from './channel-options.js';
-import type { Level } from './classify.js';
 import { type CBDump, dumpLevels } from './dump.js';
 import type {
   CBConfigChangeEvent,
   CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
+  CBHealthProbeEvent,
   CBHedgeEvent,
   CBPanicEvent,
   CBRetryEvent,
   CBStateChangeEvent,
 } from './events.js';
-import { InstanceLevel, type InstanceStats } from './instance-level.js';
+import type { InstanceLevel, InstanceStats } from './instance-level.js';
 import type { ShedReason } from './load-shed-error.js';
-import { LoadShedder, type ShedEvent } from './load-shedder.js';
+import type { ShedEvent } from './load-shedder.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
-import { OutlierEjection } from './outlier-ejection.js';
-import { PanicMode } from './panic-mode.js';
-import { RetryControl, type RetryStats } from './retry-control.js';
+import type { RetryControl, RetryStats } from './retry-control.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
-import { ServiceLevel } from './service-level.js';
+import type { ServiceLevel } from './service-level.js';
 import { SuiteEvents } from './suite-events.js';
+import { buildSuiteLevels } from './suite-levels.js';
 import { type CBSuiteOptions, resolveSuiteOptions } from './suite-options.js';
 
 /** Counters of both levels. */
@@ -96,31 +94,11 @@ export class CBSuite {
     this.fromService = o.fromService;
     const events = new SuiteEvents(o.eventQueueSize);
     this.events = events;
-    const instanceLevel = new BreakerLevel('instance', o.instance, 'instanceCBConfig');
-    const serviceLevel = new BreakerLevel('service', o.service, 'defaultServiceCBConfig');
-    this.calls = new CallRegistry({ maxAttempts: o.maxAttempts, idempotent: o.idempotent });
-    this.retries = new RetryControl(o.retry, serviceLevel.panel.options.now);
-    // The levels' own events first: a transition is reported before the panic it causes.
-    for (const level of [serviceLevel, instanceLevel]) {
-      const name: Level = level.level;
-      level.panel.onStateChange((key, from, to, m, info) => events.transition(name, key, from, to, m, info));
-      level.onFault((phase, key, error) => events.fault(name, phase, key, error));
-      level.configs.onChange((key, from, to) => events.configChanged(name, key, from, to));
-    }
-    const panic = new PanicMode(o.panicThreshold);
-    panic.onChange((change) => events.panic(change));
-    let outliers: OutlierEjection | undefined;
-    if (o.outlierDetection !== undefined) {
-      const { now, random } = instanceLevel.panel.options;
-      outliers = new OutlierEjection(o.outlierDetection, now, random, () => this.instance.addresses().length);
-      outliers.onChange((change) => events.ejection(change));
-    }
-    this.instance = new InstanceLevel(instanceLevel, this.calls, panic, outliers);
-    this.service = new ServiceLevel(serviceLevel, this.calls, o.fromService, o.genKey, this.retries, o.hedging);
-    if (o.serviceShedding !== undefined) {
-      const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
-      if (shedder.enabled) this.service.shedder = shedder;
-    }
+    const levels = buildSuiteLevels(o, events);
+    this.service = levels.service;
+    this.instance = levels.instance;
+    this.calls = levels.calls;
+    this.retries = levels.retries;
     // Reported once; with 'fail', every later call of the suite is refused with the fix.
     const stopWatching = this.calls.onMissingPolicy((ri) => {
       stopWatching();
@@ -311,6 +289,11 @@ export class CBSuite {
   /** Listens to outlier ejection ejecting instances and their ejections ending (`outlierDetection`). */
   onEjection(listener: (e: CBEjectionEvent) => void): Disposer {
     return this.events.onEjection(listener);
+  }
+
+  /** Listens to health-checked probes of half-open instances ending (`healthCheck`). */
+  onHealthProbe(listener: (e: CBHealthProbeEvent) => void): Disposer {
+    return this.events.onHealthProbe(listener);
   }
 
   /** Listens to faults of the breaker machinery (each one let a call through unprotected). */

@@ -2,6 +2,8 @@ import type { Counts, State, TransitionCause } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
 import type { CBConfig } from './cb-config.js';
 import type { Level } from './classify.js';
+import type { ServingStatus } from './health-codec.js';
+import type { HealthProbeResult } from './health-probes.js';
 import type { EjectionReason } from './outlier-ejection.js';
 import type { RPCInfo } from './rpc-info.js';
 
@@ -85,7 +87,30 @@ export interface CBEjectionEvent {
   readonly time: number;
 }
 
-export type CBEvent = CBStateChangeEvent | CBFaultEvent | CBPanicEvent | CBEjectionEvent;
+/**
+ * A health-checked probe (`healthCheck`) of a half-open instance ended:
+ * `serving` counted as a successful probe, `notServing` as a failed one;
+ * `unimplemented` (once per address) says the instance has no health service
+ * and is probed with callers' calls from then on.
+ */
+export interface CBHealthProbeEvent {
+  readonly type: 'healthProbe';
+  readonly level: 'instance';
+  /** The instance's address. */
+  readonly key: string;
+  readonly result: HealthProbeResult;
+  /** The status the server answered, when the check ended OK with a readable response. */
+  readonly servingStatus: ServingStatus | undefined;
+  /** The gRPC status code the check ended with (`DEADLINE_EXCEEDED` after `healthCheck.timeoutMs`). */
+  readonly code: number;
+  readonly details: string;
+  /** How long the check took, in ms. */
+  readonly durationMs: number;
+  /** Wall-clock time of the end, epoch ms. */
+  readonly time: number;
+}
+
+export type CBEvent = CBStateChangeEvent | CBFaultEvent | CBPanicEvent | CBEjectionEvent | CBHealthProbeEvent;
 
 /**
  * A config in force changed, by a call on this suite or by a config the fleet

@@ -49,6 +49,7 @@ export type {
   CBEjectionEvent,
   CBEvent,
   CBFaultEvent,
+  CBHealthProbeEvent,
   CBHedgeEvent,
   CBPanicEvent,
   CBRetryEvent,
@@ -56,6 +57,9 @@ export type {
   FaultPhase,
 } from './events.js';
 export { MIN_GRPC_JS_VERSION } from './grpc-compat.js';
+export type { ServingStatus } from './health-codec.js';
+export type { HealthCheckOptions } from './health-options.js';
+export type { HealthProbeOutcome, HealthProbeResult } from './health-probes.js';
 export { HEDGE_LOSER_DETAILS } from './hedged-call.js';
 export type { HedgingOption, HedgingOptions } from './hedging-options.js';
 export type { InstanceStats } from './instance-level.js';

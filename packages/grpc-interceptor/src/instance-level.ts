@@ -1,8 +1,9 @@
 import { type Breaker, ErrorType, type Permit, State } from '@cbsuite/core';
-import { status as Status, type StatusObject } from '@grpc/grpc-js';
+import { type experimental, status as Status, type StatusObject } from '@grpc/grpc-js';
 import type { StreamEnd } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import type { HealthProbeResult, HealthProbes } from './health-probes.js';
 import type { OutlierEjection } from './outlier-ejection.js';
 import { PanicMode } from './panic-mode.js';
 import type { RPCInfo } from './rpc-info.js';
@@ -31,6 +32,8 @@ export class InstanceLevel {
     readonly panic: PanicMode = new PanicMode(0),
     /** gRPC's outlier ejection; off unless given. */
     readonly outliers?: OutlierEjection,
+    /** Health-checked probes (`healthCheck`); off unless given. */
+    readonly health?: HealthProbes,
   ) {
     if (panic.enabled) {
       level.panel.onStateChange(() => this.reassess());
@@ -45,6 +48,19 @@ export class InstanceLevel {
   /** Whether outlier ejection has ejected `addr` now. */
   isEjected(addr: string): boolean {
     return this.outliers?.isEjected(addr) === true;
+  }
+
+  /**
+   * A pick got the probe `permit` of a half-open `addr`: with health-checked
+   * probes, a health check takes it and the pick is skipped (returns true).
+   */
+  probedByHealth(
+    addr: string,
+    breaker: Breaker | undefined,
+    permit: Permit,
+    subchannel: experimental.SubchannelInterface,
+  ): boolean {
+    return this.health !== undefined && breaker !== undefined && this.health.take(addr, breaker, permit, subchannel);
   }
 
   /**
@@ -115,6 +131,7 @@ export class InstanceLevel {
         this.refs.delete(a);
         this.level.panel.removeBreaker(a);
         this.outliers?.forget(a);
+        this.health?.forget(a);
       }
     }
     this.lists.set(policy, after);
@@ -161,6 +178,7 @@ export class InstanceLevel {
       panicPicks: this.panic.panicPicks,
       ejections: this.outliers?.ejections ?? 0,
       ejected: this.outliers?.ejected() ?? [],
+      healthProbes: this.health?.stats() ?? NO_HEALTH_PROBES,
     };
   }
 
@@ -212,4 +230,8 @@ export interface InstanceStats {
   readonly ejections: number;
   /** Addresses ejected now. */
   readonly ejected: readonly string[];
+  /** Health probes (`healthCheck`) by address and result, for the addresses listed. */
+  readonly healthProbes: ReadonlyMap<string, Readonly<Record<HealthProbeResult, number>>>;
 }
+
+const NO_HEALTH_PROBES: ReadonlyMap<string, Readonly<Record<HealthProbeResult, number>>> = new Map();

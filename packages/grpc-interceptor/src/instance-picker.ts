@@ -17,7 +17,8 @@ type X = typeof experimental;
  * An instance outlier ejection ejected is skipped like a tripped one. While
  * the level is in panic (`panicThreshold`), the child's pick is used even
  * when its breaker refuses or it is ejected (unless forced open), and
- * recorded as usual.
+ * recorded as usual. With `healthCheck`, a half-open instance's probe
+ * permit goes to a health check and the pick is skipped.
  */
 export class BreakerPicker implements experimental.Picker {
   // grpc-js exports its enums through getters: read once, not per pick.
@@ -57,7 +58,8 @@ export class BreakerPicker implements experimental.Picker {
         continue;
       }
       const permit = breaker === undefined ? PERMIT : breakers.admit(breaker);
-      if (permit !== NO_PERMIT) return this.wrap(r, addr, breaker, permit, state);
+      if (permit === PERMIT || (permit !== NO_PERMIT && !level.probedByHealth(addr, breaker, permit, r.subchannel)))
+        return this.wrap(r, addr, breaker, permit, state);
       if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
     }
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed (never for a hedge).
@@ -65,8 +67,9 @@ export class BreakerPicker implements experimental.Picker {
       const addr = triedAgain.subchannel.getAddress();
       const breaker = breakers.breakerFor(addr);
       if (!level.isEjected(addr)) {
-        const permit = breaker === undefined ? PERMIT : breakers.admit(breaker);
-        if (permit !== NO_PERMIT) return this.wrap(triedAgain, addr, breaker, permit, state);
+        const p = breaker === undefined ? PERMIT : breakers.admit(breaker);
+        if (p === PERMIT || (p !== NO_PERMIT && !level.probedByHealth(addr, breaker, p, triedAgain.subchannel)))
+          return this.wrap(triedAgain, addr, breaker, p, state);
       }
       if (level.panic.inPanic && level.usableInPanic(breaker))
         return this.wrap(triedAgain, addr, breaker, PERMIT, state);

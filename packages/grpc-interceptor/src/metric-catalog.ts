@@ -192,6 +192,14 @@ export const SUITE_METRICS = {
     help: 'Hedges sent: attempts of hedged calls sent because no attempt had answered within the hedging delay.',
     labels: ['suite'],
   },
+  instanceHealthProbes: {
+    prom: 'instance_health_probes_total',
+    otel: 'instance.health_probes',
+    kind: 'counter',
+    unit: '{probe}',
+    help: 'Health-checked probes of half-open instances (healthCheck), by result: serving, notServing, unimplemented.',
+    labels: ['suite', 'key', 'result'],
+  },
   faults: {
     prom: 'faults_total',
     otel: 'faults',

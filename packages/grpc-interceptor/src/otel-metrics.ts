@@ -153,6 +153,7 @@ export class CBSuiteOtelMetrics {
       retryRefusals: () => s.retryRefusals(),
       retryPushbacks: () => s.retryPushbacks(),
       hedges: () => s.hedges(),
+      instanceHealthProbes: () => s.instanceHealthProbes(),
       faults: () => s.faults(),
       breakers: () => s.breakers(),
       evictions: () => s.evictions(),

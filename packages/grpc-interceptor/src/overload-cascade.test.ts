@@ -25,8 +25,15 @@ function limited(s: EchoServer, limit: number, delayMs: () => number): void {
 }
 
 describe('an overload cascade, with robustInstance()', () => {
-  // Not yet met on grpc-js before 1.12 (found by the CI matrix on 1.10.0; not investigated yet).
-  it.skipIf(!grpcJsAtLeast('1.12.0'))(
+  // Before 1.10.4 the grpc-js client sent an RST_STREAM after every call the
+  // server had ended (grpc/grpc-node#2695). The RESOURCE_EXHAUSTED answers
+  // here are thousands of such calls a second, past the stream-reset rate
+  // limit of Node's HTTP/2 server (its rapid-reset mitigation), which closes
+  // the connection with code 2: every call on it fails with `INTERNAL
+  // Received RST_STREAM with code 2`, a reset the instance level rightly
+  // counts as a connection failure, and plain round_robin loses those calls
+  // too. Not the suite's doing; the grpc-js under test must be 1.10.4 or later.
+  it.skipIf(!grpcJsAtLeast('1.10.4'))(
     'one of three limited servers turns slow: the healthy ones are never all tripped, nothing is dropped, the service breaker stays closed',
     async () => {
       const preset = robustInstance();

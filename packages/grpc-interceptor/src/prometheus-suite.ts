@@ -118,6 +118,7 @@ export class CBSuiteMetrics {
     counter(M.retryRefusals, () => s.retryRefusals());
     counter(M.retryPushbacks, () => s.retryPushbacks());
     counter(M.hedges, () => s.hedges());
+    counter(M.instanceHealthProbes, () => s.instanceHealthProbes());
     counter(M.faults, () => s.faults());
     gauge(M.breakers, () => s.breakers());
     counter(M.evictions, () => s.evictions());

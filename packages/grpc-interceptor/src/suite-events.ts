@@ -6,11 +6,13 @@ import {
   type CBEjectionEvent,
   type CBEvent,
   type CBFaultEvent,
+  type CBHealthProbeEvent,
   type CBPanicEvent,
   type CBStateChangeEvent,
   EventRing,
   type FaultPhase,
 } from './events.js';
+import type { HealthProbeOutcome } from './health-probes.js';
 import type { EjectionChange } from './outlier-ejection.js';
 import type { PanicChange } from './panic-mode.js';
 
@@ -31,6 +33,8 @@ export class SuiteEvents {
   readonly onPanic = this.panics.event;
   private readonly ejections = new EventEmitter<[CBEjectionEvent]>(this.warn);
   readonly onEjection = this.ejections.event;
+  private readonly healthProbes = new EventEmitter<[CBHealthProbeEvent]>(this.warn);
+  readonly onHealthProbe = this.healthProbes.event;
   private readonly ring: EventRing<CBEvent>;
   private readonly warned = new Set<string>();
   /** Where config changes come from right now: the fleet while its configs are applied. */
@@ -90,6 +94,23 @@ export class SuiteEvents {
     this.ejections.emit(e);
   }
 
+  /** A health-checked probe ended. */
+  healthProbe(o: HealthProbeOutcome): void {
+    const e: CBHealthProbeEvent = {
+      type: 'healthProbe',
+      level: 'instance',
+      key: o.address,
+      result: o.result,
+      servingStatus: o.servingStatus,
+      code: o.code,
+      details: o.details,
+      durationMs: o.durationMs,
+      time: Date.now(),
+    };
+    this.ring.push(e);
+    this.healthProbes.emit(e);
+  }
+
   /** The breaker machinery failed for a call. Without listeners, each kind is warned about once. */
   fault(level: Level, phase: FaultPhase, key: string | undefined, error: unknown): void {
     this.faults++;
@@ -127,6 +148,7 @@ export class SuiteEvents {
     this.configs.clear();
     this.panics.clear();
     this.ejections.clear();
+    this.healthProbes.clear();
   }
 
   /** Reports `error` as a process warning, once per kind. */

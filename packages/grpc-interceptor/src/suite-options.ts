@@ -20,6 +20,7 @@ import {
   wrapErrorTypeFunc,
 } from './classify.js';
 import type { CBTripFuncFactory } from './config-store.js';
+import { type HealthCheckOptions, type ResolvedHealthCheck, resolveHealthCheck } from './health-options.js';
 import { type HedgingOption, resolveHedgingOption } from './hedging-options.js';
 import type { LoadSheddingOptions } from './load-shedder.js';
 import {
@@ -105,6 +106,16 @@ export interface CBSuiteOptions extends RetryOptions {
    * instance breakers' clock (`instanceBreaker.now`). Default: off.
    */
   readonly outlierDetection?: OutlierDetectionOptions;
+  /**
+   * Health-checked probes: a half-open instance is probed with a
+   * `grpc.health.v1.Health/Check` call on its connection, asking about
+   * `service`, instead of with a caller's call; `SERVING` is a successful
+   * probe, anything else a failed one. Needs servers that implement the
+   * standard health service; an instance answering `UNIMPLEMENTED` is probed
+   * with callers' calls (one `healthProbe` event says so). Default: off
+   * (Kitex probes with callers' calls), and `robustInstance()` leaves it off.
+   */
+  readonly healthCheck?: HealthCheckOptions;
   /** Events kept for `recentEvents()`. Default 200 (Kitex's event queue). */
   readonly eventQueueSize?: number;
   /**
@@ -147,6 +158,7 @@ const OPTION_NAMES = Object.keys({
   onMissingPolicy: true,
   panicThreshold: true,
   outlierDetection: true,
+  healthCheck: true,
   eventQueueSize: true,
   sync: true,
   serviceShedding: true,
@@ -165,6 +177,7 @@ export interface ResolvedSuiteOptions {
   readonly onMissingPolicy: 'fail' | 'warn';
   readonly panicThreshold: number;
   readonly outlierDetection: ResolvedOutlierDetection | undefined;
+  readonly healthCheck: ResolvedHealthCheck | undefined;
   readonly eventQueueSize: number;
   readonly sync: FleetSync | undefined;
   readonly serviceShedding: LoadSheddingOptions | undefined;
@@ -212,6 +225,7 @@ export function resolveSuiteOptions(
   }
   const panicThreshold = o.panicThreshold === undefined ? 0 : checkNumber('panicThreshold', o.panicThreshold, 0, 1);
   const outlierDetection = resolveOutlierDetection('outlierDetection', o.outlierDetection);
+  const healthCheck = resolveHealthCheck('healthCheck', o.healthCheck);
   const eventQueueSize =
     o.eventQueueSize === undefined ? 200 : checkInteger('eventQueueSize', o.eventQueueSize, 0, 100_000);
   const instanceTiming = timing('instanceBreaker', o.instanceBreaker);
@@ -244,6 +258,7 @@ export function resolveSuiteOptions(
     onMissingPolicy,
     panicThreshold,
     outlierDetection,
+    healthCheck,
     eventQueueSize,
     sync,
     serviceShedding,

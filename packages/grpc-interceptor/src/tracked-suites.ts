@@ -238,6 +238,14 @@ export class TrackedSuites {
     });
   }
 
+  instanceHealthProbes(): Sample[] {
+    return this.perSuite((suite, cbs, out) => {
+      for (const [key, byResult] of cbs.stats().instance.healthProbes) {
+        for (const [result, value] of Object.entries(byResult)) out.push({ labels: { suite, key, result }, value });
+      }
+    });
+  }
+
   instanceDrops(): Sample[] {
     return this.perSuite((suite, cbs, out) => out.push({ labels: { suite }, value: cbs.stats().instance.drops }));
   }

@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { HealthImplementation, type ServingStatus, type ServingStatusMap } from 'grpc-health-check';
 
 const PROTO = fileURLToPath(new URL('../../../proto/echo.proto', import.meta.url));
 
@@ -64,6 +65,14 @@ export interface EchoServer {
   setBehavior(b: Behavior): void;
   /** Stops at once, cutting calls in flight (the instance "dies"). */
   kill(): void;
+  /**
+   * Sets what the standard health service (grpc.health.v1.Health, from
+   * grpc-health-check) answers for `service`; throws when the server was
+   * started without `health`.
+   */
+  setHealth(service: string, status: ServingStatus): void;
+  /** Health checks that reached the server. */
+  readonly healthChecks: () => number;
   close(): Promise<void>;
 }
 
@@ -79,10 +88,43 @@ function instanceHeader(self: string): grpc.Metadata {
   return md;
 }
 
-export async function startEchoServer(behavior: Behavior = () => undefined, port = 0): Promise<EchoServer> {
+export interface EchoServerOptions {
+  /** Serve the standard health service too, answering so at first (`{ '': 'SERVING' }`: the server serves). */
+  readonly health?: ServingStatusMap;
+  /** Delay before each health check is answered, in ms (real time). Default 0. */
+  readonly healthDelayMs?: number;
+}
+
+export async function startEchoServer(
+  behavior: Behavior = () => undefined,
+  port = 0,
+  options: EchoServerOptions = {},
+): Promise<EchoServer> {
   let b = behavior;
   const hits: Record<Method, number> = { Say: 0, Count: 0, Collect: 0, Chat: 0 };
   const server = new grpc.Server();
+  let checks = 0;
+  const health = options.health === undefined ? undefined : new HealthImplementation(options.health);
+  if (health !== undefined) {
+    // Counts the checks that reach the handler, then lets the package answer.
+    const counting: grpc.Server = Object.create(server, {
+      addService: {
+        value: (service: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) => {
+          const check = impl.check as grpc.handleUnaryCall<unknown, unknown>;
+          server.addService(service, {
+            ...impl,
+            check: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+              checks++;
+              const delayMs = options.healthDelayMs ?? 0;
+              if (delayMs > 0) setTimeout(() => check(call, cb), delayMs);
+              else check(call, cb);
+            },
+          });
+        },
+      },
+    });
+    health.addToServer(counting);
+  }
   let self = '';
   const answer = (method: Method, text: string) => {
     hits[method]++;
@@ -145,6 +187,11 @@ export async function startEchoServer(behavior: Behavior = () => undefined, port
       b = next;
     },
     kill: () => server.forceShutdown(),
+    setHealth: (service, status) => {
+      if (health === undefined) throw new Error('this echo server was started without the health service');
+      health.setStatus(service, status);
+    },
+    healthChecks: () => checks,
     close: () =>
       new Promise<void>((resolve) =>
         server.tryShutdown(() => {

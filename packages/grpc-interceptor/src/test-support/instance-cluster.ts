@@ -1,6 +1,14 @@
 // Test helper: n real echo servers behind one client guarded by a suite
 // whose instance breakers run on a manual clock.
-import { EchoClient, type EchoServer, grpc, ipv4Target, say, startEchoServer } from '@cbsuite/testkit/echo.js';
+import {
+  EchoClient,
+  type EchoServer,
+  type EchoServerOptions,
+  grpc,
+  ipv4Target,
+  say,
+  startEchoServer,
+} from '@cbsuite/testkit/echo.js';
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { CBSuite } from '../cb-suite.js';
 import type { CBStateChangeEvent } from '../events.js';
@@ -21,9 +29,15 @@ export interface Cluster {
  * has answered once; the servers' counts and the instance panel start empty.
  * The service breaker never trips unless `options` says so.
  */
-export async function startCluster(options: CBSuiteOptions = {}, n = 3): Promise<Cluster> {
+export async function startCluster(
+  options: CBSuiteOptions = {},
+  n = 3,
+  serverOptions: (i: number) => EchoServerOptions = () => ({}),
+): Promise<Cluster> {
   const clock = new ManualClock();
-  const servers = await Promise.all(Array.from({ length: n }, () => startEchoServer()));
+  const servers = await Promise.all(
+    Array.from({ length: n }, (_, i) => startEchoServer(undefined, 0, serverOptions(i))),
+  );
   const cbs = new CBSuite(undefined, {
     defaultServiceCBConfig: { minSample: 100_000 },
     ...options,
