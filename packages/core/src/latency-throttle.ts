@@ -81,6 +81,10 @@ export class LatencyThrottle {
   private active = false;
   private readonly origin: number;
   private readonly o: Required<LatencyThrottleOptions>;
+  // Read on every call: held as fields of their own rather than through `o`.
+  private readonly now: Clock;
+  private readonly activeAt: number;
+  private readonly releaseAt: number;
 
   /** @throws OptionTypeError/OptionRangeError naming a bad option. */
   constructor(options: LatencyThrottleOptions, path = 'latencyThrottle') {
@@ -108,6 +112,9 @@ export class LatencyThrottle {
       now: fn('now', loopClock),
       random: fn('random', Math.random),
     };
+    this.now = this.o.now;
+    this.activeAt = this.o.activeInFlight;
+    this.releaseAt = this.o.releaseInFlight;
     this.all = this.ring();
     // Times relative to the throttle's creation keep `k × t` exact in a double.
     this.origin = this.o.now();
@@ -118,14 +125,14 @@ export class LatencyThrottle {
    * it completes, or `undefined` when the call is to be rejected now.
    */
   start(key: string): number | undefined {
-    const t = this.o.now() - this.origin;
+    const t = this.now() - this.origin;
     let s = this.keys.get(key);
     if (s === undefined) {
       s = { ring: this.ring(), k: 0, starts: 0, rejections: 0 };
       this.keys.set(key, s);
     }
-    if (this.inFlight >= this.o.activeInFlight) this.active = true;
-    else if (this.inFlight < this.o.releaseInFlight) this.active = false;
+    if (this.inFlight >= this.activeAt) this.active = true;
+    else if (this.inFlight < this.releaseAt) this.active = false;
     if (this.active && this.rejects(s, t)) {
       s.rejections++;
       return undefined;
@@ -146,7 +153,7 @@ export class LatencyThrottle {
     this.inFlight--;
     this.starts -= startedAt;
     if (!sent) return;
-    const t = this.o.now() - this.origin;
+    const t = this.now() - this.origin;
     const delay = Math.max(0, t - startedAt);
     s.ring.add(t, 1, delay);
     this.all.add(t, 1, delay);
