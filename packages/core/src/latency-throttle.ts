@@ -74,7 +74,7 @@ interface KeyState {
  * `min(H, maxRejectProbability)`. Nothing is rejected otherwise. No timers.
  */
 export class LatencyThrottle {
-  private readonly keys = new Map<string, KeyState>();
+  private readonly states = new Map<string, KeyState>();
   private readonly all: BucketRing;
   private inFlight = 0;
   private starts = 0;
@@ -126,10 +126,10 @@ export class LatencyThrottle {
    */
   start(key: string): number | undefined {
     const t = this.now() - this.origin;
-    let s = this.keys.get(key);
+    let s = this.states.get(key);
     if (s === undefined) {
       s = { ring: this.ring(), k: 0, starts: 0, rejections: 0 };
-      this.keys.set(key, s);
+      this.states.set(key, s);
     }
     if (this.inFlight >= this.activeAt) this.active = true;
     else if (this.inFlight < this.releaseAt) this.active = false;
@@ -146,7 +146,7 @@ export class LatencyThrottle {
 
   /** A call admitted at `startedAt` ended: its delay enters the history (unless `sent` is false: it never went out). */
   end(key: string, startedAt: number, sent = true): void {
-    const s = this.keys.get(key);
+    const s = this.states.get(key);
     if (s === undefined || s.k === 0) return;
     s.k--;
     s.starts -= startedAt;
@@ -161,7 +161,7 @@ export class LatencyThrottle {
 
   /** `key`'s share of the time the process spends waiting, now (0 for a key never seen). */
   share(key: string): number {
-    const s = this.keys.get(key);
+    const s = this.states.get(key);
     if (s === undefined) return 0;
     const t = this.o.now() - this.origin;
     return this.shareAt(s, t);
@@ -177,20 +177,25 @@ export class LatencyThrottle {
     return this.inFlight;
   }
 
+  /** The keys it holds state for. */
+  keys(): IterableIterator<string> {
+    return this.states.keys();
+  }
+
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [k, s] of this.keys) if (s.rejections > 0) out.set(k, s.rejections);
+    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
     return out;
   }
 
   /** Forgets `key` (for a key that will not be called again). */
   remove(key: string): void {
-    const s = this.keys.get(key);
+    const s = this.states.get(key);
     if (s === undefined) return;
     this.inFlight -= s.k;
     this.starts -= s.starts;
-    this.keys.delete(key);
+    this.states.delete(key);
   }
 
   private shareAt(s: KeyState, t: number): number {

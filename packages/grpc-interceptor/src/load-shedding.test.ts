@@ -57,6 +57,9 @@ describe('serviceShedding.concurrencyLimit', () => {
     expect(isCircuitBreakError(third.error)).toBe(false);
     expect(cbs.stats().service.shed.concurrency).toEqual(new Map([[SAY, 1]]));
     expect(shed.map((e) => [e.key, e.reason])).toEqual([[SAY, 'concurrency']]);
+    expect(cbs.dump().shedding).toEqual({
+      keys: { [SAY]: { shed: { concurrency: 1 }, concurrencyLimit: 2, inFlight: 2 } },
+    });
     await Promise.all(held);
     expect((await say(client, 'y')).value?.text).toBe('y');
     expect(server.hits.Say).toBe(3);
@@ -137,6 +140,11 @@ describe('serviceShedding.latencyThrottle', () => {
     clock.advance(1000); // the three have waited 1 s each: Say holds all the waiting
     const shedCall = await say(client, 'd');
     expect(loadShedReason(shedCall.error)).toBe('latency');
+    expect(cbs.dump().shedding).toEqual({
+      latencyActive: true,
+      latencyInFlight: 3,
+      keys: { [SAY]: { shed: { latency: 1 }, latencyShare: 1 } },
+    });
     expect((await count(client, 'fast', 2)).error).toBeUndefined();
     await Promise.all(slow);
     // Nothing in flight: throttling is off again, whatever Say's history.
@@ -157,6 +165,7 @@ describe('serviceShedding.latencyThrottle', () => {
       expect((await call).value?.text).toBe(`x${i}`);
     }
     expect(cbs.stats().service.shed.latency).toEqual(new Map());
+    expect(cbs.dump().shedding).toMatchObject({ latencyActive: false, latencyInFlight: 0 });
     expect(COUNT).toBe('f/echo.v1.Echo/Count');
   });
 });

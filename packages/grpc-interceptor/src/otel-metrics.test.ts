@@ -82,8 +82,9 @@ describe('CBSuiteOtelMetrics', () => {
     const metrics = await collect();
     for (const spec of Object.values(SUITE_METRICS)) {
       const m = metrics.get(`cbsuite.${spec.otel}`);
-      // No pick is skipped here (no instance level in use), and the SDK exports no metric without points.
-      if (spec.prom === 'instance_skips_total') continue;
+      // No pick is skipped here (no instance level in use), nothing is shed (no serviceShedding),
+      // and the SDK exports no metric without points.
+      if (spec.prom === 'instance_skips_total' || spec.prom === 'service_shed_total') continue;
       expect(m, spec.otel).toBeDefined();
       expect(m?.descriptor.unit).toBe(spec.unit);
       expect(m?.descriptor.description).toBe(spec.help);
