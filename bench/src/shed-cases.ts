@@ -45,7 +45,7 @@ export const shedCases: Record<string, Case> = {
         put(`${p}InFlightMax`, r.slow.slowInFlightMax);
         if (on) {
           put('onP99Ratio', quantile(r.slow.fastMs, 0.99) / quantile(r.healthy.fastMs, 0.99));
-          put('onShedShare', (r.slow.slowCodes.get(grpc.status.RESOURCE_EXHAUSTED) ?? 0) / slowCalls(r));
+          put('onShedPercent', (100 * (r.slow.slowCodes.get(grpc.status.RESOURCE_EXHAUSTED) ?? 0)) / slowCalls(r));
         }
       }
     }

@@ -274,7 +274,7 @@ export const suites: Record<string, Suite> = {
           { id: 'shed/two-deps.offInFlight', label: 'slow calls in flight (mean), no throttle', unit: 'count' },
           { id: 'shed/two-deps.onInFlight', label: 'slow calls in flight (mean), latency throttle', unit: 'count' },
           { id: 'shed/two-deps.onInFlightMax', label: 'slow calls in flight (max), latency throttle', unit: 'count' },
-          { id: 'shed/two-deps.onShedShare', label: "share of the slow dependency's calls shed", unit: 'ratio' },
+          { id: 'shed/two-deps.onShedPercent', label: "slow dependency's calls shed, %", unit: 'count' },
         ],
       },
     ],
