@@ -52,6 +52,19 @@ interface KeyState {
  */
 export class AdaptiveThrottle {
   private readonly states = new Map<string, KeyState>();
+  // The last key looked up: a call is decided and then ended under the same
+  // key, usually with no other key in between (as Panel does).
+  private lastKey: string | undefined = undefined;
+  private last: KeyState | undefined = undefined;
+
+  private find(key: string): KeyState | undefined {
+    if (key === this.lastKey) return this.last;
+    const s = this.states.get(key);
+    this.lastKey = key;
+    this.last = s;
+    return s;
+  }
+
   private readonly o: Required<AdaptiveThrottleOptions>;
 
   /** @throws OptionTypeError/OptionRangeError naming a bad option. */
@@ -95,7 +108,7 @@ export class AdaptiveThrottle {
 
   /** The probability a call to `key` is rejected now. */
   probability(key: string): number {
-    const s = this.states.get(key);
+    const s = this.find(key);
     return s === undefined ? 0 : this.probabilityOf(s, this.o.now());
   }
 
@@ -114,13 +127,16 @@ export class AdaptiveThrottle {
   /** Forgets `key`. */
   remove(key: string): void {
     this.states.delete(key);
+    if (key === this.lastKey) this.lastKey = this.last = undefined;
   }
 
   private state(key: string): KeyState {
-    let s = this.states.get(key);
+    let s = this.find(key);
     if (s === undefined) {
       s = { ring: new BucketRing(this.o.windowMs / this.o.bucketNums, this.o.bucketNums), rejections: 0 };
       this.states.set(key, s);
+      this.lastKey = key;
+      this.last = s;
     }
     return s;
   }

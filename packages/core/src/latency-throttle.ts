@@ -75,6 +75,19 @@ interface KeyState {
  */
 export class LatencyThrottle {
   private readonly states = new Map<string, KeyState>();
+  // The last key looked up: a call is decided and then ended under the same
+  // key, usually with no other key in between (as Panel does).
+  private lastKey: string | undefined = undefined;
+  private last: KeyState | undefined = undefined;
+
+  private find(key: string): KeyState | undefined {
+    if (key === this.lastKey) return this.last;
+    const s = this.states.get(key);
+    this.lastKey = key;
+    this.last = s;
+    return s;
+  }
+
   private readonly all: BucketRing;
   private inFlight = 0;
   private starts = 0;
@@ -126,10 +139,12 @@ export class LatencyThrottle {
    */
   start(key: string): number | undefined {
     const t = this.now() - this.origin;
-    let s = this.states.get(key);
+    let s = this.find(key);
     if (s === undefined) {
       s = { ring: this.ring(), k: 0, starts: 0, rejections: 0 };
       this.states.set(key, s);
+      this.lastKey = key;
+      this.last = s;
     }
     if (this.inFlight >= this.activeAt) this.active = true;
     else if (this.inFlight < this.releaseAt) this.active = false;
@@ -146,7 +161,7 @@ export class LatencyThrottle {
 
   /** A call admitted at `startedAt` ended: its delay enters the history (unless `sent` is false: it never went out). */
   end(key: string, startedAt: number, sent = true): void {
-    const s = this.states.get(key);
+    const s = this.find(key);
     if (s === undefined || s.k === 0) return;
     s.k--;
     s.starts -= startedAt;
@@ -161,7 +176,7 @@ export class LatencyThrottle {
 
   /** `key`'s share of the time the process spends waiting, now (0 for a key never seen). */
   share(key: string): number {
-    const s = this.states.get(key);
+    const s = this.find(key);
     if (s === undefined) return 0;
     const t = this.o.now() - this.origin;
     return this.shareAt(s, t);
@@ -191,11 +206,12 @@ export class LatencyThrottle {
 
   /** Forgets `key` (for a key that will not be called again). */
   remove(key: string): void {
-    const s = this.states.get(key);
+    const s = this.find(key);
     if (s === undefined) return;
     this.inFlight -= s.k;
     this.starts -= s.starts;
     this.states.delete(key);
+    if (key === this.lastKey) this.lastKey = this.last = undefined;
   }
 
   private shareAt(s: KeyState, t: number): number {
