@@ -7,7 +7,14 @@ import type { Case } from './core-cases.js';
 import { median } from './harness.js';
 
 const THROTTLE = {
-  latencyThrottle: { activeInFlight: 12, windowMs: 10_000, bucketNums: 20, latencyBuckets: 1, minDelayMs: 100 },
+  latencyThrottle: {
+    activeInFlight: 8,
+    windowMs: 10_000,
+    bucketNums: 20,
+    latencyBuckets: 1,
+    minDelayMs: 100,
+    maxRejectProbability: 0.98,
+  },
 };
 
 const run = (on: boolean, smoke: boolean) =>

@@ -258,7 +258,7 @@ export const suites: Record<string, Suite> = {
         title: 'latency throttle: two dependencies behind one suite, one turns 20× slow',
         unit: 'ms',
         peers: {},
-        note: "A pool of 20 workers serves 200 requests/s, alternating between two dependencies that answer in 20 ms (the pool is a fifth busy); then one answers in 400 ms, and its calls alone would need twice the pool. A request's latency runs from its arrival, so it includes the wait for a free worker. Throttle: latencyThrottle { activeInFlight: 12, windowMs: 10_000, bucketNums: 20, latencyBuckets: 1, minDelayMs: 100 }. Measured from 2 s after the turn for 2.5 s; off and on alternate in one process, two trials each, medians.",
+        note: "A pool of 20 workers serves 200 requests/s, alternating between two dependencies that answer in 20 ms (the pool is a fifth busy); then one answers in 400 ms, and its calls alone would need twice the pool. A request's latency runs from its arrival, so it includes the wait for a free worker. Throttle: latencyThrottle { activeInFlight: 8, windowMs: 10_000, bucketNums: 20, latencyBuckets: 1, minDelayMs: 100, maxRejectProbability: 0.98 }. Measured from 2 s after the turn for 2.5 s; off and on alternate in one process, two trials each, medians.",
         rows: [
           { id: 'shed/two-deps.healthyP50', label: 'fast dependency p50, both healthy' },
           { id: 'shed/two-deps.healthyP99', label: 'fast dependency p99, both healthy' },
