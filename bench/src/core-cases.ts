@@ -3,7 +3,7 @@
 import { AdaptiveThrottle, ConcurrencyLimit, LatencyThrottle, Panel, rateTripFunc } from '@cbsuite/core';
 import { ConsecutiveBreaker, circuitBreaker, handleAll, SamplingBreaker } from 'cockatiel';
 import CircuitBreaker from 'opossum';
-import { type MeasureOptions, measureAsync, measureRetained, measureSync } from './harness.js';
+import { type MeasureOptions, measureAsync, measureRetained, measureSync, median } from './harness.js';
 
 /** A case returns one number, or several named ones (reported as `case.name`). */
 export type CaseResult = number | Readonly<Record<string, number>>;
@@ -46,25 +46,25 @@ function opossumTripped() {
 }
 
 export const coreCases: Record<string, Case> = {
-  // Load shedding on but idle (the process is not starving, no limit is near): what it adds to a breaker pair.
-  'shed/latency-1': (o) => {
+  // Load shedding on but idle (the process is not starving, no limit is near): what it adds to a
+  // breaker pair, measured against the plain pair in the same process, alternating.
+  'shed/idle': (o, smoke) => {
     const p = new Panel();
     const t = new LatencyThrottle({ activeInFlight: 1_000_000 });
-    return measureSync((n) => {
+    const a = new AdaptiveThrottle();
+    const c = new ConcurrencyLimit({ maxConcurrent: 1000 });
+    const pair = (n: number) => {
+      for (let i = 0; i < n; i++) if (p.isAllowed(ONE_KEY)) p.succeed(ONE_KEY);
+    };
+    const latency = (n: number) => {
       for (let i = 0; i < n; i++) {
         if (!p.isAllowed(ONE_KEY)) continue;
         const at = t.start(ONE_KEY);
         if (at !== undefined) t.end(ONE_KEY, at);
         p.succeed(ONE_KEY);
       }
-    }, o);
-  },
-  'shed/all-1': (o) => {
-    const p = new Panel();
-    const t = new LatencyThrottle({ activeInFlight: 1_000_000 });
-    const a = new AdaptiveThrottle();
-    const c = new ConcurrencyLimit({ maxConcurrent: 1000 });
-    return measureSync((n) => {
+    };
+    const all = (n: number) => {
       for (let i = 0; i < n; i++) {
         if (!p.isAllowed(ONE_KEY)) continue;
         const slot = c.acquire(ONE_KEY);
@@ -75,7 +75,21 @@ export const coreCases: Record<string, Case> = {
         c.release(ONE_KEY, slot, 'success');
         p.succeed(ONE_KEY);
       }
-    }, o);
+    };
+    const ns: Record<'pair' | 'latency' | 'all', number[]> = { pair: [], latency: [], all: [] };
+    for (let r = 0; r < (smoke ? 1 : 5); r++) {
+      ns.pair.push(measureSync(pair, o));
+      ns.latency.push(measureSync(latency, o));
+      ns.all.push(measureSync(all, o));
+    }
+    const added = (xs: number[]) => median(xs.map((v, i) => v - (ns.pair[i] as number)));
+    return {
+      pair: median(ns.pair),
+      latency: median(ns.latency),
+      all: median(ns.all),
+      latencyAdded: added(ns.latency),
+      allAdded: added(ns.all),
+    };
   },
   'pair/baseline-1': (o) => {
     const m = baselineCounters([ONE_KEY]);

@@ -150,17 +150,30 @@ function perCall(interceptor: grpc.Interceptor, o: MeasureOptions): number {
 export const grpcCases: Record<string, Case> = {
   'unary/interceptor': (o: MeasureOptions, smoke) => {
     const cbs = new CBSuite(undefined, { fromService: 'bench' });
+    // Every shedder on, none near acting: what shedding costs a call it lets through.
+    const shedding = new CBSuite(undefined, {
+      fromService: 'bench',
+      serviceShedding: {
+        latencyThrottle: { activeInFlight: 1_000_000 },
+        adaptiveThrottle: {},
+        concurrencyLimit: { maxConcurrent: 1000 },
+      },
+    });
     const noop: grpc.Interceptor = (options, next) => new grpc.InterceptingCall(next(options));
     const noopNs: number[] = [];
     const cbsNs: number[] = [];
+    const shedNs: number[] = [];
     for (let i = 0; i < (smoke ? 1 : 7); i++) {
       noopNs.push(perCall(noop, o));
       cbsNs.push(perCall(cbs.interceptor(), o));
+      shedNs.push(perCall(shedding.interceptor(), o));
     }
     return {
       noop: median(noopNs),
       cbsuite: median(cbsNs),
       added: median(cbsNs.map((v, i) => v - (noopNs[i] as number))),
+      shedding: median(shedNs),
+      sheddingAdded: median(shedNs.map((v, i) => v - (cbsNs[i] as number))),
     };
   },
 

@@ -6,6 +6,7 @@ import { grpcCases } from './grpc-cases.js';
 import { hedgingCases } from './hedging-cases.js';
 import { retryCases } from './retry-cases.js';
 import { scaleCases } from './scale-cases.js';
+import { shedCases } from './shed-cases.js';
 
 export interface Row {
   readonly id: string;
@@ -75,19 +76,17 @@ export const suites: Record<string, Suite> = {
         title: 'Load shedding on but idle, per call (isAllowed + succeed around it)',
         unit: 'ns',
         peers: {},
-        note: 'The process is not starving and no limit is near: this is what shedding costs a call that it lets through.',
+        note: 'The process is not starving and no limit is near: this is what shedding costs a call that it lets through. One process alternates the plain pair and the pair with shedding, five rounds; "added" is the median of the per-round differences.',
         rows: [
+          { id: 'shed/idle.pair', label: 'Panel.isAllowed + succeed, 1 key (the plain pair)' },
+          { id: 'shed/idle.latency', label: 'with the latency throttle (start + end)', baseline: 'shed/idle.pair' },
+          { id: 'shed/idle.latencyAdded', label: 'added per call by the latency throttle', goal: '≤ 20 ns' },
           {
-            id: 'shed/latency-1',
-            label: 'latency throttle (start + end), 1 key',
-            baseline: 'pair/panel-1',
-            goal: '≤ pair + 20 ns',
+            id: 'shed/idle.all',
+            label: 'with concurrency limit + adaptive + latency throttle',
+            baseline: 'shed/idle.pair',
           },
-          {
-            id: 'shed/all-1',
-            label: 'concurrency limit + adaptive + latency throttle, 1 key',
-            baseline: 'pair/panel-1',
-          },
+          { id: 'shed/idle.allAdded', label: 'added per call by all three' },
         ],
       },
       {
@@ -158,7 +157,7 @@ export const suites: Record<string, Suite> = {
   },
   grpc: {
     title: '@cbsuite/grpc-interceptor over loopback',
-    cases: { ...grpcCases, ...retryCases, ...hedgingCases, ...faultCases },
+    cases: { ...grpcCases, ...retryCases, ...hedgingCases, ...faultCases, ...shedCases },
     groups: [
       {
         title: 'unary throughput, client and server in separate processes, 16 calls in flight',
@@ -195,6 +194,12 @@ export const suites: Record<string, Suite> = {
             baseline: 'unary/interceptor.noop',
           },
           { id: 'unary/interceptor.added', label: 'added per call' },
+          {
+            id: 'unary/interceptor.shedding',
+            label: 'cbs.interceptor() with serviceShedding (all three, idle)',
+            baseline: 'unary/interceptor.cbsuite',
+          },
+          { id: 'unary/interceptor.sheddingAdded', label: 'added per call by the shedding, over the breaker' },
         ],
       },
       {
@@ -304,6 +309,29 @@ export const suites: Record<string, Suite> = {
             goal: '≤ 1.10',
           },
           { id: 'hedging/slow-instance.arrivals', label: 'instance attempts per call, hedging on', unit: 'ratio' },
+        ],
+      },
+      {
+        title: 'latency throttle: two dependencies behind one suite, one turns 20× slow',
+        unit: 'ms',
+        peers: {},
+        note: "A pool of 20 workers serves 200 requests/s, alternating between two dependencies that answer in 20 ms (the pool is a fifth busy); then one answers in 400 ms, and its calls alone would need twice the pool. A request's latency runs from its arrival, so it includes the wait for a free worker. Throttle: latencyThrottle { activeInFlight: 8, windowMs: 10_000, bucketNums: 20, latencyBuckets: 1, minDelayMs: 100, maxRejectProbability: 0.98 }. Measured from 2 s after the turn for 2.5 s; off and on alternate in one process, two trials each, medians.",
+        rows: [
+          { id: 'shed/two-deps.healthyP50', label: 'fast dependency p50, both healthy' },
+          { id: 'shed/two-deps.healthyP99', label: 'fast dependency p99, both healthy' },
+          { id: 'shed/two-deps.offP50', label: 'fast dependency p50, one slow, no throttle' },
+          { id: 'shed/two-deps.offP99', label: 'fast dependency p99, one slow, no throttle' },
+          { id: 'shed/two-deps.onP50', label: 'fast dependency p50, one slow, latency throttle' },
+          {
+            id: 'shed/two-deps.onP99',
+            label: 'fast dependency p99, one slow, latency throttle',
+            goal: '≤ 1.5× healthy',
+          },
+          { id: 'shed/two-deps.onP99Ratio', label: 'p99 with throttle / healthy p99', unit: 'ratio', goal: '≤ 1.5×' },
+          { id: 'shed/two-deps.offInFlight', label: 'slow calls in flight (mean), no throttle', unit: 'count' },
+          { id: 'shed/two-deps.onInFlight', label: 'slow calls in flight (mean), latency throttle', unit: 'count' },
+          { id: 'shed/two-deps.onInFlightMax', label: 'slow calls in flight (max), latency throttle', unit: 'count' },
+          { id: 'shed/two-deps.onShedPercent', label: "slow dependency's calls shed, %", unit: 'count' },
         ],
       },
     ],

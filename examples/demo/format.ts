@@ -1,5 +1,5 @@
 import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
-import type { StateName } from '@cbsuite/testkit/node-stats.js';
+import type { ShedReasonName, StateName } from '@cbsuite/testkit/node-stats.js';
 
 /** `14.0s` */
 export function secs(ms: number): string {
@@ -49,4 +49,19 @@ export function stateStyle(state: StateName): Style {
 export function describeBehaviour(b: Behaviour): string {
   const health = b.failRate > 0 ? `${Math.round(b.failRate * 100)}% ${b.code}` : 'healthy';
   return b.delayMs > 0 ? `${health}, ${b.delayMs} ms` : health;
+}
+
+/** Calls shed in all, over every reason. */
+export function shedTotal(shed: Readonly<Partial<Record<ShedReasonName, number>>> | undefined): number {
+  return shed === undefined ? 0 : (shed.latency ?? 0) + (shed.adaptive ?? 0) + (shed.concurrency ?? 0);
+}
+
+/** `0`, `12 latency` or `14: latency 12, concurrency 2`: calls shed and why. */
+export function shedText(shed: Readonly<Partial<Record<ShedReasonName, number>>> | undefined): string {
+  const parts = (['latency', 'adaptive', 'concurrency'] as const)
+    .filter((r) => (shed?.[r] ?? 0) > 0)
+    .map((r) => [r, shed?.[r] ?? 0] as const);
+  if (parts.length === 0) return '0';
+  if (parts.length === 1) return `${int(parts[0]?.[1] ?? 0)} ${parts[0]?.[0]}`;
+  return `${int(shedTotal(shed))}: ${parts.map(([r, n]) => `${r} ${int(n)}`).join(', ')}`;
 }

@@ -33,6 +33,26 @@ describe('renderLive', () => {
     expect(text).toMatch(new RegExp(`${B} +DOWN +OPEN +1,945 +0 +0\\.0% of 200 +122`));
   });
 
+  it('once the node sheds calls: a SHED column with the count and the reason, and the total on the counters line', () => {
+    const shedding = world({
+      atMs: 5_000,
+      counters: { calls: 300, ok: 260, rejectedService: 40 },
+      shed: { latency: 30, concurrency: 8 },
+    });
+    const lines = renderLive(shedding, 60, { width: 200, colour: false });
+    expect(lines[2]).toBe(
+      '60 calls/s · 3 in flight · ok 260 · failed 0 · rejected 40 service / 0 instance · shed 38 · retried 0 · skips 0',
+    );
+    expect(lines.join('\n')).toMatch(/ +SHED +RETRIED/);
+    expect(lines.join('\n')).toMatch(
+      new RegExp(`${KEY} +CLOSED +300 +0 +40 +38: latency 30, concurrency 8 +0 +5\\.0% of 400`),
+    );
+    const one = renderLive(world({ atMs: 5_000, shed: { adaptive: 3 } }), 0, { width: 200, colour: false });
+    expect(one.join('\n')).toMatch(/ 3 adaptive /);
+    // Without shedding, no column: the view is as it always was.
+    expect(renderLive(w, 201, { width: 200, colour: false }).join('\n')).not.toContain('SHED');
+  });
+
   it('draws a full progress bar at the end and an empty one at the start', () => {
     const bar = (atMs: number) => renderLive({ ...w, atMs }, 0, { width: 200, colour: false })[1]?.slice(0, 30);
     expect(bar(0)).toBe('░'.repeat(30));

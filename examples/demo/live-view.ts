@@ -1,5 +1,5 @@
 import type { StateName } from '@cbsuite/testkit/node-stats.js';
-import { int, logLine, paint, pct, type Style, secs, stateStyle } from './format.js';
+import { int, logLine, paint, pct, type Style, secs, shedText, shedTotal, stateStyle } from './format.js';
 import { RateMeter, sum } from './rates.js';
 import type { WorldSnapshot } from './snapshot.js';
 import { type Cell, type Column, table } from './table.js';
@@ -18,7 +18,8 @@ const windowText = (w: { errorRate: number; samples: number }) => `${pct(w.error
 /**
  * The block the live view redraws: the run's progress, the client's call
  * rate and outcomes, then a row per service key (for each client node) with
- * its breaker's state, calls, failures, error rate, rejections and retries,
+ * its breaker's state, calls, failures, error rate, rejections, retries and
+ * (once the node sheds load, `serviceShedding`) its shed calls and why,
  * and a row per instance with its breaker's state, answers, failures and
  * skips: with one node, its window too; with several, each node's state and
  * the counts of all. An instance's failures are those in its breaker's
@@ -41,6 +42,9 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
   const bar = `${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}`;
   const nodes = `${world.nodes.length} client node${many ? 's' : ''}`;
 
+  // The SHED column and count appear once a node has shed a call (serviceShedding): not otherwise.
+  const sheds = world.nodes.some((n) => n.services.some((s) => s.shed !== undefined));
+  const shed = world.nodes.reduce((a, n) => a + n.services.reduce((b, s) => b + shedTotal(s.shed), 0), 0);
   const services = table(
     [
       ...node,
@@ -49,6 +53,7 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
       { title: 'CALLS', max: 9, align: 'right', drop: 2 },
       { title: 'FAILED', max: 8, align: 'right', drop: 3 },
       { title: 'REJECTED', max: 8, align: 'right', drop: 4 },
+      ...(sheds ? [{ title: 'SHED', max: 36, align: 'right', drop: 5 } as const] : []),
       { title: 'RETRIED', max: 7, align: 'right', drop: 1 },
       { title: 'WINDOW ERR%', max: 16, align: 'right' },
       { title: 'TRIPS AT', max: 8, align: 'right' },
@@ -61,6 +66,7 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
         int(s.calls),
         int(s.failed),
         int(s.rejected),
+        ...(sheds ? [shedText(s.shed)] : []),
         int(s.retried),
         windowText(s.window),
         pct(s.threshold, 0),
@@ -77,6 +83,7 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
       `ok ${int(c.ok)}`,
       `failed ${int(c.failed)}`,
       `rejected ${int(c.rejectedService)} service / ${int(c.rejectedInstance)} instance`,
+      ...(sheds ? [`shed ${int(shed)}`] : []),
       `retried ${int(c.retries)}`,
       `skips ${int(c.skips)}`,
     ],

@@ -180,6 +180,27 @@ describe('the report text', () => {
       (m) => `${m[1]} ${m[2]}`,
     );
 
+  it('lists the calls shed per key and reason when a node shed some, and has no such section otherwise', () => {
+    const run = quickRun();
+    expect(renderReport(run)).not.toContain('Calls shed');
+    const last = run.seconds[run.seconds.length - 1];
+    if (last === undefined) throw new Error('the fixture has no seconds');
+    const [key, sample] = Object.entries(last.services)[0] ?? [];
+    if (key === undefined || sample === undefined) throw new Error('the fixture has no service key');
+    const shedding: Timeline = {
+      ...run,
+      seconds: [
+        ...run.seconds.slice(0, -1),
+        { ...last, services: { ...last.services, [key]: { ...sample, shed: { latency: 12, adaptive: 3 } } } },
+      ],
+    };
+    const html = renderReport(shedding);
+    expect(html).toContain('<h2>Calls shed</h2>');
+    expect(html).toContain(
+      `<tr><td>${key}</td><td class="n">15</td><td class="n">12</td><td class="n">3</td><td class="n">0</td></tr>`,
+    );
+  });
+
   it('counts every entry into OPEN, in good grammar', () => {
     const run = quickRun();
     expect(cards(run)).toContain('2 times the service breaker opened');

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { esc, legendHtml, MIN_ANSWERED, renderChart, renderFleetChart } from './chart.js';
 import type { FleetFacts } from './fleet-facts.js';
-import { int, list, ms, pct, secs } from './format.js';
+import { int, list, ms, pct, secs, shedTotal } from './format.js';
 import { ended, rejected } from './rates.js';
 import { phaseCounts, SAVED_EXPLAINED, summarize } from './summary.js';
 import type { Timeline } from './timeline.js';
@@ -142,6 +142,32 @@ function fleetHtml(t: Timeline, f: FleetFacts): { cards: string; section: string
 }
 
 /**
+ * The calls `serviceShedding` shed, per node and service key, by reason (the
+ * last second's cumulative counts); empty when no node shed a call.
+ */
+function shedHtml(t: Timeline): string {
+  const last = new Map<string, Timeline['seconds'][number]>();
+  for (const s of t.seconds) last.set(s.node, s);
+  const many = t.nodes.length > 1;
+  const rows: string[] = [];
+  for (const [node, s] of last) {
+    for (const [key, v] of Object.entries(s.services)) {
+      if (v.shed === undefined || shedTotal(v.shed) === 0) continue;
+      rows.push(
+        `<tr>${many ? `<td>${esc(node)}</td>` : ''}<td>${esc(key)}</td><td class="n">${int(shedTotal(v.shed))}</td>` +
+          `<td class="n">${int(v.shed.latency ?? 0)}</td><td class="n">${int(v.shed.adaptive ?? 0)}</td>` +
+          `<td class="n">${int(v.shed.concurrency ?? 0)}</td></tr>`,
+      );
+    }
+  }
+  if (rows.length === 0) return '';
+  return `<h2>Calls shed</h2>
+<p class="meta">Calls the service level's load shedding (serviceShedding) failed fast, not sent, by reason: the latency throttle (a slow key holding too many of the calls in flight), adaptive throttling (the backend refusing for overload), the concurrency limit. The rejections above include them.</p>
+<table><thead><tr>${many ? '<th>node</th>' : ''}<th>key</th><th>shed</th><th>latency</th><th>adaptive</th><th>concurrency</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+`;
+}
+
+/**
  * The report of a run: one self-contained HTML page (inline CSS, SVG and
  * script; nothing fetched) with the summary, a timeline chart per client
  * node, the narrated steps, the phases and every change of breaker state.
@@ -220,7 +246,7 @@ ${charts}
 <ol class="steps">${steps}</ol>
 <h2>What the breakers saved</h2>
 <table><thead><tr><th>kind</th><th>calls</th><th>meaning</th></tr></thead><tbody>${savedRows}</tbody></table>
-<h2>Phases</h2>
+${shedHtml(t)}<h2>Phases</h2>
 <table><thead><tr><th>phase</th><th>from</th><th>to</th><th>calls</th><th>ok</th><th>failed</th><th>rejected</th><th>retried</th><th>skips</th></tr></thead><tbody>${phases}</tbody></table>
 <h2>Breaker state changes</h2>
 <table><thead><tr><th>time</th>${t.nodes.length > 1 ? '<th>node</th>' : ''}<th>level</th><th>key</th><th>change</th><th>cause</th><th>window</th><th>cooling</th></tr></thead><tbody>${states}</tbody></table>

@@ -5,6 +5,7 @@ import {
   type InstanceView,
   type NodeSnapshot,
   type ServiceView,
+  type ShedReasonName,
   type StateName,
   ZERO,
 } from '@cbsuite/testkit/node-stats.js';
@@ -22,6 +23,8 @@ export interface WorldInput {
   readonly down?: readonly string[];
   readonly node?: string;
   readonly threshold?: number;
+  /** The key's shed calls, for a node with serviceShedding. */
+  readonly shed?: Partial<Record<ShedReasonName, number>>;
 }
 
 export function node(w: WorldInput): NodeSnapshot {
@@ -36,6 +39,7 @@ export function node(w: WorldInput): NodeSnapshot {
     failed: counters.failed,
     rejected: counters.rejectedService,
     retried: counters.retries,
+    ...(w.shed && { shed: w.shed }),
   };
   const instances: InstanceView[] = [A, B].map((address) => ({
     address,

@@ -1,4 +1,4 @@
-import { type Counters, type Level, type StateName, ZERO } from '@cbsuite/testkit/node-stats.js';
+import { type Counters, type Level, type ShedReasonName, type StateName, ZERO } from '@cbsuite/testkit/node-stats.js';
 import { delta } from './rates.js';
 import { countersByNode, type WorldSnapshot } from './snapshot.js';
 
@@ -64,6 +64,8 @@ export interface KeySample {
 export interface ServiceSample extends KeySample {
   readonly threshold: number;
   readonly minSample: number;
+  /** Calls shed under the key since the run began, by reason: only when the node sheds (`serviceShedding`). */
+  readonly shed?: Readonly<Partial<Record<ShedReasonName, number>>>;
 }
 
 /** One node over (about) one second. */
@@ -166,7 +168,14 @@ export class TimelineRecorder {
       for (const s of n.services) {
         this.services.add(s.key);
         const { errorRate, samples } = s.window;
-        services[s.key] = { state: s.state, errorRate, samples, threshold: s.threshold, minSample: s.minSample };
+        services[s.key] = {
+          state: s.state,
+          errorRate,
+          samples,
+          threshold: s.threshold,
+          minSample: s.minSample,
+          ...(s.shed && { shed: s.shed }),
+        };
       }
       const up = new Map(world.processes.map((p) => [p.address, p.up]));
       const instances: Record<string, KeySample & { up: boolean }> = {};

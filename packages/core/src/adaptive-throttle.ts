@@ -51,7 +51,20 @@ interface KeyState {
  * accepts. No timers.
  */
 export class AdaptiveThrottle {
-  private readonly keys = new Map<string, KeyState>();
+  private readonly states = new Map<string, KeyState>();
+  // The last key looked up: a call is decided and then ended under the same
+  // key, usually with no other key in between (as Panel does).
+  private lastKey: string | undefined = undefined;
+  private last: KeyState | undefined = undefined;
+
+  private find(key: string): KeyState | undefined {
+    if (key === this.lastKey) return this.last;
+    const s = this.states.get(key);
+    this.lastKey = key;
+    this.last = s;
+    return s;
+  }
+
   private readonly o: Required<AdaptiveThrottleOptions>;
 
   /** @throws OptionTypeError/OptionRangeError naming a bad option. */
@@ -95,27 +108,35 @@ export class AdaptiveThrottle {
 
   /** The probability a call to `key` is rejected now. */
   probability(key: string): number {
-    const s = this.keys.get(key);
+    const s = this.find(key);
     return s === undefined ? 0 : this.probabilityOf(s, this.o.now());
+  }
+
+  /** The keys it holds state for. */
+  keys(): IterableIterator<string> {
+    return this.states.keys();
   }
 
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [k, s] of this.keys) if (s.rejections > 0) out.set(k, s.rejections);
+    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
     return out;
   }
 
   /** Forgets `key`. */
   remove(key: string): void {
-    this.keys.delete(key);
+    this.states.delete(key);
+    if (key === this.lastKey) this.lastKey = this.last = undefined;
   }
 
   private state(key: string): KeyState {
-    let s = this.keys.get(key);
+    let s = this.find(key);
     if (s === undefined) {
       s = { ring: new BucketRing(this.o.windowMs / this.o.bucketNums, this.o.bucketNums), rejections: 0 };
-      this.keys.set(key, s);
+      this.states.set(key, s);
+      this.lastKey = key;
+      this.last = s;
     }
     return s;
   }

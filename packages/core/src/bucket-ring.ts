@@ -10,6 +10,9 @@ export class BucketRing {
   private readonly b: Float64Array;
   /** The epoch (`floor(t / bucketMs)`) of the newest bucket written. */
   private epoch = Number.NEGATIVE_INFINITY;
+  /** Its index in the arrays, and the time its bucket ends: until then, adding is two writes. */
+  private cur = 0;
+  private next = Number.NEGATIVE_INFINITY;
   /** Sums over the buckets in the window. */
   totalA = 0;
   totalB = 0;
@@ -24,6 +27,7 @@ export class BucketRing {
 
   /** Moves the window to time `t` (ms), clearing the buckets that left it. */
   rotate(t: number): void {
+    if (t < this.next) return;
     const e = Math.floor(t / this.bucketMs);
     if (e <= this.epoch) return;
     const n = this.bucketNums;
@@ -49,12 +53,14 @@ export class BucketRing {
       this.totalB = sb;
     }
     this.epoch = e;
+    this.cur = e % n;
+    this.next = (e + 1) * this.bucketMs;
   }
 
-  /** Adds to the bucket of time `t` (after `rotate(t)`). */
+  /** Adds to the bucket of time `t` (after `rotate(t)`); a time before the newest bucket's counts in it. */
   add(t: number, da: number, db: number): void {
-    this.rotate(t);
-    const j = Math.floor(t / this.bucketMs) % this.bucketNums;
+    if (t >= this.next) this.rotate(t);
+    const j = this.cur;
     this.a[j] = (this.a[j] as number) + da;
     this.b[j] = (this.b[j] as number) + db;
     this.totalA += da;

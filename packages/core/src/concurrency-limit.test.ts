@@ -18,6 +18,20 @@ describe('ConcurrencyLimit', () => {
     expect(c.limit('a')).toBe(2);
   });
 
+  it('lists its keys, and forgets a removed key though it was the last one looked up', () => {
+    const c = new ConcurrencyLimit({ maxConcurrent: 1 });
+    c.acquire('a');
+    c.acquire('b');
+    expect(c.acquire('b')).toBeUndefined();
+    expect([...c.keys()]).toEqual(['a', 'b']);
+    c.remove('b');
+    expect([...c.keys()]).toEqual(['a']);
+    expect(c.inFlight('b')).toBe(0);
+    expect(c.acquire('b')).not.toBeUndefined();
+    expect(c.rejections()).toEqual(new Map());
+    expect(c.acquire('a')).toBeUndefined();
+  });
+
   it('adaptive: shrinks the limit when latency inflates, grows it back when it settles, within [minLimit, maxLimit]', () => {
     const clock = new ManualClock(0);
     const c = new ConcurrencyLimit({ adaptive: { initialLimit: 20, minLimit: 5, maxLimit: 40 }, now: clock.now });

@@ -75,7 +75,20 @@ interface KeyState {
  * alone (the caller, not the backend, was the bottleneck).
  */
 export class ConcurrencyLimit {
-  private readonly keys = new Map<string, KeyState>();
+  private readonly states = new Map<string, KeyState>();
+  // The last key looked up: a call is decided and then ended under the same
+  // key, usually with no other key in between (as Panel does).
+  private lastKey: string | undefined = undefined;
+  private last: KeyState | undefined = undefined;
+
+  private find(key: string): KeyState | undefined {
+    if (key === this.lastKey) return this.last;
+    const s = this.states.get(key);
+    this.lastKey = key;
+    this.last = s;
+    return s;
+  }
+
   private readonly max: number;
   private readonly adaptive: Required<AdaptiveLimitOptions> | undefined;
   private readonly now: Clock;
@@ -97,11 +110,13 @@ export class ConcurrencyLimit {
 
   /** Takes a slot for a call to `key`: its start time, to hand to `release()`, or undefined when the key is full. */
   acquire(key: string): number | undefined {
-    let s = this.keys.get(key);
+    let s = this.find(key);
     if (s === undefined) {
       const limit = this.adaptive === undefined ? this.max : this.adaptive.initialLimit;
       s = { inFlight: 0, limit, longRtt: 0, samples: 0, rejections: 0 };
-      this.keys.set(key, s);
+      this.states.set(key, s);
+      this.lastKey = key;
+      this.last = s;
     }
     if (s.inFlight >= Math.floor(s.limit)) {
       s.rejections++;
@@ -113,7 +128,7 @@ export class ConcurrencyLimit {
 
   /** Gives back the slot of a call acquired at `startedAt`, with how it ended. */
   release(key: string, startedAt: number, outcome: LimitOutcome): void {
-    const s = this.keys.get(key);
+    const s = this.find(key);
     if (s === undefined || s.inFlight === 0) return;
     const inFlight = s.inFlight;
     s.inFlight--;
@@ -138,26 +153,32 @@ export class ConcurrencyLimit {
 
   /** The limit of `key` now (its initial limit for a key never seen). */
   limit(key: string): number {
-    const s = this.keys.get(key);
+    const s = this.find(key);
     if (s !== undefined) return Math.floor(s.limit);
     return this.adaptive === undefined ? this.max : this.adaptive.initialLimit;
   }
 
   /** Calls of `key` in flight. */
   inFlight(key: string): number {
-    return this.keys.get(key)?.inFlight ?? 0;
+    return this.find(key)?.inFlight ?? 0;
+  }
+
+  /** The keys it holds state for. */
+  keys(): IterableIterator<string> {
+    return this.states.keys();
   }
 
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [k, s] of this.keys) if (s.rejections > 0) out.set(k, s.rejections);
+    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
     return out;
   }
 
   /** Forgets `key`. */
   remove(key: string): void {
-    this.keys.delete(key);
+    this.states.delete(key);
+    if (key === this.lastKey) this.lastKey = this.last = undefined;
   }
 }
 

@@ -28,6 +28,22 @@ function serial(t: LatencyThrottle, clock: ManualClock, key: string, n: number, 
 }
 
 describe('LatencyThrottle', () => {
+  it('lists its keys, and forgets a removed key (its calls in flight with it) though it was the last one looked up', () => {
+    const { t, clock } = setup();
+    t.start('a');
+    const b = t.start('b') as number;
+    expect([...t.keys()]).toEqual(['a', 'b']);
+    expect(t.callsInFlight).toBe(2);
+    t.remove('b');
+    expect([...t.keys()]).toEqual(['a']);
+    expect(t.callsInFlight).toBe(1);
+    t.end('b', b); // a late end of a forgotten key changes nothing
+    expect(t.callsInFlight).toBe(1);
+    clock.advance(100);
+    expect(t.share('b')).toBe(0);
+    expect(t.share('a')).toBe(1);
+  });
+
   it("gives each key its share of the waiting: completed delays plus its calls' time in flight so far", () => {
     const { t, clock } = setup({ activeInFlight: 1000 });
     serial(t, clock, 'fast', 30, 10); // 300 ms

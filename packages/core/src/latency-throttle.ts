@@ -74,13 +74,30 @@ interface KeyState {
  * `min(H, maxRejectProbability)`. Nothing is rejected otherwise. No timers.
  */
 export class LatencyThrottle {
-  private readonly keys = new Map<string, KeyState>();
+  private readonly states = new Map<string, KeyState>();
+  // The last key looked up: a call is decided and then ended under the same
+  // key, usually with no other key in between (as Panel does).
+  private lastKey: string | undefined = undefined;
+  private last: KeyState | undefined = undefined;
+
+  private find(key: string): KeyState | undefined {
+    if (key === this.lastKey) return this.last;
+    const s = this.states.get(key);
+    this.lastKey = key;
+    this.last = s;
+    return s;
+  }
+
   private readonly all: BucketRing;
   private inFlight = 0;
   private starts = 0;
   private active = false;
   private readonly origin: number;
   private readonly o: Required<LatencyThrottleOptions>;
+  // Read on every call: held as fields of their own rather than through `o`.
+  private readonly now: Clock;
+  private readonly activeAt: number;
+  private readonly releaseAt: number;
 
   /** @throws OptionTypeError/OptionRangeError naming a bad option. */
   constructor(options: LatencyThrottleOptions, path = 'latencyThrottle') {
@@ -108,6 +125,9 @@ export class LatencyThrottle {
       now: fn('now', loopClock),
       random: fn('random', Math.random),
     };
+    this.now = this.o.now;
+    this.activeAt = this.o.activeInFlight;
+    this.releaseAt = this.o.releaseInFlight;
     this.all = this.ring();
     // Times relative to the throttle's creation keep `k × t` exact in a double.
     this.origin = this.o.now();
@@ -118,14 +138,16 @@ export class LatencyThrottle {
    * it completes, or `undefined` when the call is to be rejected now.
    */
   start(key: string): number | undefined {
-    const t = this.o.now() - this.origin;
-    let s = this.keys.get(key);
+    const t = this.now() - this.origin;
+    let s = this.find(key);
     if (s === undefined) {
       s = { ring: this.ring(), k: 0, starts: 0, rejections: 0 };
-      this.keys.set(key, s);
+      this.states.set(key, s);
+      this.lastKey = key;
+      this.last = s;
     }
-    if (this.inFlight >= this.o.activeInFlight) this.active = true;
-    else if (this.inFlight < this.o.releaseInFlight) this.active = false;
+    if (this.inFlight >= this.activeAt) this.active = true;
+    else if (this.inFlight < this.releaseAt) this.active = false;
     if (this.active && this.rejects(s, t)) {
       s.rejections++;
       return undefined;
@@ -139,14 +161,14 @@ export class LatencyThrottle {
 
   /** A call admitted at `startedAt` ended: its delay enters the history (unless `sent` is false: it never went out). */
   end(key: string, startedAt: number, sent = true): void {
-    const s = this.keys.get(key);
+    const s = this.find(key);
     if (s === undefined || s.k === 0) return;
     s.k--;
     s.starts -= startedAt;
     this.inFlight--;
     this.starts -= startedAt;
     if (!sent) return;
-    const t = this.o.now() - this.origin;
+    const t = this.now() - this.origin;
     const delay = Math.max(0, t - startedAt);
     s.ring.add(t, 1, delay);
     this.all.add(t, 1, delay);
@@ -154,7 +176,7 @@ export class LatencyThrottle {
 
   /** `key`'s share of the time the process spends waiting, now (0 for a key never seen). */
   share(key: string): number {
-    const s = this.keys.get(key);
+    const s = this.find(key);
     if (s === undefined) return 0;
     const t = this.o.now() - this.origin;
     return this.shareAt(s, t);
@@ -170,20 +192,26 @@ export class LatencyThrottle {
     return this.inFlight;
   }
 
+  /** The keys it holds state for. */
+  keys(): IterableIterator<string> {
+    return this.states.keys();
+  }
+
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [k, s] of this.keys) if (s.rejections > 0) out.set(k, s.rejections);
+    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
     return out;
   }
 
   /** Forgets `key` (for a key that will not be called again). */
   remove(key: string): void {
-    const s = this.keys.get(key);
+    const s = this.find(key);
     if (s === undefined) return;
     this.inFlight -= s.k;
     this.starts -= s.starts;
-    this.keys.delete(key);
+    this.states.delete(key);
+    if (key === this.lastKey) this.lastKey = this.last = undefined;
   }
 
   private shareAt(s: KeyState, t: number): number {

@@ -356,9 +356,9 @@ export class CBSuite {
     };
   }
 
-  /** Kitex's `Dump()`: non-CLOSED breakers per level, and the configs. */
+  /** Kitex's `Dump()`: non-CLOSED breakers per level, and the configs; with `serviceShedding`, the shedding per key. */
   dump(): CBDump {
-    return dumpLevels(this.service.level, this.instance.level);
+    return dumpLevels(this.service.level, this.instance.level, this.service.shedder);
   }
 
   /**

@@ -1,11 +1,15 @@
 import { type Panel, State, stateName } from '@cbsuite/core';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CBConfig } from './cb-config.js';
+import type { LoadShedder, ShedDump } from './load-shedder.js';
 
 /** Kitex's `Dump()` of one panel: non-CLOSED breakers, or a message when all are closed. */
 export type CBDebugInfo = Record<string, Record<string, string | number>> | { msg: string };
 
-/** Kitex's `Dump()` shape, plus the default service config and the per-address overrides. */
+/**
+ * Kitex's `Dump()` shape, plus the default service config and the per-address
+ * overrides, and `shedding` when the suite sets `serviceShedding`.
+ */
 export interface CBDump {
   readonly service: CBDebugInfo;
   readonly instance: CBDebugInfo;
@@ -15,10 +19,12 @@ export interface CBDump {
     readonly service_default: CBConfig;
     readonly instance_overrides: Record<string, CBConfig>;
   };
+  /** The service level's load shedding, per key: only with `serviceShedding`. */
+  readonly shedding?: ShedDump;
 }
 
 /** Kitex's `Dump()` of a suite's two levels: non-CLOSED breakers per level, and the configs. */
-export function dumpLevels(service: BreakerLevel, instance: BreakerLevel): CBDump {
+export function dumpLevels(service: BreakerLevel, instance: BreakerLevel, shedder?: LoadShedder): CBDump {
   const serviceConfigs: Record<string, CBConfig> = {};
   for (const [k, c] of service.configs.own()) serviceConfigs[k] = c;
   for (const k of service.panel.dumpBreakers().keys()) serviceConfigs[k] ??= service.configs.get(k);
@@ -33,6 +39,7 @@ export function dumpLevels(service: BreakerLevel, instance: BreakerLevel): CBDum
       service_default: service.configs.default,
       instance_overrides: overrides,
     },
+    ...(shedder && { shedding: shedder.dump() }),
   };
 }
 

@@ -43,6 +43,28 @@ export interface ShedEvent {
   readonly time: number;
 }
 
+/** One key's shedding now, in `dump()`; each field only when its part is on. */
+export interface ShedKeyDump {
+  /** Calls shed since the key was first seen, per reason (reasons with none left out). */
+  readonly shed: Partial<Record<ShedReason, number>>;
+  /** The latency throttle's `H`: the key's share of the time the process spends waiting, 0 to 1. */
+  readonly latencyShare?: number;
+  /** The adaptive throttle's rejection probability now, 0 to 1. */
+  readonly rejectProbability?: number;
+  /** The concurrency limit now, and the key's calls in flight under it. */
+  readonly concurrencyLimit?: number;
+  readonly inFlight?: number;
+}
+
+/** The shedding of a suite in `dump()`. */
+export interface ShedDump {
+  /** Whether the latency throttle is throttling now (calls in flight reached `activeInFlight`). */
+  readonly latencyActive?: boolean;
+  /** Calls in flight the latency throttle counts, over every key. */
+  readonly latencyInFlight?: number;
+  readonly keys: Record<string, ShedKeyDump>;
+}
+
 /** What an admitted call holds until it ends. */
 export class ShedTicket {
   constructor(
@@ -144,6 +166,29 @@ export class LoadShedder {
       adaptive: this.adaptive?.rejections() ?? none,
       concurrency: this.limit?.rejections() ?? none,
     };
+  }
+
+  /** Every key the shedders hold state for, with what they would do now. */
+  dump(): ShedDump {
+    const stats = this.stats();
+    const names = new Set<string>();
+    for (const part of [this.latency, this.adaptive, this.limit]) for (const k of part?.keys() ?? []) names.add(k);
+    const keys: Record<string, ShedKeyDump> = {};
+    for (const key of [...names].sort()) {
+      const shed: Partial<Record<ShedReason, number>> = {};
+      for (const reason of ['latency', 'adaptive', 'concurrency'] as const) {
+        const n = stats[reason].get(key);
+        if (n !== undefined) shed[reason] = n;
+      }
+      keys[key] = {
+        shed,
+        ...(this.latency && { latencyShare: this.latency.share(key) }),
+        ...(this.adaptive && { rejectProbability: this.adaptive.probability(key) }),
+        ...(this.limit && { concurrencyLimit: this.limit.limit(key), inFlight: this.limit.inFlight(key) }),
+      };
+    }
+    if (this.latency === undefined) return { keys };
+    return { latencyActive: this.latency.isActive, latencyInFlight: this.latency.callsInFlight, keys };
   }
 
   private shed(key: string, reason: ShedReason): ShedReason {

@@ -29,6 +29,17 @@ async function setup(options: CBSuiteOptions, behavior?: Parameters<typeof start
 }
 
 const SAY = 'f/echo.v1.Echo/Say';
+
+/** A small deterministic PRNG (mulberry32), so runs repeat exactly. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const COUNT = 'f/echo.v1.Echo/Count';
 
 describe('serviceShedding.concurrencyLimit', () => {
@@ -46,6 +57,9 @@ describe('serviceShedding.concurrencyLimit', () => {
     expect(isCircuitBreakError(third.error)).toBe(false);
     expect(cbs.stats().service.shed.concurrency).toEqual(new Map([[SAY, 1]]));
     expect(shed.map((e) => [e.key, e.reason])).toEqual([[SAY, 'concurrency']]);
+    expect(cbs.dump().shedding).toEqual({
+      keys: { [SAY]: { shed: { concurrency: 1 }, concurrencyLimit: 2, inFlight: 2 } },
+    });
     await Promise.all(held);
     expect((await say(client, 'y')).value?.text).toBe('y');
     expect(server.hits.Say).toBe(3);
@@ -68,6 +82,48 @@ describe('serviceShedding.adaptiveThrottle', () => {
     expect(server.hits.Say).toBe(5);
     expect(cbs.stats().service.shed.adaptive).toEqual(new Map([[SAY, 1]]));
   });
+  it('against a downstream that can take a tenth of the offered calls, sends about k × its accept rate', async () => {
+    // Sent all, 90 % of the calls fail. The downstream's capacity grows by one call per ten
+    // offered, up to a burst of 5 (a stand-in for a rate, exact whatever the machine's speed);
+    // a call beyond it is refused with RESOURCE_EXHAUSTED. Sequential calls, a 1 ms step of the suite clock
+    // per offered call, a seeded random: the run repeats exactly.
+    const clock = new ManualClock();
+    let capacity = 0;
+    const { server, client } = await setup(
+      {
+        defaultServiceCBConfig: { enable: false },
+        serviceBreaker: { now: clock.now },
+        serviceShedding: { adaptiveThrottle: { windowMs: 1000, bucketNums: 10, random: mulberry32(12) } },
+      },
+      () => {
+        if (capacity < 1) return { code: grpc.status.RESOURCE_EXHAUSTED };
+        capacity--;
+        return undefined;
+      },
+    );
+    let offered = 0;
+    let shedCalls = 0;
+    let accepted = 0;
+    let sentBefore = 0;
+    for (let i = 0; i < 4000; i++) {
+      if (i === 2000) sentBefore = server.hits.Say;
+      clock.advance(1);
+      if (i % 10 === 0) capacity = Math.min(capacity + 1, 5);
+      const r = await say(client, 'x');
+      if (i < 2000) continue;
+      offered++;
+      if (isLoadShedError(r.error)) shedCalls++;
+      else if (r.error === undefined) accepted++;
+    }
+    const sent = server.hits.Say - sentBefore;
+    expect(sent).toBe(offered - shedCalls);
+    // k = 2 and an accept rate of 0.1 (of the offered calls): about a fifth is sent, half of it accepted.
+    const acceptRate = accepted / offered;
+    const r = { acceptRate, sentShare: sent / offered, sentPerKAcceptRate: sent / offered / (2 * acceptRate) };
+    expect(r.acceptRate, JSON.stringify(r)).toBeCloseTo(0.1, 2);
+    expect(r.sentPerKAcceptRate, JSON.stringify(r)).toBeGreaterThan(0.85);
+    expect(r.sentPerKAcceptRate, JSON.stringify(r)).toBeLessThan(1.15);
+  });
 });
 
 describe('serviceShedding.latencyThrottle', () => {
@@ -84,6 +140,11 @@ describe('serviceShedding.latencyThrottle', () => {
     clock.advance(1000); // the three have waited 1 s each: Say holds all the waiting
     const shedCall = await say(client, 'd');
     expect(loadShedReason(shedCall.error)).toBe('latency');
+    expect(cbs.dump().shedding).toEqual({
+      latencyActive: true,
+      latencyInFlight: 3,
+      keys: { [SAY]: { shed: { latency: 1 }, latencyShare: 1 } },
+    });
     expect((await count(client, 'fast', 2)).error).toBeUndefined();
     await Promise.all(slow);
     // Nothing in flight: throttling is off again, whatever Say's history.
@@ -104,6 +165,7 @@ describe('serviceShedding.latencyThrottle', () => {
       expect((await call).value?.text).toBe(`x${i}`);
     }
     expect(cbs.stats().service.shed.latency).toEqual(new Map());
+    expect(cbs.dump().shedding).toMatchObject({ latencyActive: false, latencyInFlight: 0 });
     expect(COUNT).toBe('f/echo.v1.Echo/Count');
   });
 });

@@ -104,6 +104,14 @@ export const SUITE_METRICS = {
     help: 'Calls a service breaker rejected (not sent).',
     labels: ['suite', 'key'],
   },
+  serviceShed: {
+    prom: 'service_shed_total',
+    otel: 'service.shed',
+    kind: 'counter',
+    unit: '{call}',
+    help: 'Calls serviceShedding failed fast (not sent), by reason: latency, adaptive or concurrency.',
+    labels: ['suite', 'key', 'reason'],
+  },
   instanceSkips: {
     prom: 'instance_skips_total',
     otel: 'instance.skips',

@@ -82,9 +82,9 @@ describe('CBSuiteOtelMetrics', () => {
     const metrics = await collect();
     for (const spec of Object.values(SUITE_METRICS)) {
       const m = metrics.get(`cbsuite.${spec.otel}`);
-      // No pick is skipped and no instance health-checked here (no instance level in use), and the SDK
-      // exports no metric without points.
-      if (spec.prom === 'instance_skips_total' || spec.prom === 'instance_health_probes_total') continue;
+      // No pick is skipped and no instance health-checked here (no instance level in use), nothing is shed
+      // (no serviceShedding), and the SDK exports no metric without points.
+      if (['instance_skips_total', 'instance_health_probes_total', 'service_shed_total'].includes(spec.prom)) continue;
       expect(m, spec.otel).toBeDefined();
       expect(m?.descriptor.unit).toBe(spec.unit);
       expect(m?.descriptor.description).toBe(spec.help);

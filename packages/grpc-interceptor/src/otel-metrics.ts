@@ -142,6 +142,7 @@ export class CBSuiteOtelMetrics {
       windowSlowCallRate: () => s.windowSlowCallRate(),
       transitions: () => s.transitions(),
       serviceRejections: () => s.serviceRejections(),
+      serviceShed: () => s.serviceShed(),
       instanceSkips: () => s.instanceSkips(),
       instanceDrops: () => s.instanceDrops(),
       instanceRetries: () => s.instanceRetries(),

@@ -8,7 +8,7 @@ import { CBSuiteMetrics, RedisSyncMetrics, type SyncStats } from './prometheus.j
 import { expositionProblems } from './test-support/exposition.js';
 
 // One scrape with every metric in it: both levels, a tripped and a forced
-// breaker, slow-call tracking, durations, and a sync.
+// breaker, slow-call tracking, durations, a shed call, and a sync.
 let scrape = '';
 const servers: EchoServer[] = [];
 let client: EchoClient | undefined;
@@ -45,6 +45,7 @@ beforeAll(async () => {
     fromService: 'shop "main"\\x',
     defaultServiceCBConfig: { minSample: 2 },
     serviceBreaker: { now: clock.now, slowCallDurationMs: 5 },
+    serviceShedding: { concurrencyLimit: { maxConcurrent: 1 } },
   });
   client = new EchoClient(ipv4Target(servers), grpc.credentials.createInsecure(), {
     ...cbs.channelOptions(),
@@ -54,6 +55,8 @@ beforeAll(async () => {
   new CBSuiteMetrics({ registry }).add(cbs, 'checkout');
   const syncs = new RedisSyncMetrics({ registry });
   syncs.add({ stats: () => SYNC_STATS }, 'fleet');
+  // Two at once: the second is shed by the concurrency limit.
+  await Promise.all([say(client, 'x'), say(client, 'x')]);
   for (let i = 0; i < 6; i++) await say(client, 'x');
   cbs.instancePanel.setMode(servers[1]?.address ?? '', 'forcedOpen');
   scrape = await registry.metrics();
@@ -79,6 +82,7 @@ describe('the scrape', () => {
       'cbsuite_window_slow_call_rate',
       'cbsuite_transitions_total',
       'cbsuite_service_rejections_total',
+      'cbsuite_service_shed_total',
       'cbsuite_call_duration_seconds',
       'cbsuite_instance_skips_total',
       'cbsuite_sync_refused_messages_total',
@@ -88,6 +92,9 @@ describe('the scrape', () => {
     }
     expect(scrape).toContain('key="shop \\"main\\"\\\\x/echo.v1.Echo/Say"');
     expect(scrape).toContain('cbsuite_sync_lag_seconds{sync="fleet"} +Inf');
+    expect(scrape).toContain(
+      'cbsuite_service_shed_total{suite="checkout",key="shop \\"main\\"\\\\x/echo.v1.Echo/Say",reason="concurrency"} 1',
+    );
     expect(scrape).toContain('cbsuite_sync_refused_messages_total{sync="fleet",reason="stale"} 2');
   });
 

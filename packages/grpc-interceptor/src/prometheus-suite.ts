@@ -107,6 +107,7 @@ export class CBSuiteMetrics {
     gauge(M.windowSlowCallRate, () => s.windowSlowCallRate());
     counter(M.transitions, () => s.transitions());
     counter(M.serviceRejections, () => s.serviceRejections());
+    counter(M.serviceShed, () => s.serviceShed());
     counter(M.instanceSkips, () => s.instanceSkips());
     counter(M.instanceDrops, () => s.instanceDrops());
     counter(M.instanceRetries, () => s.instanceRetries());

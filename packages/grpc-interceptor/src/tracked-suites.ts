@@ -232,6 +232,14 @@ export class TrackedSuites {
     });
   }
 
+  serviceShed(): Sample[] {
+    return this.perSuite((suite, cbs, out) => {
+      for (const [reason, keys] of Object.entries(cbs.stats().service.shed)) {
+        for (const [key, value] of keys) out.push({ labels: { suite, key, reason }, value });
+      }
+    });
+  }
+
   instanceSkips(): Sample[] {
     return this.perSuite((suite, cbs, out) => {
       for (const [key, value] of cbs.stats().instance.skips) out.push({ labels: { suite, key }, value });

@@ -1,9 +1,17 @@
 import type { FleetSync } from '@cbsuite/core';
 import { type Metricer, State, stateName } from '@cbsuite/core';
-import type { CBSuite } from '@cbsuite/grpc-interceptor';
+import type { CBSuite, CBSuiteStats } from '@cbsuite/grpc-interceptor';
 import { EchoClient, grpc } from './echo.js';
 import { Load, type LoadOptions } from './load.js';
-import type { InstanceView, NodeSnapshot, ServiceView, StateChange, StateName, WindowCounts } from './node-stats.js';
+import type {
+  InstanceView,
+  NodeSnapshot,
+  ServiceView,
+  ShedReasonName,
+  StateChange,
+  StateName,
+  WindowCounts,
+} from './node-stats.js';
 import { type SuiteSettings, suiteOf } from './suite-settings.js';
 
 /** The method the load calls. */
@@ -102,6 +110,7 @@ export class ClientNode {
     let skips = 0;
     for (const n of stats.instance.skips.values()) skips += n;
     const keys = new Set([this.serviceKey, ...this.cbs.servicePanel.dumpBreakers().keys()]);
+    const sheds = Object.values(stats.service.shed).some((m) => m.size > 0);
     const services: ServiceView[] = [...keys].map((key) => {
       const cfg = this.cbs.serviceCBConfig(key);
       const ours = key === this.serviceKey;
@@ -115,6 +124,7 @@ export class ClientNode {
         failed: ours ? load.failed : 0,
         rejected: stats.service.rejections.get(key) ?? 0,
         retried: ours ? stats.instance.retries : 0,
+        ...(sheds && { shed: shedOf(stats.service.shed, key) }),
       };
     });
     const answered = this.load.answeredBy();
@@ -141,6 +151,15 @@ export class ClientNode {
     this.client.close();
     this.cbs.close();
   }
+}
+
+function shedOf(shed: CBSuiteStats['service']['shed'], key: string): Partial<Record<ShedReasonName, number>> {
+  const out: Partial<Record<ShedReasonName, number>> = {};
+  for (const reason of ['latency', 'adaptive', 'concurrency'] as const) {
+    const n = shed[reason].get(key);
+    if (n !== undefined) out[reason] = n;
+  }
+  return out;
 }
 
 function stateOf(s: State | undefined): StateName {

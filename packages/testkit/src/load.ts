@@ -1,4 +1,4 @@
-import { circuitBreakLevel } from '@cbsuite/grpc-interceptor';
+import { circuitBreakLevel, isLoadShedError } from '@cbsuite/grpc-interceptor';
 import * as grpc from '@grpc/grpc-js';
 import type { EchoClient } from './echo.js';
 
@@ -113,7 +113,8 @@ export class Load {
         this.answered.set(who, (this.answered.get(who) ?? 0) + 1);
       } else {
         const level = circuitBreakLevel(err);
-        if (level === 'service') this.counts.rejectedService++;
+        // A shed call was not sent either: the service level turned it away.
+        if (level === 'service' || isLoadShedError(err)) this.counts.rejectedService++;
         else if (level === 'instance') this.counts.rejectedInstance++;
         else this.counts.failed++;
       }

@@ -16,7 +16,7 @@ export interface Counters {
   readonly ok: number;
   /** Calls that failed with an error from the service or the network: the caller saw them fail. */
   readonly failed: number;
-  /** Calls the service-level breaker rejected before sending them. */
+  /** Calls the service level rejected before sending them: its breaker, or its load shedding (`serviceShedding`). */
   readonly rejectedService: number;
   /** Calls the instance-level breaker failed at once because every instance was tripped. */
   readonly rejectedInstance: number;
@@ -44,6 +44,9 @@ export interface WindowCounts {
   readonly errorRate: number;
 }
 
+/** Why a call was shed (grpc-interceptor's `ShedReason`). */
+export type ShedReasonName = 'latency' | 'adaptive' | 'concurrency';
+
 /** One service key of a node: its breaker and the node's calls under it. */
 export interface ServiceView {
   readonly key: string;
@@ -58,6 +61,11 @@ export interface ServiceView {
   readonly rejected: number;
   /** Attempts of its calls retried on another instance (the suite counts them across keys; the load calls one). */
   readonly retried: number;
+  /**
+   * Calls `serviceShedding` failed fast under this key since the load began, by reason
+   * (reasons with none left out). Absent while the node has shed nothing at all.
+   */
+  readonly shed?: Readonly<Partial<Record<ShedReasonName, number>>>;
 }
 
 /** One instance as a node's instance-level breaker sees it. */
