@@ -94,7 +94,11 @@ export class InstanceLevel {
     // An attempt that ends after its address left every list is not counted: its state was forgotten.
     if (this.outliers === undefined || !this.refs.has(addr)) return;
     const failed = type === undefined || type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
-    this.outliers.record(addr, failed, latencyMs);
+    // An error answered at once says nothing of the instance's speed: an
+    // overloaded instance refusing fast would look fast, and never be a
+    // latency outlier.
+    const timed = type === ErrorType.Success || type === ErrorType.Timeout;
+    this.outliers.record(addr, failed, timed ? latencyMs : undefined);
   }
 
   /** A subchannel to `addr` failed to connect (Kitex's `ErrGetConnection`). */

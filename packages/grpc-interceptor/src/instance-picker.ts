@@ -16,8 +16,9 @@ type X = typeof experimental;
  * `UNAVAILABLE` and the instance marker, and grpc-js does not retry it.
  * An instance outlier ejection ejected is skipped like a tripped one. While
  * the level is in panic (`panicThreshold`), the child's pick is used even
- * when its breaker refuses or it is ejected (unless forced open), and
- * recorded as usual. With `healthCheck`, a half-open instance's probe
+ * when its breaker refuses (unless forced open), and recorded as usual; an
+ * ejected instance stays skipped, since ejections are capped and cannot
+ * empty the pool. With `healthCheck`, a half-open instance's probe
  * permit goes to a health check and the pick is skipped.
  */
 export class BreakerPicker implements experimental.Picker {
@@ -52,11 +53,9 @@ export class BreakerPicker implements experimental.Picker {
         triedAgain ??= r;
         continue;
       }
+      // Ejections are capped (maxEjectionPercent) and cannot empty the pool: panic does not override them.
+      if (level.isEjected(addr)) continue;
       const breaker = breakers.breakerFor(addr);
-      if (level.isEjected(addr)) {
-        if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
-        continue;
-      }
       const permit = breaker === undefined ? PERMIT : breakers.admit(breaker);
       if (permit === PERMIT || (permit !== NO_PERMIT && !level.probedByHealth(addr, breaker, permit, r.subchannel)))
         return this.wrap(r, addr, breaker, permit, state);
@@ -65,14 +64,14 @@ export class BreakerPicker implements experimental.Picker {
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed (never for a hedge).
     if (triedAgain?.subchannel && state?.hedge !== true) {
       const addr = triedAgain.subchannel.getAddress();
-      const breaker = breakers.breakerFor(addr);
       if (!level.isEjected(addr)) {
+        const breaker = breakers.breakerFor(addr);
         const p = breaker === undefined ? PERMIT : breakers.admit(breaker);
         if (p === PERMIT || (p !== NO_PERMIT && !level.probedByHealth(addr, breaker, p, triedAgain.subchannel)))
           return this.wrap(triedAgain, addr, breaker, p, state);
+        if (level.panic.inPanic && level.usableInPanic(breaker))
+          return this.wrap(triedAgain, addr, breaker, PERMIT, state);
       }
-      if (level.panic.inPanic && level.usableInPanic(breaker))
-        return this.wrap(triedAgain, addr, breaker, PERMIT, state);
     }
     // A hedge with no instance left to go to is not a drop: the call's other attempts still run.
     if (state?.hedge !== true) level.dropped();

@@ -67,7 +67,11 @@ export class OutlierEjection {
     return false;
   }
 
-  /** An attempt on `address` ended: `failed` undefined for an ignorable outcome. Runs the rules when due. */
+  /**
+   * An attempt on `address` ended: `failed` undefined for an ignorable
+   * outcome; `latencyMs` given when its time says how fast the instance is (a
+   * success or a timeout, not a fast error). Runs the rules when due.
+   */
   record(address: string, failed: boolean | undefined, latencyMs: number | undefined): void {
     let e = this.endpoints.get(address);
     if (e === undefined) {

@@ -8,6 +8,8 @@ import { CallRegistry } from './call-registry.js';
 import type { CBPanicEvent } from './events.js';
 import { InstanceLevel } from './instance-level.js';
 import { BreakerPicker } from './instance-picker.js';
+import { OutlierEjection } from './outlier-ejection.js';
+import { resolveOutlierDetection } from './outlier-options.js';
 import { type PanicChange, PanicMode } from './panic-mode.js';
 import { CBSuiteMetrics } from './prometheus.js';
 import { type Cluster, startCluster } from './test-support/instance-cluster.js';
@@ -101,6 +103,59 @@ describe('BreakerPicker in panic', () => {
     picks[0]?.onCallEnded?.(grpc.status.UNAVAILABLE, '', new grpc.Metadata());
     expect(panel.getMetricer('a').failures()).toBe(2);
     expect(l.stats()).toMatchObject({ panic: true, panics: 1, panicPicks: 4, drops: 0 });
+  });
+
+  it('never sends a call to an ejected instance, even in panic: ejections are capped and cannot empty the pool', () => {
+    const clock = new ManualClock();
+    const breakers = new BreakerLevel(
+      'instance',
+      {
+        panelOptions: { now: clock.now },
+        defaults: { minSample: 1 },
+        makeTrip: () => () => true,
+        getErrorType: (st) => (st.code === grpc.status.OK ? 3 : st.code === grpc.status.DEADLINE_EXCEEDED ? 1 : 2),
+      },
+      'instanceCBConfig',
+    );
+    const outliers = new OutlierEjection(
+      resolveOutlierDetection('outlierDetection', {
+        intervalMs: 100,
+        maxEjectionPercent: 30,
+        latencyEjection: { factor: 3, minGapMs: 5, minimumHosts: 3, requestVolume: 3 },
+      }) as NonNullable<ReturnType<typeof resolveOutlierDetection>>,
+      clock.now,
+      () => 0,
+      () => 3,
+    );
+    const l = new InstanceLevel(
+      breakers,
+      new CallRegistry({ maxAttempts: 1, idempotent: () => false }),
+      new PanicMode(0.5),
+      outliers,
+    );
+    l.updateAddresses({}, ['a', 'b', 'c']);
+    const picker = new BreakerPicker(roundRobin(['a', 'b', 'c']), l, 3, grpc.experimental);
+    // 'a' answers in 100 ms, the others in 10 ms; fast errors from 'a' do not make it look fast.
+    const ok = { code: grpc.status.OK, details: '', metadata: new grpc.Metadata() };
+    const refused = { code: grpc.status.RESOURCE_EXHAUSTED, details: '', metadata: new grpc.Metadata() };
+    const end = (addr: string, status: typeof ok, ms: number) => {
+      const b = breakers.breakerFor(addr);
+      l.recordAttempt(addr, b, b?.acquire() ?? 0, status, undefined, ms);
+    };
+    for (let i = 0; i < 5; i++) {
+      end('a', ok, 100);
+      end('b', ok, 10);
+      end('c', ok, 10);
+      for (let j = 0; j < 20; j++) end('a', refused, 1);
+    }
+    clock.advance(100);
+    end('b', ok, 10);
+    expect(l.stats().ejected).toEqual(['a']);
+    // 'b' trips too: one instance of three allows calls, so the level is in panic; 'a' stays out.
+    breakers.panel.fail('b');
+    expect(l.panic.inPanic).toBe(true);
+    const picks = Array.from({ length: 6 }, () => picker.pick(metadata()).subchannel?.getAddress());
+    expect(picks).toEqual(['b', 'c', 'b', 'c', 'b', 'c']);
   });
 
   it('never sends a call to a forced-open instance, even in panic', () => {
