@@ -60,6 +60,7 @@ export function loadShedReason(err: unknown): ShedReason | undefined {
 /** Takes a shed trailer off a status this process did not make: a server's claim is not believed. */
 export function stripForgedShedMarker(status: StatusObject): void {
   const md = status.metadata;
-  if (md === undefined || markOf(status) !== undefined) return;
+  // Every call ends here: an OK (nothing to recognise in it) costs no trailer lookup.
+  if (status.code === Status.OK || md === undefined || markOf(status) !== undefined) return;
   if (md.get(LOAD_SHED_TRAILER).length > 0) md.remove(LOAD_SHED_TRAILER);
 }
