@@ -1,5 +1,6 @@
 import { BucketRing } from './bucket-ring.js';
 import { type Clock, loopClock } from './clock.js';
+import { KeyedStates } from './keyed-states.js';
 import { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 
 /** Options of an {@link AdaptiveThrottle}. */
@@ -51,19 +52,10 @@ interface KeyState {
  * accepts. No timers.
  */
 export class AdaptiveThrottle {
-  private readonly states = new Map<string, KeyState>();
-  // The last key looked up: a call is decided and then ended under the same
-  // key, usually with no other key in between (as Panel does).
-  private lastKey: string | undefined = undefined;
-  private last: KeyState | undefined = undefined;
-
-  private find(key: string): KeyState | undefined {
-    if (key === this.lastKey) return this.last;
-    const s = this.states.get(key);
-    this.lastKey = key;
-    this.last = s;
-    return s;
-  }
+  private readonly states = new KeyedStates<KeyState>(() => ({
+    ring: new BucketRing(this.o.windowMs / this.o.bucketNums, this.o.bucketNums),
+    rejections: 0,
+  }));
 
   private readonly o: Required<AdaptiveThrottleOptions>;
 
@@ -89,7 +81,7 @@ export class AdaptiveThrottle {
 
   /** Counts a request for `key` and decides it: true to send the call, false to reject it here. */
   admit(key: string): boolean {
-    const s = this.state(key);
+    const s = this.states.get(key);
     const t = this.o.now();
     const p = this.probabilityOf(s, t);
     s.ring.add(t, 1, 0);
@@ -103,12 +95,12 @@ export class AdaptiveThrottle {
   /** A sent call ended; `accepted` unless the backend refused it for overload (or never answered). */
   record(key: string, accepted: boolean): void {
     if (!accepted) return;
-    this.state(key).ring.add(this.o.now(), 0, 1);
+    this.states.get(key).ring.add(this.o.now(), 0, 1);
   }
 
   /** The probability a call to `key` is rejected now. */
   probability(key: string): number {
-    const s = this.find(key);
+    const s = this.states.find(key);
     return s === undefined ? 0 : this.probabilityOf(s, this.o.now());
   }
 
@@ -119,26 +111,12 @@ export class AdaptiveThrottle {
 
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
-    return out;
+    return this.states.rejections();
   }
 
   /** Forgets `key`. */
   remove(key: string): void {
-    this.states.delete(key);
-    if (key === this.lastKey) this.lastKey = this.last = undefined;
-  }
-
-  private state(key: string): KeyState {
-    let s = this.find(key);
-    if (s === undefined) {
-      s = { ring: new BucketRing(this.o.windowMs / this.o.bucketNums, this.o.bucketNums), rejections: 0 };
-      this.states.set(key, s);
-      this.lastKey = key;
-      this.last = s;
-    }
-    return s;
+    this.states.remove(key);
   }
 
   private probabilityOf(s: KeyState, t: number): number {

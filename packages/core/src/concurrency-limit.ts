@@ -1,4 +1,5 @@
 import { type Clock, loopClock } from './clock.js';
+import { KeyedStates } from './keyed-states.js';
 import { OptionTypeError } from './option-error.js';
 import { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 
@@ -75,19 +76,13 @@ interface KeyState {
  * alone (the caller, not the backend, was the bottleneck).
  */
 export class ConcurrencyLimit {
-  private readonly states = new Map<string, KeyState>();
-  // The last key looked up: a call is decided and then ended under the same
-  // key, usually with no other key in between (as Panel does).
-  private lastKey: string | undefined = undefined;
-  private last: KeyState | undefined = undefined;
-
-  private find(key: string): KeyState | undefined {
-    if (key === this.lastKey) return this.last;
-    const s = this.states.get(key);
-    this.lastKey = key;
-    this.last = s;
-    return s;
-  }
+  private readonly states = new KeyedStates<KeyState>(() => ({
+    inFlight: 0,
+    limit: this.adaptive === undefined ? this.max : this.adaptive.initialLimit,
+    longRtt: 0,
+    samples: 0,
+    rejections: 0,
+  }));
 
   private readonly max: number;
   private readonly adaptive: Required<AdaptiveLimitOptions> | undefined;
@@ -110,14 +105,7 @@ export class ConcurrencyLimit {
 
   /** Takes a slot for a call to `key`: its start time, to hand to `release()`, or undefined when the key is full. */
   acquire(key: string): number | undefined {
-    let s = this.find(key);
-    if (s === undefined) {
-      const limit = this.adaptive === undefined ? this.max : this.adaptive.initialLimit;
-      s = { inFlight: 0, limit, longRtt: 0, samples: 0, rejections: 0 };
-      this.states.set(key, s);
-      this.lastKey = key;
-      this.last = s;
-    }
+    const s = this.states.get(key);
     if (s.inFlight >= Math.floor(s.limit)) {
       s.rejections++;
       return undefined;
@@ -128,7 +116,7 @@ export class ConcurrencyLimit {
 
   /** Gives back the slot of a call acquired at `startedAt`, with how it ended. */
   release(key: string, startedAt: number, outcome: LimitOutcome): void {
-    const s = this.find(key);
+    const s = this.states.find(key);
     if (s === undefined || s.inFlight === 0) return;
     const inFlight = s.inFlight;
     s.inFlight--;
@@ -153,14 +141,14 @@ export class ConcurrencyLimit {
 
   /** The limit of `key` now (its initial limit for a key never seen). */
   limit(key: string): number {
-    const s = this.find(key);
+    const s = this.states.find(key);
     if (s !== undefined) return Math.floor(s.limit);
     return this.adaptive === undefined ? this.max : this.adaptive.initialLimit;
   }
 
   /** Calls of `key` in flight. */
   inFlight(key: string): number {
-    return this.find(key)?.inFlight ?? 0;
+    return this.states.find(key)?.inFlight ?? 0;
   }
 
   /** The keys it holds state for. */
@@ -170,15 +158,12 @@ export class ConcurrencyLimit {
 
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
-    return out;
+    return this.states.rejections();
   }
 
   /** Forgets `key`. */
   remove(key: string): void {
-    this.states.delete(key);
-    if (key === this.lastKey) this.lastKey = this.last = undefined;
+    this.states.remove(key);
   }
 }
 

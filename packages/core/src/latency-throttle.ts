@@ -1,5 +1,6 @@
 import { BucketRing } from './bucket-ring.js';
 import { type Clock, loopClock } from './clock.js';
+import { KeyedStates } from './keyed-states.js';
 import { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 
 /**
@@ -74,19 +75,7 @@ interface KeyState {
  * `min(H, maxRejectProbability)`. Nothing is rejected otherwise. No timers.
  */
 export class LatencyThrottle {
-  private readonly states = new Map<string, KeyState>();
-  // The last key looked up: a call is decided and then ended under the same
-  // key, usually with no other key in between (as Panel does).
-  private lastKey: string | undefined = undefined;
-  private last: KeyState | undefined = undefined;
-
-  private find(key: string): KeyState | undefined {
-    if (key === this.lastKey) return this.last;
-    const s = this.states.get(key);
-    this.lastKey = key;
-    this.last = s;
-    return s;
-  }
+  private readonly states = new KeyedStates<KeyState>(() => ({ ring: this.ring(), k: 0, starts: 0, rejections: 0 }));
 
   private readonly all: BucketRing;
   private inFlight = 0;
@@ -139,13 +128,7 @@ export class LatencyThrottle {
    */
   start(key: string): number | undefined {
     const t = this.now() - this.origin;
-    let s = this.find(key);
-    if (s === undefined) {
-      s = { ring: this.ring(), k: 0, starts: 0, rejections: 0 };
-      this.states.set(key, s);
-      this.lastKey = key;
-      this.last = s;
-    }
+    const s = this.states.get(key);
     if (this.inFlight >= this.activeAt) this.active = true;
     else if (this.inFlight < this.releaseAt) this.active = false;
     if (this.active && this.rejects(s, t)) {
@@ -161,7 +144,7 @@ export class LatencyThrottle {
 
   /** A call admitted at `startedAt` ended: its delay enters the history (unless `sent` is false: it never went out). */
   end(key: string, startedAt: number, sent = true): void {
-    const s = this.find(key);
+    const s = this.states.find(key);
     if (s === undefined || s.k === 0) return;
     s.k--;
     s.starts -= startedAt;
@@ -176,7 +159,7 @@ export class LatencyThrottle {
 
   /** `key`'s share of the time the process spends waiting, now (0 for a key never seen). */
   share(key: string): number {
-    const s = this.find(key);
+    const s = this.states.find(key);
     if (s === undefined) return 0;
     const t = this.o.now() - this.origin;
     return this.shareAt(s, t);
@@ -199,19 +182,15 @@ export class LatencyThrottle {
 
   /** Calls rejected per key since each key was first seen. */
   rejections(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [k, s] of this.states) if (s.rejections > 0) out.set(k, s.rejections);
-    return out;
+    return this.states.rejections();
   }
 
   /** Forgets `key` (for a key that will not be called again). */
   remove(key: string): void {
-    const s = this.find(key);
+    const s = this.states.remove(key);
     if (s === undefined) return;
     this.inFlight -= s.k;
     this.starts -= s.starts;
-    this.states.delete(key);
-    if (key === this.lastKey) this.lastKey = this.last = undefined;
   }
 
   private shareAt(s: KeyState, t: number): number {
