@@ -1,24 +1,12 @@
-import type { Breaker, Permit } from '@cbsuite/core';
-import {
-  type InterceptingListener,
-  type InterceptorOptions,
-  Metadata,
-  type NextCall,
-  status as Status,
-  type StatusObject,
-} from '@grpc/grpc-js';
+import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { newAttemptTransport, reachOf } from './attempt-transport.js';
-import type { BreakerLevel } from './breaker-level.js';
-import type { CallWatch } from './call-observer.js';
-import type { CallRegistry, CallState } from './call-registry.js';
+import type { CallSetup } from './call-setup.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
-import type { ShedTicket } from './load-shedder.js';
 import type { RetryControl } from './retry-control.js';
 import { deadlineMsOf } from './retry-rule.js';
-import type { RPCInfo } from './rpc-info.js';
 
 /**
  * One call allowed by the service-level breaker. It forwards to the real
@@ -62,32 +50,21 @@ export class GuardedCall implements InterceptingCallInterface {
   private readonly maxAttempts: number;
 
   constructor(
-    private readonly options: InterceptorOptions,
-    private readonly nextCall: NextCall,
+    private readonly s: CallSetup,
     first: InterceptingCallInterface,
-    private readonly level: BreakerLevel,
-    private readonly breaker: Breaker | undefined,
-    private readonly permit: Permit,
-    private readonly ri: RPCInfo,
-    private readonly registry: CallRegistry,
-    private readonly call: CallState | undefined,
-    private readonly retries: RetryControl,
-    private readonly key: string,
-    private readonly ticket: ShedTicket | undefined,
-    private readonly watch: CallWatch | undefined,
   ) {
     this.attempt = first;
-    this.maxAttempts = call === undefined ? 1 : call.maxAttempts;
+    this.maxAttempts = s.call === undefined ? 1 : s.call.maxAttempts;
   }
 
   start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
     this.listener = listener;
     this.metadata = metadata;
-    const clock = this.level.latencyClock;
+    const clock = this.s.level.latencyClock;
     if (clock !== undefined) this.startedAt = clock();
-    if (this.call !== undefined) {
-      this.chained = this.retries.propagates();
-      if (this.maxAttempts > 1) this.retries.begin(this.ri);
+    if (this.s.call !== undefined) {
+      this.chained = this.s.retries.propagates();
+      if (this.maxAttempts > 1) this.s.retries.begin(this.s.ri);
     }
     this.attempt.start(this.tag(metadata), this.attemptListener(this.attempt));
   }
@@ -135,8 +112,8 @@ export class GuardedCall implements InterceptingCallInterface {
   }
 
   private tag(metadata: Metadata): Metadata {
-    if (this.call === undefined) return metadata;
-    const md = this.registry.tag(metadata, this.call);
+    if (this.s.call === undefined) return metadata;
+    const md = this.s.registry.tag(metadata, this.s.call);
     // Retries say so (Kitex's RetryReq), and so do calls made while handling a retried request.
     if (this.attempts > 1 || this.chained) md.set(RETRY_HEADER, String(Math.max(1, this.attempts - 1)));
     return md;
@@ -147,7 +124,7 @@ export class GuardedCall implements InterceptingCallInterface {
       onReceiveMetadata: (md) => {
         if (attempt !== this.attempt) return;
         this.heard = true;
-        if (this.call !== undefined) this.registry.heard(this.call);
+        if (this.s.call !== undefined) this.s.registry.heard(this.s.call);
         if (this.holding()) {
           this.heldHeaders = md;
           return;
@@ -212,7 +189,7 @@ export class GuardedCall implements InterceptingCallInterface {
 
   /** Whether this attempt's response is held back until its status, because a connection failure may still be retried. */
   private holding(): boolean {
-    return this.call?.idempotent === true && this.attempts < this.maxAttempts;
+    return this.s.call?.idempotent === true && this.attempts < this.maxAttempts;
   }
 
   private release(): void {
@@ -231,14 +208,14 @@ export class GuardedCall implements InterceptingCallInterface {
 
   /** The wait before retrying this attempt, or undefined when it is not retried. */
   private retryDelay(status: StatusObject): number | undefined {
-    const call = this.call;
+    const call = this.s.call;
     // A call with no breaker (its config disables breaking) is not tracked by the registry: never retried.
-    if (call === undefined || this.breaker === undefined) return undefined;
+    if (call === undefined || this.s.breaker === undefined) return undefined;
     // An OK is never retried, and a pushback counts only on a failed status (gRFC A6).
     if (status.code === Status.OK) return undefined;
-    if (this.fromServer(status)) this.retries.heard(this.ri, status);
+    if (this.fromServer(status)) this.s.retries.heard(this.s.ri, status);
     if (this.attempts >= this.maxAttempts) return undefined;
-    const v = this.retries.decide(this.key, this.ri, this.breaker, {
+    const v = this.s.retries.decide(this.s.key, this.s.ri, this.s.breaker, {
       status,
       reach: reachOf(call.transport),
       attempts: this.attempts,
@@ -247,7 +224,7 @@ export class GuardedCall implements InterceptingCallInterface {
       responded: this.responded,
       cancelled: this.cancelled,
       complete: this.hasMessage && this.halfClosed,
-      deadlineMs: deadlineMsOf(this.options.deadline),
+      deadlineMs: deadlineMsOf(this.s.options.deadline),
       nowMs: Date.now(),
     });
     return v.retry ? v.delayMs : undefined;
@@ -259,7 +236,7 @@ export class GuardedCall implements InterceptingCallInterface {
    * or a trailers-only response (it carries a content-type).
    */
   private fromServer(status: StatusObject): boolean {
-    const end = this.call?.transport.end;
+    const end = this.s.call?.transport.end;
     if (end !== undefined) return end === 'server';
     return this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
   }
@@ -271,9 +248,9 @@ export class GuardedCall implements InterceptingCallInterface {
     this.heldHeaders = undefined;
     this.heldMessage = undefined;
     this.hasHeldMessage = false;
-    this.registry.retried();
-    if (this.call !== undefined) this.call.transport = newAttemptTransport();
-    const next = this.nextCall(this.options);
+    this.s.registry.retried();
+    if (this.s.call !== undefined) this.s.call.transport = newAttemptTransport();
+    const next = this.s.nextCall(this.s.options);
     this.attempt = next;
     next.start(this.tag(this.metadata as Metadata), this.attemptListener(next));
     if (this.hasMessage) next.sendMessage(this.message);
@@ -283,12 +260,12 @@ export class GuardedCall implements InterceptingCallInterface {
   private finish(status: StatusObject): void {
     if (this.done) return;
     this.done = true;
-    if (this.call !== undefined) this.registry.end(this.call);
-    this.ticket?.end(status, this.cancelled);
-    const clock = this.level.latencyClock;
+    if (this.s.call !== undefined) this.s.registry.end(this.s.call);
+    this.s.ticket?.end(status, this.cancelled);
+    const clock = this.s.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    const facts = { rpcInfo: this.ri, cancelledByCaller: this.cancelled, fromServer: this.fromServer(status) };
-    const type = this.breaker && this.level.record(this.breaker, this.permit, status, facts, latency);
-    this.watch?.ended(status, type);
+    const facts = { rpcInfo: this.s.ri, cancelledByCaller: this.cancelled, fromServer: this.fromServer(status) };
+    const type = this.s.breaker && this.s.level.record(this.s.breaker, this.s.permit, status, facts, latency);
+    this.s.watch?.ended(status, type);
   }
 }

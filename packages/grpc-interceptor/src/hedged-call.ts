@@ -1,25 +1,13 @@
-import type { Breaker, Permit } from '@cbsuite/core';
-import {
-  type InterceptingListener,
-  type InterceptorOptions,
-  Metadata,
-  type NextCall,
-  status as Status,
-  type StatusObject,
-} from '@grpc/grpc-js';
+import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { reachOf } from './attempt-transport.js';
-import type { BreakerLevel } from './breaker-level.js';
-import type { CallWatch } from './call-observer.js';
-import type { CallRegistry, CallState } from './call-registry.js';
+import type { CallState } from './call-registry.js';
+import type { HedgeSetup } from './call-setup.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import type { ResolvedHedging } from './hedging-options.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
-import type { ShedTicket } from './load-shedder.js';
-import type { RetryControl } from './retry-control.js';
 import { deadlineMsOf, safeToRepeat } from './retry-rule.js';
-import type { RPCInfo } from './rpc-info.js';
 
 /** The status the losers of a hedged call are cancelled with. */
 export const HEDGE_LOSER_DETAILS = 'Discarded in favor of another hedged attempt';
@@ -71,31 +59,20 @@ export class HedgedCall implements InterceptingCallInterface {
   private winner: Attempt | undefined;
 
   constructor(
-    private readonly options: InterceptorOptions,
-    private readonly nextCall: NextCall,
+    private readonly s: HedgeSetup,
     private readonly first: InterceptingCallInterface,
-    private readonly level: BreakerLevel,
-    private readonly breaker: Breaker,
-    private readonly permit: Permit,
-    private readonly ri: RPCInfo,
-    private readonly registry: CallRegistry,
-    private readonly call: CallState,
-    private readonly retries: RetryControl,
-    private readonly key: string,
     private readonly hedging: ResolvedHedging,
-    private readonly ticket: ShedTicket | undefined,
-    private readonly watch: CallWatch | undefined,
   ) {}
 
   start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
     this.listener = listener;
     this.metadata = metadata;
-    const clock = this.level.latencyClock;
+    const clock = this.s.level.latencyClock;
     if (clock !== undefined) this.startedAt = clock();
     this.startedWall = Date.now();
-    this.chained = this.retries.propagates();
-    this.retries.begin(this.ri);
-    this.launch(this.first, this.call, false);
+    this.chained = this.s.retries.propagates();
+    this.s.retries.begin(this.s.ri);
+    this.launch(this.first, this.s.call, false);
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
@@ -162,12 +139,12 @@ export class HedgedCall implements InterceptingCallInterface {
       ended: false,
     };
     this.attempts.push(a);
-    const md = this.registry.tag(this.metadata as Metadata, state);
+    const md = this.s.registry.tag(this.metadata as Metadata, state);
     if (n > 1 || this.chained) md.set(RETRY_HEADER, String(Math.max(1, n - 1)));
     call.start(md, {
       onReceiveMetadata: (m) => {
         if (this.done) return;
-        this.registry.heard(state);
+        this.s.registry.heard(state);
         a.headers = m;
       },
       onReceiveMessage: (msg) => {
@@ -188,12 +165,12 @@ export class HedgedCall implements InterceptingCallInterface {
 
   /** Sends attempt number `attempts + 1` to an instance not tried yet; false when it could not be made. */
   private another(hedge: boolean): boolean {
-    const state = this.registry.beginHedge(this.call);
+    const state = this.s.registry.beginHedge(this.s.call);
     let next: InterceptingCallInterface;
     try {
-      next = this.nextCall(this.options);
+      next = this.s.nextCall(this.s.options);
     } catch {
-      this.registry.end(state);
+      this.s.registry.end(state);
       return false;
     }
     this.launch(next, state, hedge);
@@ -210,20 +187,21 @@ export class HedgedCall implements InterceptingCallInterface {
     this.timer = undefined;
     if (this.done || this.cancelStatus !== undefined || this.attempts.length >= this.hedging.maxAttempts) return;
     const n = this.attempts.length + 1;
-    if (!this.retries.hedge(this.key, this.ri, this.breaker, n, Date.now() - this.startedWall)) return;
+    if (!this.s.retries.hedge(this.s.key, this.s.ri, this.s.breaker, n, Date.now() - this.startedWall)) return;
     if (this.another(true)) this.arm(this.hedging.delayMs);
   }
 
   private onStatus(a: Attempt, status: StatusObject): void {
     a.ended = true;
-    this.registry.end(a.state);
+    this.s.registry.end(a.state);
     if (this.done) return;
     stripForgedMarkers(status);
     stripForgedShedMarker(status);
-    if (this.fromServer(a, status)) this.retries.heard(this.ri, status);
+    if (this.fromServer(a, status)) this.s.retries.heard(this.s.ri, status);
     const reach = reachOf(a.state.transport);
     // A hedge that found no instance left to go to is as if it had not been sent.
     if (this.cancelStatus === undefined && a.n > 1 && isCircuitBreakError(status)) {
+      this.s.retries.hedgeUnsent(this.s.ri);
       this.settle(a, status);
       return;
     }
@@ -233,7 +211,7 @@ export class HedgedCall implements InterceptingCallInterface {
       return;
     }
     this.failure = { a, status };
-    const v = this.retries.decide(this.key, this.ri, this.breaker, {
+    const v = this.s.retries.decide(this.s.key, this.s.ri, this.s.breaker, {
       status,
       reach,
       attempts: this.attempts.length,
@@ -242,11 +220,11 @@ export class HedgedCall implements InterceptingCallInterface {
       responded: false,
       cancelled: false,
       complete: this.hasMessage && this.halfClosed,
-      deadlineMs: deadlineMsOf(this.options.deadline),
+      deadlineMs: deadlineMsOf(this.s.options.deadline),
       nowMs: Date.now(),
     });
     if (v.retry) {
-      this.registry.retried();
+      this.s.registry.retried();
       if (v.delayMs === 0) {
         if (this.another(false)) return;
       } else {
@@ -278,7 +256,7 @@ export class HedgedCall implements InterceptingCallInterface {
     }
     this.finish(a, status);
     if (a?.hedge === true && status.code === Status.OK) {
-      this.retries.hedgeWon(this.key, this.ri, a.n, Date.now() - this.startedWall);
+      this.s.retries.hedgeWon(this.s.key, this.s.ri, a.n, Date.now() - this.startedWall);
     }
     const l = this.listener;
     if (a?.headers !== undefined) l?.onReceiveMetadata?.(a.headers);
@@ -301,14 +279,14 @@ export class HedgedCall implements InterceptingCallInterface {
   }
 
   private finish(a: Attempt | undefined, status: StatusObject): void {
-    for (const o of this.attempts) this.registry.end(o.state);
-    this.registry.end(this.call);
+    for (const o of this.attempts) this.s.registry.end(o.state);
+    this.s.registry.end(this.s.call);
     const cancelled = this.cancelStatus !== undefined;
-    this.ticket?.end(status, cancelled);
-    const clock = this.level.latencyClock;
+    this.s.ticket?.end(status, cancelled);
+    const clock = this.s.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    const facts = { rpcInfo: this.ri, cancelledByCaller: cancelled, fromServer: this.fromServer(a, status) };
-    const type = this.level.record(this.breaker, this.permit, status, facts, latency);
-    this.watch?.ended(status, type);
+    const facts = { rpcInfo: this.s.ri, cancelledByCaller: cancelled, fromServer: this.fromServer(a, status) };
+    const type = this.s.level.record(this.s.breaker, this.s.permit, status, facts, latency);
+    this.s.watch?.ended(status, type);
   }
 }

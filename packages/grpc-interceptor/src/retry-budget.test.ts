@@ -31,6 +31,19 @@ describe('RetryBudget (Finagle semantics)', () => {
     expect(b.tryWithdraw()).toBe(false);
   });
 
+  it('takes back a refunded withdrawal, the latest still in the window, and nothing more', () => {
+    const { b, clock } = budget({ percentCanRetry: 0, minRetriesPerSec: 2, ttlMs: 1000 });
+    expect(b.tryWithdraw()).toBe(true); // slice 0
+    clock.advance(300);
+    b.refund();
+    expect(b.balance()).toBe(2);
+    b.refund(); // nothing left to give back
+    expect(b.balance()).toBe(2);
+    expect(b.tryWithdraw()).toBe(true);
+    expect(b.tryWithdraw()).toBe(true);
+    expect(b.tryWithdraw()).toBe(false);
+  });
+
   it('never retries with both parts zero', () => {
     const { b } = budget({ percentCanRetry: 0, minRetriesPerSec: 0, ttlMs: 1000 });
     for (let i = 0; i < 100; i++) b.deposit();

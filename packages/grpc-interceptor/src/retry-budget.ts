@@ -69,6 +69,21 @@ export class RetryBudget {
     return true;
   }
 
+  /**
+   * Gives back a withdrawal whose retry was never sent (a hedge that found no
+   * instance to go to): the latest one still in the window.
+   */
+  refund(): void {
+    const now = this.slot();
+    for (let k = 0; k < SLICES; k++) {
+      const i = (now - k + SLICES) % SLICES;
+      if ((this.withdrawals[i] as number) > 0) {
+        this.withdrawals[i]--;
+        return;
+      }
+    }
+  }
+
   /** Retries the budget allows now. */
   balance(): number {
     this.slot();

@@ -177,6 +177,11 @@ export class RetryControl {
     return outcome === 'hedged';
   }
 
+  /** A hedge found no instance to go to: it was never sent, and its withdrawal goes back to the budget. */
+  hedgeUnsent(ri: RPCInfo): void {
+    if (this.o.budget !== false) this.budgetOf(ri.to)?.refund();
+  }
+
   /** A hedged call's answer came from its attempt number `attempt`, a hedge. */
   hedgeWon(key: string, ri: RPCInfo, attempt: number, sinceMs: number): void {
     this.counts.hedgeWins++;

@@ -9,6 +9,7 @@ import {
 import type { BreakerLevel } from './breaker-level.js';
 import { CallObservers } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import type { CallSetup } from './call-setup.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import { GuardedCall } from './guarded-call.js';
 import { HedgedCall } from './hedged-call.js';
@@ -150,47 +151,25 @@ export class ServiceLevel {
       if (call !== undefined) this.registry.end(call);
       throw err;
     }
+    const setup: CallSetup = {
+      options,
+      nextCall,
+      level,
+      key: entry.key,
+      ri: entry.ri,
+      breaker,
+      permit,
+      registry: this.registry,
+      call,
+      retries: this.retries,
+      ticket,
+      watch: this.observers.started(entry.key, entry.ri),
+    };
     // Only idempotent unary calls the instance level tracks are hedged (call.idempotent says both).
     if (call?.idempotent === true && this.hedging !== undefined && breaker !== undefined) {
       const h = this.hedgingFor(entry, this.hedging);
-      if (h !== undefined) {
-        const watch = this.observers.started(entry.key, entry.ri);
-        return new InterceptingCall(
-          new HedgedCall(
-            options,
-            nextCall,
-            first,
-            level,
-            breaker,
-            permit,
-            entry.ri,
-            this.registry,
-            call,
-            this.retries,
-            entry.key,
-            h,
-            ticket,
-            watch,
-          ),
-        );
-      }
+      if (h !== undefined) return new InterceptingCall(new HedgedCall({ ...setup, breaker, call }, first, h));
     }
-    return new InterceptingCall(
-      new GuardedCall(
-        options,
-        nextCall,
-        first,
-        level,
-        breaker,
-        permit,
-        entry.ri,
-        this.registry,
-        call,
-        this.retries,
-        entry.key,
-        ticket,
-        this.observers.started(entry.key, entry.ri),
-      ),
-    );
+    return new InterceptingCall(new GuardedCall(setup, first));
   }
 }
