@@ -43,6 +43,10 @@ interface SimNode {
 }
 
 const nodes: SimNode[] = [];
+// Nodes connect in batches: hundreds of Cluster clients asking for the slots
+// at once, on two cores, time out (ioredis's slotsRefreshTimeout); a real
+// fleet's replicas start over minutes.
+const BATCH = 25;
 for (let i = 0; i < cfg.nodes; i++) {
   const index = cfg.first + i;
   const redis =
@@ -50,7 +54,7 @@ for (let i = 0; i < cfg.nodes; i++) {
       ? new Redis(cfg.redisUrl as string, { lazyConnect: true })
       : new Cluster(
           cfg.clusterPorts.map((port) => ({ host: '127.0.0.1', port })),
-          { lazyConnect: true },
+          { lazyConnect: true, slotsRefreshTimeout: 5000 },
         );
   redis.on('error', () => {});
   const sync = new RedisSync({ redis, namespace: cfg.namespace, nodeId: `sim-${index}` });
@@ -67,6 +71,7 @@ for (let i = 0; i < cfg.nodes; i++) {
   );
   sync.attach(panel, 'service');
   nodes.push({ index, redis, sync, panel });
+  if (nodes.length % BATCH === 0) await Promise.all(nodes.slice(-BATCH).map((n) => n.sync.ready()));
 }
 await Promise.all(nodes.map((n) => n.sync.ready()));
 send({ type: 'ready' });

@@ -53,13 +53,23 @@ const started = Date.now();
 const report: string[] = [];
 if (smoke) console.log(SMOKE_NOTICE);
 const raw: Record<string, Record<string, number>> = {};
+const failures: string[] = [];
 for (const [name, suite] of Object.entries(suites)) {
   if (only !== undefined && only !== name) continue;
   const results = new Map<string, number>();
   for (const id of Object.keys(suite.cases)) {
     if (onlyCase !== undefined && onlyCase !== id) continue;
     process.stderr.write(`  ${name}/${id} ...`);
-    const figures = await runCase(name, id, suite.processes ?? processes);
+    let figures: Map<string, number>;
+    try {
+      figures = await runCase(name, id, suite.processes ?? processes);
+    } catch (err) {
+      // One broken case must not lose the figures of every other: its rows say n/a, and the run fails at the end.
+      const reason = (err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.trim() !== '');
+      failures.push(`${name}/${id}: ${reason ?? 'failed'}`);
+      process.stderr.write(` failed: ${reason}\n`);
+      continue;
+    }
     for (const [k, v] of figures) results.set(k, v);
     process.stderr.write(` ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')}\n`);
   }
@@ -96,6 +106,9 @@ if (!smoke && onlyCase === undefined) {
       `- **Machine:** ${machine}`,
       `- **Command:** \`pnpm bench\` (${processes} processes per case unless a table says otherwise; ${seconds} s in all)`,
       '- **Peers:** opossum 10.0.0, cockatiel 4.0.0, @grpc/grpc-js 1.14.7, Redis 7.',
+      ...(failures.length === 0
+        ? []
+        : ['- **Cases that failed (their rows say n/a):**', ...failures.map((f) => `  - ${f}`)]),
       '',
       report.join('\n\n'),
       '',
@@ -103,4 +116,8 @@ if (!smoke && onlyCase === undefined) {
     writeFileSync(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), md);
     console.log('wrote BENCHMARKS.md');
   }
+}
+if (failures.length > 0) {
+  console.error(`${failures.length} case(s) failed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
+  process.exitCode = 1;
 }
