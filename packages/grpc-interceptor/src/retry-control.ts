@@ -5,13 +5,7 @@ import type { CBHedgeEvent, CBRetryEvent } from './events.js';
 import { pushbackMsOf } from './pushback.js';
 import { RetryBudget } from './retry-budget.js';
 import type { ResolvedRetryOptions } from './retry-options.js';
-import {
-  type AttemptFacts,
-  type CallAttemptFacts,
-  callRefusal,
-  type RetryVerdict,
-  suiteVerdict,
-} from './retry-rule.js';
+import { type AttemptFacts, type CallFacts, callRefusal, type RetryVerdict, suiteVerdict } from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
 
 /** Samples a method's service window needs before its error rate can stop retries (Kitex's `cbMinSample`). */
@@ -42,8 +36,7 @@ export interface RetryStats {
   readonly hedgeRefusals: number;
 }
 
-/** The facts of an attempt that the call knows; the control adds the suite's. */
-export type CallFacts = CallAttemptFacts;
+export type { CallFacts };
 
 /**
  * The suite's retry state around the pure rule (retry-rule.ts): the budget

@@ -91,7 +91,7 @@ export function shouldRetry(f: AttemptFacts): RetryVerdict {
  * the suite's conditions decide. Most attempts (every OK among them) stop
  * here, before the suite's facts are looked up.
  */
-export function callRefusal(f: CallAttemptFacts): NoRetryReason | undefined {
+export function callRefusal(f: CallFacts): NoRetryReason | undefined {
   if (f.attempts >= f.maxAttempts) return 'maxAttempts';
   if (f.cancelled) return 'cancelled';
   if (f.responded) return 'responded';
@@ -111,8 +111,8 @@ export function suiteVerdict(f: AttemptFacts): RetryVerdict {
   return { retry: true, delayMs };
 }
 
-/** The facts of an attempt that the call itself knows. */
-export type CallAttemptFacts = Omit<AttemptFacts, 'inRetriedRequest' | 'methodFailing' | 'backoffMs' | 'pushbackMs'>;
+/** The facts of an attempt that the call knows; the retry control adds the suite's. */
+export type CallFacts = Omit<AttemptFacts, 'inRetriedRequest' | 'methodFailing' | 'backoffMs' | 'pushbackMs'>;
 
 /**
  * Whether an attempt that ended so may run again. Never reached the server
