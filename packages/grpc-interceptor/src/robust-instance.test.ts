@@ -108,8 +108,10 @@ describe('robustInstance() with server processes', () => {
     tripped = true;
     const { errors, replies } = await run;
     expect(skippedAfterMs).toBeLessThan(2000);
-    // Each worker can be caught once by a call in flight on the instance when it hung.
-    expect(errors.length).toBeLessThanOrEqual(8);
+    // Each worker can be caught once by a call in flight on the instance when it hung; and the preset trips on the
+    // third timeout in a row, so the two workers whose calls timed out first may each have sent one more call there
+    // before it did (a CI run saw 9).
+    expect(errors.length).toBeLessThanOrEqual(8 + 2);
     expect(errors.every((e) => e.startsWith(`${grpc.status.DEADLINE_EXCEEDED} `))).toBe(true);
     expect(replies.slice(-200).some((r) => r.instance === victim.address)).toBe(false);
 
