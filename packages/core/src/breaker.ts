@@ -176,7 +176,7 @@ export class Breaker implements LinkedBreaker {
 
   /** Sets a forced mode (see {@link Mode}); `normal` resumes the state machine in CLOSED, keeping the window. */
   setMode(mode: Mode): void {
-    const next = Object.hasOwn(MODES, mode) ? MODES[mode] : undefined;
+    const next = typeof mode === 'string' && Object.hasOwn(MODES, mode) ? MODES[mode] : undefined;
     if (next === undefined) {
       throw new OptionTypeError('mode', mode, `must be one of ${Object.keys(MODES).join(', ')}`);
     }
