@@ -133,37 +133,11 @@ export class CBSuiteOtelMetrics {
       this.duration.record(Math.max(0, seconds), attributesOf({ suite, key, outcome })),
     );
     const s = this.suites;
-    const readers: Record<Exclude<SuiteMetric, 'callDuration'>, () => Sample[]> = {
-      breakerState: () => s.breakerState(),
-      calls: () => s.calls(),
-      windowCalls: () => s.windowCalls(),
-      windowErrorRate: () => s.windowErrorRate(),
-      windowSlowCalls: () => s.windowSlowCalls(),
-      windowSlowCallRate: () => s.windowSlowCallRate(),
-      transitions: () => s.transitions(),
-      serviceRejections: () => s.serviceRejections(),
-      serviceShed: () => s.serviceShed(),
-      instanceSkips: () => s.instanceSkips(),
-      instanceDrops: () => s.instanceDrops(),
-      instanceRetries: () => s.instanceRetries(),
-      instancePanic: () => s.instancePanic(),
-      instancePanics: () => s.instancePanics(),
-      instancePanicPicks: () => s.instancePanicPicks(),
-      instanceEjections: () => s.instanceEjections(),
-      instanceEjected: () => s.instanceEjected(),
-      retryRefusals: () => s.retryRefusals(),
-      retryPushbacks: () => s.retryPushbacks(),
-      hedges: () => s.hedges(),
-      instanceHealthProbes: () => s.instanceHealthProbes(),
-      faults: () => s.faults(),
-      breakers: () => s.breakers(),
-      evictions: () => s.evictions(),
-    };
     this.observed = new ObservedSpecs(
       meter,
       prefix,
       SUITE_METRICS,
-      () => (key) => (key === 'callDuration' ? [] : readers[key]()),
+      () => (key) => (key === 'callDuration' ? [] : s[key]()),
     );
   }
 

@@ -4,7 +4,7 @@ import type { CBSuite } from './cb-suite.js';
 import { DEFAULT_DURATION_BUCKETS, type MetricSpec, SUITE_METRICS } from './metric-catalog.js';
 import { checkBuckets, checkPrefix } from './metric-options.js';
 import { loadPeer } from './missing-peer-error.js';
-import { DURATION_OUTCOMES, type Sample, TrackedSuites } from './tracked-suites.js';
+import { DURATION_OUTCOMES, SAMPLED_SUITE_METRICS, type Sample, TrackedSuites } from './tracked-suites.js';
 
 /** The entry point, as errors name it. */
 export const PROMETHEUS_ENTRY = '@cbsuite/grpc-interceptor/prometheus';
@@ -99,30 +99,10 @@ export class CBSuiteMetrics {
         },
       });
     };
-    gauge(M.breakerState, () => s.breakerState());
-    counter(M.calls, () => s.calls());
-    gauge(M.windowCalls, () => s.windowCalls());
-    gauge(M.windowErrorRate, () => s.windowErrorRate());
-    gauge(M.windowSlowCalls, () => s.windowSlowCalls());
-    gauge(M.windowSlowCallRate, () => s.windowSlowCallRate());
-    counter(M.transitions, () => s.transitions());
-    counter(M.serviceRejections, () => s.serviceRejections());
-    counter(M.serviceShed, () => s.serviceShed());
-    counter(M.instanceSkips, () => s.instanceSkips());
-    counter(M.instanceDrops, () => s.instanceDrops());
-    counter(M.instanceRetries, () => s.instanceRetries());
-    gauge(M.instancePanic, () => s.instancePanic());
-    counter(M.instancePanics, () => s.instancePanics());
-    counter(M.instancePanicPicks, () => s.instancePanicPicks());
-    counter(M.instanceEjections, () => s.instanceEjections());
-    gauge(M.instanceEjected, () => s.instanceEjected());
-    counter(M.retryRefusals, () => s.retryRefusals());
-    counter(M.retryPushbacks, () => s.retryPushbacks());
-    counter(M.hedges, () => s.hedges());
-    counter(M.instanceHealthProbes, () => s.instanceHealthProbes());
-    counter(M.faults, () => s.faults());
-    gauge(M.breakers, () => s.breakers());
-    counter(M.evictions, () => s.evictions());
+    for (const name of SAMPLED_SUITE_METRICS) {
+      const spec = M[name];
+      (spec.kind === 'gauge' ? gauge : counter)(spec, () => s[name]());
+    }
 
     const prune = () => this.prune();
     this.names.push(p + M.callDuration.prom);

@@ -9,6 +9,7 @@ import {
 } from '@cbsuite/core';
 import type { CBSuite } from './cb-suite.js';
 import type { Level } from './classify.js';
+import { SUITE_METRICS } from './metric-catalog.js';
 
 /** Values of the `state` label: the three states, and the forced modes as states of their own. */
 export const STATE_LABELS = ['closed', 'open', 'half_open', 'forced_open', 'disabled', 'metrics_only'] as const;
@@ -92,13 +93,21 @@ interface Tracked {
 
 const SEP = '\u0000';
 
+/** The suite metrics read when scraped: every one of the catalog but the call durations, recorded as calls end. */
+export type SampledSuiteMetric = Exclude<keyof typeof SUITE_METRICS, 'callDuration'>;
+
+/** Those metrics, in catalog order: each is read by the {@link TrackedSuites} method of its name. */
+export const SAMPLED_SUITE_METRICS = Object.keys(SUITE_METRICS).filter(
+  (k): k is SampledSuiteMetric => k !== 'callDuration',
+);
+
 /**
  * The suites an exporter reads, by name, and what it keeps of each: the
  * transition counts (per breaker, so a removed address or an evicted key
  * takes its series with it) and the duration hook. Everything else is read
  * from the suite when asked; label sets follow the breakers the suite holds.
  */
-export class TrackedSuites {
+export class TrackedSuites implements Record<SampledSuiteMetric, () => Sample[]> {
   private readonly suites = new Map<string, Tracked>();
 
   /** @param onDuration gets the duration of every call a service breaker let through, if given. */
