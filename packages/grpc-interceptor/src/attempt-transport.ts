@@ -1,5 +1,6 @@
 import { constants as http2 } from 'node:http2';
 import type { experimental, Metadata, StatusObject } from '@grpc/grpc-js';
+import { carriesContentType } from './classify.js';
 import type { AttemptReach } from './retry-rule.js';
 
 /**
@@ -105,6 +106,16 @@ function hook(call: SubchannelCall, name: string, before: () => void): void {
     before();
     return (own as (...a: unknown[]) => unknown).apply(call, args);
   };
+}
+
+/**
+ * Whether a server sent `status`: what the transport saw (`end`), when the
+ * picker observed the attempt; otherwise an OK, a status after response
+ * headers (`heard`), or a trailers-only response (it carries a content-type).
+ */
+export function sentByServer(end: StreamEnd | undefined, heard: boolean, status: StatusObject): boolean {
+  if (end !== undefined) return end === 'server';
+  return heard || status.code === 0 || carriesContentType(status);
 }
 
 /** How far an attempt got, as the picker's view of its transport saw it (what the retry rule decides from). */

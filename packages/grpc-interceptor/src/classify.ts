@@ -141,17 +141,17 @@ export function isServiceDiscoveryStatus(
   return fromServer === undefined ? !carriesContentType(status) : !fromServer;
 }
 
+/** A server's trailers-only response carries its content-type; a status grpc-js made has none. */
+export function carriesContentType(status: Pick<StatusObject, 'metadata'>): boolean {
+  return (status.metadata?.get('content-type').length ?? 0) > 0;
+}
+
 // What grpc-js reports, as UNAVAILABLE, when the transport rather than the
 // server application ended an attempt: a dropped or reset connection, a
 // refused stream, a failed write, a proxy in front of the instance saying so.
 // Read only when nothing says whether a server sent the status.
 const CONNECTION_LEVEL =
   /^(Connection dropped|Stream refused by server|Write error|Write failed|Received HTTP status code 50[234])|\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ECONNABORTED)\b/;
-
-// A server's trailers-only response carries its content-type; a status grpc-js made has none.
-function carriesContentType(status: Pick<StatusObject, 'metadata'>): boolean {
-  return (status.metadata?.get('content-type').length ?? 0) > 0;
-}
 
 /**
  * True when an attempt ended with a connection-level error (Kitex's

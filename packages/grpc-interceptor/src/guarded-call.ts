@@ -1,5 +1,5 @@
 import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { newAttemptTransport, reachOf } from './attempt-transport.js';
+import { newAttemptTransport, reachOf, sentByServer } from './attempt-transport.js';
 import type { CallSetup } from './call-setup.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
@@ -236,9 +236,7 @@ export class GuardedCall implements InterceptingCallInterface {
    * or a trailers-only response (it carries a content-type).
    */
   private fromServer(status: StatusObject): boolean {
-    const end = this.s.call?.transport.end;
-    if (end !== undefined) return end === 'server';
-    return this.heard || status.code === 0 || status.metadata.get('content-type').length > 0;
+    return sentByServer(this.s.call?.transport.end, this.heard, status);
   }
 
   private retry(): void {

@@ -1,5 +1,5 @@
 import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { reachOf } from './attempt-transport.js';
+import { reachOf, sentByServer } from './attempt-transport.js';
 import type { CallState } from './call-registry.js';
 import type { HedgeSetup } from './call-setup.js';
 import { RETRY_HEADER } from './chain-stop.js';
@@ -273,9 +273,7 @@ export class HedgedCall implements InterceptingCallInterface {
   }
 
   private fromServer(a: Attempt | undefined, status: StatusObject): boolean {
-    const end = a?.state.transport.end;
-    if (end !== undefined) return end === 'server';
-    return a?.headers !== undefined || status.code === 0 || status.metadata.get('content-type').length > 0;
+    return sentByServer(a?.state.transport.end, a?.headers !== undefined, status);
   }
 
   private finish(a: Attempt | undefined, status: StatusObject): void {
