@@ -40,7 +40,6 @@ export class BreakerPicker implements experimental.Picker {
 
   pick(args: experimental.PickArgs): experimental.PickResult {
     const level = this.level;
-    const breakers = level.level;
     // grpc-js picks again when a picked subchannel stopped being READY before
     // the attempt started: take() gives back the probe that pick took.
     const state = level.calls.take(args.metadata);
@@ -53,25 +52,14 @@ export class BreakerPicker implements experimental.Picker {
         triedAgain ??= r;
         continue;
       }
-      // Ejections are capped (maxEjectionPercent) and cannot empty the pool: panic does not override them.
-      if (level.isEjected(addr)) continue;
-      const breaker = breakers.breakerFor(addr);
-      const permit = breaker === undefined ? PERMIT : breakers.admit(breaker);
-      if (permit === PERMIT || (permit !== NO_PERMIT && !level.probedByHealth(addr, breaker, permit, r.subchannel)))
-        return this.wrap(r, addr, breaker, permit, state);
-      if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
+      const picked = this.admit(r, r.subchannel, addr, state);
+      if (picked !== undefined) return picked;
     }
     // Every instance not yet tried is tripped: go back to one already tried, if it is allowed (never for a hedge).
     if (triedAgain?.subchannel && state?.hedge !== true) {
-      const addr = triedAgain.subchannel.getAddress();
-      if (!level.isEjected(addr)) {
-        const breaker = breakers.breakerFor(addr);
-        const p = breaker === undefined ? PERMIT : breakers.admit(breaker);
-        if (p === PERMIT || (p !== NO_PERMIT && !level.probedByHealth(addr, breaker, p, triedAgain.subchannel)))
-          return this.wrap(triedAgain, addr, breaker, p, state);
-        if (level.panic.inPanic && level.usableInPanic(breaker))
-          return this.wrap(triedAgain, addr, breaker, PERMIT, state);
-      }
+      const sc = triedAgain.subchannel;
+      const picked = this.admit(triedAgain, sc, sc.getAddress(), state);
+      if (picked !== undefined) return picked;
     }
     // A hedge with no instance left to go to is not a drop: the call's other attempts still run.
     if (state?.hedge !== true) level.dropped();
@@ -82,6 +70,29 @@ export class BreakerPicker implements experimental.Picker {
       onCallStarted: null,
       onCallEnded: null,
     };
+  }
+
+  /**
+   * The pick `r` of `addr`, wrapped, when the instance may take the call:
+   * not ejected (ejections are capped by maxEjectionPercent and cannot empty
+   * the pool, so panic does not override them), and its breaker gives a
+   * permit a health check does not take, or the level is in panic. Else
+   * undefined: the pick is skipped.
+   */
+  private admit(
+    r: experimental.PickResult,
+    subchannel: experimental.SubchannelInterface,
+    addr: string,
+    state: CallState | undefined,
+  ): experimental.PickResult | undefined {
+    const level = this.level;
+    if (level.isEjected(addr)) return undefined;
+    const breaker = level.level.breakerFor(addr);
+    const permit = breaker === undefined ? PERMIT : level.level.admit(breaker);
+    if (permit === PERMIT || (permit !== NO_PERMIT && !level.probedByHealth(addr, breaker, permit, subchannel)))
+      return this.wrap(r, addr, breaker, permit, state);
+    if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
+    return undefined;
   }
 
   private wrap(
