@@ -238,7 +238,8 @@ export function latest(states: readonly StateReport[], size: number): string[] {
   return out;
 }
 
-function ready(child: ChildProcess, name: string): Promise<void> {
+/** Resolves once the forked node says `ready`; rejects when it says `failed`, exits first, or takes 45 s. */
+export function ready(child: ChildProcess, name: string): Promise<void> {
   let onMessage: ((r: Report) => void) | undefined;
   let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -262,7 +263,8 @@ function tell(child: ChildProcess, c: Command): void {
   if (child.connected) child.send(c);
 }
 
-async function killChild(child: ChildProcess): Promise<void> {
+/** SIGKILL, unless the process has already gone; resolves once it has. */
+export async function killChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGKILL');
