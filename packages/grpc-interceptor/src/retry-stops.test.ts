@@ -84,6 +84,22 @@ describe('the retry budget', () => {
     expect(series('cbsuite_retry_pushbacks_total{')).toEqual(['cbsuite_retry_pushbacks_total{suite="r"} 0']);
   });
 
+  it('holds attempts per call of idempotent calls to 1 + percentCanRetry + reserve / calls; maxAttempts without it', async () => {
+    const calls = 50;
+    const attemptsPerCall = async (options: CBSuiteOptions) => {
+      const { cbs, client, servers } = await deadDownstream({ idempotent: () => true, ...options });
+      for (let i = 0; i < calls; i++) expect((await say(client, `${i}`)).error?.code).toBe(grpc.status.UNAVAILABLE);
+      const attempts = calls + cbs.stats().retry.retries;
+      // grpc-js retries a refused stream once on its own: the downstream sees two streams per attempt.
+      expect(servers.reduce((n, s) => n + s.refused(), 0)).toBe(2 * attempts);
+      return attempts / calls;
+    };
+    // A reserve of minRetriesPerSec × ttl = 1 retry, and 0.2 per call; the clock stands still.
+    const budget = { percentCanRetry: 0.2, minRetriesPerSec: 1, ttlMs: 1000 };
+    expect(await attemptsPerCall({ retryBudget: budget })).toBe(1 + 0.2 + 1 / calls);
+    expect(await attemptsPerCall({ retryBudget: false })).toBe(3);
+  });
+
   it('is off with retryBudget: false: every call retries up to maxAttempts', async () => {
     const off = await deadDownstream({ retryBudget: false });
     await say(off.client, 'x');
