@@ -21,6 +21,9 @@ const sum = (rs: readonly StormResult[], f: (r: StormResult) => number) => rs.re
 
 export const retryCases: Record<string, Case> = {
   'retry/storm': async (_o, smoke) => {
+    if (!Number.isInteger(NODES) || NODES < 1) {
+      throw new RangeError(`BENCH_STORM_NODES must be an integer >= 1, got ${process.env.BENCH_STORM_NODES}`);
+    }
     const servers = [await startRefuseServer(), await startRefuseServer()];
     const target = `ipv4:${servers.map((s) => s.address).join(',')}`;
     const refused = () => servers.reduce((n, s) => n + s.refused(), 0);
