@@ -115,6 +115,16 @@ export class AdaptiveThrottle {
     return s === undefined ? 0 : this.probabilityOf(key, s, this.o.now());
   }
 
+  /**
+   * While sharing ({@link AdaptiveThrottle.shareWith}): the rest of the
+   * fleet's requests and accepts of `key` that decisions use now; undefined
+   * when none is fresh (decisions then use this node's counts alone).
+   */
+  fleetCounts(key: string): { readonly requests: number; readonly accepts: number } | undefined {
+    const others = this.fleet?.others(key);
+    return others === undefined ? undefined : { requests: others.failures, accepts: others.successes };
+  }
+
   /** The keys it holds state for. */
   keys(): IterableIterator<string> {
     return this.states.keys();

@@ -86,12 +86,15 @@ describe('AdaptiveThrottle.shareWith', () => {
     // Alone: 10 requests, 5 accepts: nothing to shed.
     expect(t.probability('k')).toBe(0);
     // The others sent 90 and had 5 accepted: (100 − 2 × 10) / 101.
+    expect(t.fleetCounts('k')).toBeUndefined();
     link().setView(view({ failures: 90, successes: 5, expiresAt: 5000 }));
     expect(t.probability('k')).toBeCloseTo(80 / 101, 15);
+    expect(t.fleetCounts('k')).toEqual({ requests: 90, accepts: 5 });
     clock.advance(4999);
     expect(t.probability('k')).toBeCloseTo(80 / 101, 15);
     clock.advance(1);
     expect(t.probability('k')).toBe(0);
+    expect(t.fleetCounts('k')).toBeUndefined();
     link().setView(undefined);
     expect(t.probability('k')).toBe(0);
   });
@@ -123,6 +126,7 @@ describe('AdaptiveThrottle.shareWith', () => {
     t.record('k', true);
     link().setView(view(bad));
     expect(t.probability('k')).toBeCloseTo((10 - 2) / 11, 15);
+    expect(t.fleetCounts('k')).toBeUndefined();
   });
 
   it('keeps counting when the fleet forces a mode on the scope or opens one of its keys', () => {

@@ -66,6 +66,13 @@ export interface ShedKeyDump {
   readonly latencyShare?: number;
   /** The adaptive throttle's rejection probability now, 0 to 1. */
   readonly rejectProbability?: number;
+  /**
+   * With `shareWithFleet`, while a fresh read of the fleet is in use: the
+   * rest of the fleet's requests and accepts that `rejectProbability` adds
+   * to this node's own.
+   */
+  readonly fleetRequests?: number;
+  readonly fleetAccepts?: number;
   /** The concurrency limit now, and the key's calls in flight under it. */
   readonly concurrencyLimit?: number;
   readonly inFlight?: number;
@@ -206,10 +213,12 @@ export class LoadShedder {
         const n = stats[reason].get(key);
         if (n !== undefined) shed[reason] = n;
       }
+      const fleet = this.adaptive?.fleetCounts(key);
       keys[key] = {
         shed,
         ...(this.latency && { latencyShare: this.latency.share(key) }),
         ...(this.adaptive && { rejectProbability: this.adaptive.probability(key) }),
+        ...(fleet && { fleetRequests: fleet.requests, fleetAccepts: fleet.accepts }),
         ...(this.limit && { concurrencyLimit: this.limit.limit(key), inFlight: this.limit.inFlight(key) }),
       };
     }

@@ -89,6 +89,7 @@ describe('serviceShedding.adaptiveThrottle.shareWithFleet through Redis', () => 
     await busyFleet(a, b);
     // B: its own 1 request and 1 accept, plus A's 100 and 10: (101 − 2 × 11) / 102.
     expect(b.p()).toBeCloseTo(79 / 102, 12);
+    expect(b.cbs.dump().shedding?.keys[KEY]).toMatchObject({ fleetRequests: 100, fleetAccepts: 10 });
     b.roll.value = 0.5;
     const hits = server.hits.Say;
     const shed = await b.call('hello');
@@ -150,6 +151,7 @@ describe('shareWithFleet when Redis stops', () => {
     // Each on its own counts: A 100 requests and 10 accepts, B 1 and 1.
     expect(a.p()).toBeCloseTo(80 / 101, 12);
     expect(b.p()).toBe(0);
+    expect(b.cbs.dump().shedding?.keys[KEY]).toEqual({ shed: {}, rejectProbability: 0 });
     // B's calls go out, and never wait on Redis.
     b.roll.value = 0.5;
     const started = performance.now();
