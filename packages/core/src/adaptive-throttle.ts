@@ -1,6 +1,9 @@
 import { BucketRing } from './bucket-ring.js';
 import { type Clock, loopClock } from './clock.js';
+import type { Disposer } from './event.js';
+import type { FleetSync } from './fleet-sync.js';
 import { KeyedStates } from './keyed-states.js';
+import { ThrottleFleetCounts } from './throttle-fleet-counts.js';
 import { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
 
 /** Options of an {@link AdaptiveThrottle}. */
@@ -50,6 +53,10 @@ interface KeyState {
  * over the window, once it holds `minRequests` requests. It never "opens": it
  * sheds a fraction, and the backend keeps receiving about `k` times what it
  * accepts. No timers.
+ *
+ * With {@link AdaptiveThrottle.shareWith}, `requests` and `accepts` are the
+ * fleet's: this node's own plus the rest of the fleet's as a fleet sync last
+ * read them.
  */
 export class AdaptiveThrottle {
   private readonly states = new KeyedStates<KeyState>(() => ({
@@ -58,6 +65,8 @@ export class AdaptiveThrottle {
   }));
 
   private readonly o: Required<AdaptiveThrottleOptions>;
+  /** The counts shared with a fleet, while sharing. */
+  private fleet: ThrottleFleetCounts | undefined = undefined;
 
   /** @throws OptionTypeError/OptionRangeError naming a bad option. */
   constructor(options: AdaptiveThrottleOptions = {}, path = 'adaptiveThrottle') {
@@ -83,8 +92,9 @@ export class AdaptiveThrottle {
   admit(key: string): boolean {
     const s = this.states.get(key);
     const t = this.o.now();
-    const p = this.probabilityOf(s, t);
+    const p = this.probabilityOf(key, s, t);
     s.ring.add(t, 1, 0);
+    if (this.fleet !== undefined) this.fleet.request(key);
     if (p > 0 && this.o.random() < p) {
       s.rejections++;
       return false;
@@ -96,12 +106,23 @@ export class AdaptiveThrottle {
   record(key: string, accepted: boolean): void {
     if (!accepted) return;
     this.states.get(key).ring.add(this.o.now(), 0, 1);
+    if (this.fleet !== undefined) this.fleet.accept(key);
   }
 
   /** The probability a call to `key` is rejected now. */
   probability(key: string): number {
     const s = this.states.find(key);
-    return s === undefined ? 0 : this.probabilityOf(s, this.o.now());
+    return s === undefined ? 0 : this.probabilityOf(key, s, this.o.now());
+  }
+
+  /**
+   * While sharing ({@link AdaptiveThrottle.shareWith}): the rest of the
+   * fleet's requests and accepts of `key` that decisions use now; undefined
+   * when none is fresh (decisions then use this node's counts alone).
+   */
+  fleetCounts(key: string): { readonly requests: number; readonly accepts: number } | undefined {
+    const others = this.fleet?.others(key);
+    return others === undefined ? undefined : { requests: others.failures, accepts: others.successes };
   }
 
   /** The keys it holds state for. */
@@ -117,13 +138,46 @@ export class AdaptiveThrottle {
   /** Forgets `key`. */
   remove(key: string): void {
     this.states.remove(key);
+    this.fleet?.remove(key);
   }
 
-  private probabilityOf(s: KeyState, t: number): number {
+  /**
+   * Shares `requests` and `accepts` with the other nodes of a fleet through
+   * `sync` (for example a `RedisSync` of `@cbsuite/redis-sync`), as a panel
+   * of `scope`, a name unique on the sync: per key one metrics-only breaker
+   * over this throttle's window, recording a request as a failure and an
+   * accept as a success (docs/semantics.md, "Load shedding", "Fleets").
+   * Every throttle of the fleet that shares a key under the same scope
+   * decides on the fleet's counts: its own, fresh, plus the rest of the
+   * fleet's as the sync last read them. Without a fresh read (the key's
+   * first flush not back yet, the store unreachable or slow), it decides on
+   * its own counts. Returns a function that stops sharing.
+   * @throws Error when it shares already; what `sync.attach` throws (a scope taken).
+   */
+  shareWith(sync: FleetSync, scope: string): Disposer {
+    if (this.fleet !== undefined) throw new Error('this AdaptiveThrottle shares its counts already');
+    const fleet = new ThrottleFleetCounts(this.o.windowMs, this.o.now);
+    sync.attach(fleet.panel, scope);
+    this.fleet = fleet;
+    return () => {
+      if (this.fleet === fleet) this.fleet = undefined;
+      fleet.close();
+    };
+  }
+
+  private probabilityOf(key: string, s: KeyState, t: number): number {
     s.ring.rotate(t);
-    const requests = s.ring.totalA;
+    let requests = s.ring.totalA;
+    let accepts = s.ring.totalB;
+    if (this.fleet !== undefined) {
+      const others = this.fleet.others(key);
+      if (others !== undefined) {
+        requests += others.failures;
+        accepts += others.successes;
+      }
+    }
     if (requests < this.o.minRequests) return 0;
-    const p = (requests - this.o.k * s.ring.totalB) / (requests + 1);
+    const p = (requests - this.o.k * accepts) / (requests + 1);
     return p <= 0 ? 0 : Math.min(p, this.o.maxRejectProbability);
   }
 }

@@ -72,4 +72,4 @@ export type { FleetSync, FleetSyncStats, PanelSync, SyncedPanel } from './fleet-
 export type { FleetView } from './fleet-view.js';
 export { FleetMetricer } from './fleet-view.js';
 export { resolvePanelOptions } from './panel.js';
-export { checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';
+export { checkBoolean, checkFunction, checkInteger, checkKeys, checkNumber } from './validate.js';

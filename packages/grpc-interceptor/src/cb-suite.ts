@@ -19,7 +19,7 @@ import type {
 } from './events.js';
 import type { InstanceLevel, InstanceStats } from './instance-level.js';
 import type { ShedReason } from './load-shed-error.js';
-import type { ShedEvent } from './load-shedder.js';
+import { ADAPTIVE_SCOPE, type ShedEvent } from './load-shedder.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
 import type { RetryControl, RetryStats } from './retry-control.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
@@ -112,13 +112,18 @@ export class CBSuite {
     attachInternals(this, { service: this.service, registry: this.calls, retries: this.retries });
   }
 
-  // Shares both panels and takes the fleet's configs (validated like local ones).
+  // Shares both panels (and, with shareWithFleet, the adaptive throttle's
+  // counts) and takes the fleet's configs (validated like local ones).
   private joinFleet(sync: FleetSync): void {
     const service = this.service.level.configs;
     const instance = this.instance.level.configs;
     const fromFleet = (apply: () => void) => this.events.fromFleet(apply);
     sync.attach(this.service.level.panel, 'service');
     sync.attach(this.instance.level.panel, 'instance');
+    const shedder = this.service.shedder;
+    if (shedder?.adaptive !== undefined && shedder.sharesWithFleet) {
+      this.disposers.push(shedder.adaptive.shareWith(sync, ADAPTIVE_SCOPE));
+    }
     this.disposers.push(
       sync.onConfig(CONFIG_SCOPES.service, (key, v) => fromFleet(() => service.update(key, v))),
       sync.onConfig(CONFIG_SCOPES.serviceDefault, (_key, v) => fromFleet(() => service.updateDefault(v))),

@@ -82,7 +82,7 @@ export {
   LOAD_SHED_TRAILER,
   loadShedReason,
 } from './load-shed-error.js';
-export type { LoadSheddingOptions, ShedDump, ShedEvent, ShedKeyDump } from './load-shedder.js';
+export type { AdaptiveSheddingOptions, LoadSheddingOptions, ShedDump, ShedEvent, ShedKeyDump } from './load-shedder.js';
 export type { EjectionChange, EjectionReason } from './outlier-ejection.js';
 export type {
   FailurePercentageEjectionOptions,

@@ -4,6 +4,7 @@ import {
   type Clock,
   ConcurrencyLimit,
   type ConcurrencyLimitOptions,
+  checkBoolean,
   checkKeys,
   EventEmitter,
   LatencyThrottle,
@@ -23,10 +24,24 @@ export interface LoadSheddingOptions {
   /** The WSO2 latency throttle: shed a share of a slow key's calls while too many calls are in flight. */
   readonly latencyThrottle?: Omit<LatencyThrottleOptions, 'now'>;
   /** Google SRE adaptive throttling: send about `k` times what the backend accepts. */
-  readonly adaptiveThrottle?: Omit<AdaptiveThrottleOptions, 'now'>;
+  readonly adaptiveThrottle?: AdaptiveSheddingOptions;
   /** At most so many calls in flight per key (fixed, adaptive, or both); beyond it calls fail fast. */
   readonly concurrencyLimit?: Omit<ConcurrencyLimitOptions, 'now'>;
 }
+
+/** The adaptive throttle of `serviceShedding`: its options, and whether the fleet shares its counts. */
+export interface AdaptiveSheddingOptions extends Omit<AdaptiveThrottleOptions, 'now'> {
+  /**
+   * Decide on the fleet's `requests` and `accepts` rather than this node's
+   * alone: shared through the suite's `sync` under the scope `adaptive`
+   * (docs/semantics.md, "Load shedding", "Fleets"). Needs the suite option
+   * `sync`: without one it is refused. Default false.
+   */
+  readonly shareWithFleet?: boolean;
+}
+
+/** The scope a suite's adaptive throttle shares its counts under, on the suite's sync. */
+export const ADAPTIVE_SCOPE = 'adaptive';
 
 const NAMES = Object.keys({
   latencyThrottle: true,
@@ -51,6 +66,13 @@ export interface ShedKeyDump {
   readonly latencyShare?: number;
   /** The adaptive throttle's rejection probability now, 0 to 1. */
   readonly rejectProbability?: number;
+  /**
+   * With `shareWithFleet`, while a fresh read of the fleet is in use: the
+   * rest of the fleet's requests and accepts that `rejectProbability` adds
+   * to this node's own.
+   */
+  readonly fleetRequests?: number;
+  readonly fleetAccepts?: number;
   /** The concurrency limit now, and the key's calls in flight under it. */
   readonly concurrencyLimit?: number;
   readonly inFlight?: number;
@@ -97,9 +119,14 @@ export class LoadShedder {
   private readonly sheds = new EventEmitter<[ShedEvent]>();
   /** Every shed call (not kept in the suite's recent events: under load there are many). */
   readonly onShed = this.sheds.event;
+  /** Whether the adaptive throttle is to share its counts with the fleet (`shareWithFleet`). */
+  readonly sharesWithFleet: boolean;
 
-  /** @throws OptionTypeError/OptionRangeError naming a bad field under `path`. */
-  constructor(options: LoadSheddingOptions, now: Clock, path = 'serviceShedding') {
+  /**
+   * @param synced whether the suite has a fleet sync (`shareWithFleet` needs one).
+   * @throws OptionTypeError/OptionRangeError naming a bad field under `path`.
+   */
+  constructor(options: LoadSheddingOptions, now: Clock, path = 'serviceShedding', synced = false) {
     const o = checkKeys(path, options, NAMES, path) as LoadSheddingOptions;
     const part = <T extends object>(name: keyof LoadSheddingOptions): T | undefined => {
       const v = o[name];
@@ -112,10 +139,16 @@ export class LoadShedder {
       return { ...v, now } as T;
     };
     const lt = part<LatencyThrottleOptions>('latencyThrottle');
-    const at = part<AdaptiveThrottleOptions>('adaptiveThrottle');
+    const { shareWithFleet, ...at } = part<AdaptiveSheddingOptions & AdaptiveThrottleOptions>('adaptiveThrottle') ?? {};
+    const share =
+      shareWithFleet === undefined ? false : checkBoolean(`${path}.adaptiveThrottle.shareWithFleet`, shareWithFleet);
+    if (share && !synced) {
+      throw new OptionTypeError(`${path}.adaptiveThrottle.shareWithFleet`, true, 'needs the CBSuite option `sync`');
+    }
+    this.sharesWithFleet = share;
     const cl = part<ConcurrencyLimitOptions>('concurrencyLimit');
     this.latency = lt && new LatencyThrottle(lt, `${path}.latencyThrottle`);
-    this.adaptive = at && new AdaptiveThrottle(at, `${path}.adaptiveThrottle`);
+    this.adaptive = o.adaptiveThrottle === undefined ? undefined : new AdaptiveThrottle(at, `${path}.adaptiveThrottle`);
     this.limit = cl && new ConcurrencyLimit(cl, `${path}.concurrencyLimit`);
   }
 
@@ -180,10 +213,12 @@ export class LoadShedder {
         const n = stats[reason].get(key);
         if (n !== undefined) shed[reason] = n;
       }
+      const fleet = this.adaptive?.fleetCounts(key);
       keys[key] = {
         shed,
         ...(this.latency && { latencyShare: this.latency.share(key) }),
         ...(this.adaptive && { rejectProbability: this.adaptive.probability(key) }),
+        ...(fleet && { fleetRequests: fleet.requests, fleetAccepts: fleet.accepts }),
         ...(this.limit && { concurrencyLimit: this.limit.limit(key), inFlight: this.limit.inFlight(key) }),
       };
     }

@@ -1,3 +1,5 @@
+import { FleetLink, type FleetSync, OptionTypeError } from '@cbsuite/core';
+import { expectOptionError, thrownBy } from '@cbsuite/testkit/bad-input.js';
 import { count, EchoClient, type EchoServer, grpc, say, startEchoServer } from '@cbsuite/testkit/echo.js';
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -192,5 +194,57 @@ describe('serviceShedding options', () => {
     ],
   ])('%j is refused: %s', (options, message) => {
     expect(() => new CBSuite(undefined, options as CBSuiteOptions)).toThrow(message);
+  });
+});
+
+describe('serviceShedding.adaptiveThrottle.shareWithFleet', () => {
+  const PATH = 'serviceShedding.adaptiveThrottle.shareWithFleet';
+  // What a suite needs of a sync to be built (nothing is shared before a call).
+  const attached: string[] = [];
+  const sync: FleetSync = {
+    attach: (panel, scope) => {
+      attached.push(scope);
+      panel.attachSync({
+        link: (_p, k, b) => new FleetLink(k, b, { quorum: 1, recentMs: 1000 }),
+        unlink() {},
+        transition() {},
+        detach() {},
+      });
+    },
+    publishConfig: async () => {},
+    onConfig: () => () => {},
+    publishMode: async () => {},
+  };
+
+  it.each([
+    ['a string', 'yes', {}, 'must be a boolean'],
+    ['a number', 1, { sync }, 'must be a boolean'],
+    ['null', null, { sync }, 'must be a boolean'],
+    ['an object', {}, { sync }, 'must be a boolean'],
+    ['true without a sync', true, {}, 'needs the CBSuite option `sync`'],
+  ])('refuses %s, typed, naming the field and the value', (_name, value, extra, reason) => {
+    const err = thrownBy(
+      () =>
+        new CBSuite(undefined, {
+          ...extra,
+          serviceShedding: { adaptiveThrottle: { shareWithFleet: value as boolean } },
+        }),
+    );
+    expect(err).toBeInstanceOf(OptionTypeError);
+    expectOptionError(err, PATH, value);
+    expect((err as OptionTypeError).reason).toBe(reason);
+  });
+
+  it('is off by default, and off means nothing is attached for the throttle', () => {
+    attached.length = 0;
+    new CBSuite(undefined, { sync, serviceShedding: { adaptiveThrottle: {} } }).close();
+    new CBSuite(undefined, { sync, serviceShedding: { adaptiveThrottle: { shareWithFleet: false } } }).close();
+    expect(attached).toEqual(['service', 'instance', 'service', 'instance']);
+    // false needs no sync.
+    expect(
+      () => new CBSuite(undefined, { serviceShedding: { adaptiveThrottle: { shareWithFleet: false } } }),
+    ).not.toThrow();
+    new CBSuite(undefined, { sync, serviceShedding: { adaptiveThrottle: { shareWithFleet: true } } }).close();
+    expect(attached.slice(4)).toEqual(['service', 'instance', 'adaptive']);
   });
 });

@@ -54,7 +54,12 @@ export function buildSuiteLevels(o: ResolvedSuiteOptions, events: SuiteEvents): 
   const instance = new InstanceLevel(instanceLevel, calls, panic, outliers, health);
   const service = new ServiceLevel(serviceLevel, calls, o.fromService, o.genKey, retries, o.hedging);
   if (o.serviceShedding !== undefined) {
-    const shedder = new LoadShedder(o.serviceShedding, serviceLevel.panel.options.now);
+    const shedder = new LoadShedder(
+      o.serviceShedding,
+      serviceLevel.panel.options.now,
+      'serviceShedding',
+      o.sync !== undefined,
+    );
     if (shedder.enabled) service.shedder = shedder;
   }
   return { service, instance, calls, retries };

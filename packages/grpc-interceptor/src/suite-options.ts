@@ -122,8 +122,10 @@ export interface CBSuiteOptions extends RetryOptions {
    * Shares both levels' breakers with the other replicas of this client, for
    * example through `new RedisSync({ redis, namespace })` of
    * `@cbsuite/redis-sync`. Service keys are shared under the scope `service`,
-   * instance addresses under `instance`; configs published with the
-   * `publish*` methods reach every node.
+   * instance addresses under `instance`, and with
+   * `serviceShedding.adaptiveThrottle.shareWithFleet` the adaptive
+   * throttle's requests and accepts under `adaptive`; configs published with
+   * the `publish*` methods reach every node.
    */
   readonly sync?: FleetSync;
   /**
