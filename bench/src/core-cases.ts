@@ -64,6 +64,22 @@ export const coreCases: Record<string, Case> = {
         p.succeed(ONE_KEY);
       }
     };
+    const adaptive = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        if (!p.isAllowed(ONE_KEY) || !a.admit(ONE_KEY)) continue;
+        a.record(ONE_KEY, true);
+        p.succeed(ONE_KEY);
+      }
+    };
+    const concurrency = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        if (!p.isAllowed(ONE_KEY)) continue;
+        const slot = c.acquire(ONE_KEY);
+        if (slot === undefined) continue;
+        c.release(ONE_KEY, slot, 'success');
+        p.succeed(ONE_KEY);
+      }
+    };
     const all = (n: number) => {
       for (let i = 0; i < n; i++) {
         if (!p.isAllowed(ONE_KEY)) continue;
@@ -76,18 +92,18 @@ export const coreCases: Record<string, Case> = {
         p.succeed(ONE_KEY);
       }
     };
-    const ns: Record<'pair' | 'latency' | 'all', number[]> = { pair: [], latency: [], all: [] };
-    for (let r = 0; r < (smoke ? 1 : 5); r++) {
-      ns.pair.push(measureSync(pair, o));
-      ns.latency.push(measureSync(latency, o));
-      ns.all.push(measureSync(all, o));
-    }
+    const loops = { pair, latency, adaptive, concurrency, all };
+    const ns: Record<keyof typeof loops, number[]> = { pair: [], latency: [], adaptive: [], concurrency: [], all: [] };
+    for (let r = 0; r < (smoke ? 1 : 5); r++)
+      for (const [name, loop] of Object.entries(loops)) ns[name as keyof typeof loops].push(measureSync(loop, o));
     const added = (xs: number[]) => median(xs.map((v, i) => v - (ns.pair[i] as number)));
     return {
       pair: median(ns.pair),
       latency: median(ns.latency),
       all: median(ns.all),
       latencyAdded: added(ns.latency),
+      adaptiveAdded: added(ns.adaptive),
+      concurrencyAdded: added(ns.concurrency),
       allAdded: added(ns.all),
     };
   },

@@ -81,6 +81,8 @@ export const suites: Record<string, Suite> = {
           { id: 'shed/idle.pair', label: 'Panel.isAllowed + succeed, 1 key (the plain pair)' },
           { id: 'shed/idle.latency', label: 'with the latency throttle (start + end)', baseline: 'shed/idle.pair' },
           { id: 'shed/idle.latencyAdded', label: 'added per call by the latency throttle', goal: '≤ 20 ns' },
+          { id: 'shed/idle.adaptiveAdded', label: 'added per call by adaptive throttling', goal: '≤ 20 ns' },
+          { id: 'shed/idle.concurrencyAdded', label: 'added per call by the concurrency limit', goal: '≤ 20 ns' },
           {
             id: 'shed/idle.all',
             label: 'with concurrency limit + adaptive + latency throttle',

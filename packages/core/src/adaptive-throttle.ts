@@ -65,6 +65,10 @@ export class AdaptiveThrottle {
   }));
 
   private readonly o: Required<AdaptiveThrottleOptions>;
+  // Read on every call: held as fields of their own rather than through `o`.
+  private readonly now: Clock;
+  private readonly k: number;
+  private readonly minRequests: number;
   /** The counts shared with a fleet, while sharing. */
   private fleet: ThrottleFleetCounts | undefined = undefined;
 
@@ -86,12 +90,15 @@ export class AdaptiveThrottle {
       now: fn('now', loopClock),
       random: fn('random', Math.random),
     };
+    this.now = this.o.now;
+    this.k = this.o.k;
+    this.minRequests = this.o.minRequests;
   }
 
   /** Counts a request for `key` and decides it: true to send the call, false to reject it here. */
   admit(key: string): boolean {
     const s = this.states.get(key);
-    const t = this.o.now();
+    const t = this.now();
     const p = this.probabilityOf(key, s, t);
     s.ring.add(t, 1, 0);
     if (this.fleet !== undefined) this.fleet.request(key);
@@ -105,14 +112,14 @@ export class AdaptiveThrottle {
   /** A sent call ended; `accepted` unless the backend refused it for overload (or never answered). */
   record(key: string, accepted: boolean): void {
     if (!accepted) return;
-    this.states.get(key).ring.add(this.o.now(), 0, 1);
+    this.states.get(key).ring.add(this.now(), 0, 1);
     if (this.fleet !== undefined) this.fleet.accept(key);
   }
 
   /** The probability a call to `key` is rejected now. */
   probability(key: string): number {
     const s = this.states.find(key);
-    return s === undefined ? 0 : this.probabilityOf(key, s, this.o.now());
+    return s === undefined ? 0 : this.probabilityOf(key, s, this.now());
   }
 
   /**
@@ -176,8 +183,8 @@ export class AdaptiveThrottle {
         accepts += others.successes;
       }
     }
-    if (requests < this.o.minRequests) return 0;
-    const p = (requests - this.o.k * accepts) / (requests + 1);
-    return p <= 0 ? 0 : Math.min(p, this.o.maxRejectProbability);
+    const excess = requests - this.k * accepts;
+    if (excess <= 0 || requests < this.minRequests) return 0;
+    return Math.min(excess / (requests + 1), this.o.maxRejectProbability);
   }
 }

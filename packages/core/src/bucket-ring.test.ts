@@ -58,4 +58,35 @@ describe('BucketRing', () => {
       ),
     );
   });
+
+  it('becomes the bucket-by-bucket sum of other rings, moved to the same time', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 0, max: 120 }), fc.integer({ min: 0, max: 9 })), {
+          maxLength: 80,
+        }),
+        fc.integer({ min: 0, max: 400 }),
+        (steps, gap) => {
+          const rings = [0, 1, 2].map(() => new BucketRing(50, 6));
+          const together = new BucketRing(50, 6);
+          let t = 0;
+          for (const [i, dt, b] of steps) {
+            t += dt;
+            (rings[i] as BucketRing).add(t, 1, b);
+            together.add(t, 1, b);
+          }
+          t += gap;
+          const sum = new BucketRing(50, 6);
+          sum.add(0, 5, 5); // overwritten
+          sum.setToSumOf(rings, t);
+          together.rotate(t);
+          expect([sum.totalA, sum.totalB]).toEqual([together.totalA, together.totalB]);
+          expect(sum.recent(t, 2)).toEqual(together.recent(t, 2));
+          sum.add(t, 1, 1);
+          together.add(t, 1, 1);
+          expect([sum.totalA, sum.totalB]).toEqual([together.totalA, together.totalB]);
+        },
+      ),
+    );
+  });
 });

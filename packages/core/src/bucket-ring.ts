@@ -13,9 +13,15 @@ export class BucketRing {
   /** Its index in the arrays, and the time its bucket ends: until then, adding is two writes. */
   private cur = 0;
   private next = Number.NEGATIVE_INFINITY;
-  /** Sums over the buckets in the window. */
-  totalA = 0;
-  totalB = 0;
+  /** Sums over the buckets in the arrays. */
+  private sumA = 0;
+  private sumB = 0;
+  /**
+   * What was added to the newest bucket and is not in the arrays yet: adding
+   * is then two field writes, and the arrays are written once per bucket.
+   */
+  private headA = 0;
+  private headB = 0;
 
   constructor(
     private readonly bucketMs: number,
@@ -25,17 +31,27 @@ export class BucketRing {
     this.b = new Float64Array(bucketNums);
   }
 
+  /** The sums over the window. */
+  get totalA(): number {
+    return this.sumA + this.headA;
+  }
+
+  get totalB(): number {
+    return this.sumB + this.headB;
+  }
+
   /** Moves the window to time `t` (ms), clearing the buckets that left it. */
   rotate(t: number): void {
     if (t < this.next) return;
     const e = Math.floor(t / this.bucketMs);
     if (e <= this.epoch) return;
+    this.settle();
     const n = this.bucketNums;
     if (e - this.epoch >= n) {
       this.a.fill(0);
       this.b.fill(0);
-      this.totalA = 0;
-      this.totalB = 0;
+      this.sumA = 0;
+      this.sumB = 0;
     } else {
       for (let i = this.epoch + 1; i <= e; i++) {
         const j = i % n;
@@ -49,8 +65,8 @@ export class BucketRing {
         sa += this.a[j] as number;
         sb += this.b[j] as number;
       }
-      this.totalA = sa;
-      this.totalB = sb;
+      this.sumA = sa;
+      this.sumB = sb;
     }
     this.epoch = e;
     this.cur = e % n;
@@ -60,16 +76,41 @@ export class BucketRing {
   /** Adds to the bucket of time `t` (after `rotate(t)`); a time before the newest bucket's counts in it. */
   add(t: number, da: number, db: number): void {
     if (t >= this.next) this.rotate(t);
-    const j = this.cur;
-    this.a[j] = (this.a[j] as number) + da;
-    this.b[j] = (this.b[j] as number) + db;
-    this.totalA += da;
-    this.totalB += db;
+    this.headA += da;
+    this.headB += db;
+  }
+
+  /**
+   * Makes this ring the bucket-by-bucket sum of `rings` (each of this ring's
+   * `bucketMs` and `bucketNums`) at time `t`, every ring moved to `t` first.
+   */
+  setToSumOf(rings: readonly BucketRing[], t: number): void {
+    this.rotate(t);
+    this.a.fill(0);
+    this.b.fill(0);
+    this.headA = this.headB = 0;
+    for (const r of rings) {
+      r.rotate(t);
+      r.settle();
+      for (let j = 0; j < this.bucketNums; j++) {
+        this.a[j] = (this.a[j] as number) + (r.a[j] as number);
+        this.b[j] = (this.b[j] as number) + (r.b[j] as number);
+      }
+    }
+    let sa = 0;
+    let sb = 0;
+    for (let j = 0; j < this.bucketNums; j++) {
+      sa += this.a[j] as number;
+      sb += this.b[j] as number;
+    }
+    this.sumA = sa;
+    this.sumB = sb;
   }
 
   /** The two sums over the newest `buckets` buckets up to time `t` (after `rotate(t)`). */
   recent(t: number, buckets: number): [number, number] {
     this.rotate(t);
+    this.settle();
     const e = Math.floor(t / this.bucketMs);
     let sa = 0;
     let sb = 0;
@@ -79,6 +120,17 @@ export class BucketRing {
       sb += this.b[j] as number;
     }
     return [sa, sb];
+  }
+
+  // Moves the head into the newest bucket of the arrays.
+  private settle(): void {
+    if (this.headA === 0 && this.headB === 0) return;
+    const j = this.cur;
+    this.a[j] = (this.a[j] as number) + this.headA;
+    this.b[j] = (this.b[j] as number) + this.headB;
+    this.sumA += this.headA;
+    this.sumB += this.headB;
+    this.headA = this.headB = 0;
   }
 
   /** Whether the window holds nothing. */

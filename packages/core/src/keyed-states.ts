@@ -46,6 +46,11 @@ export class KeyedStates<S extends { rejections: number }> {
     return this.states.keys();
   }
 
+  /** The states, one per key. */
+  values(): IterableIterator<S> {
+    return this.states.values();
+  }
+
   /** Calls rejected per key since each key was first seen (keys with none left out). */
   rejections(): Map<string, number> {
     const out = new Map<string, number>();

@@ -129,7 +129,12 @@ describe('LatencyThrottle', () => {
     expect(t.share('a')).toBe(0);
   });
 
-  it('computes H as a brute-force recomputation over the window does', () => {
+  // The sums over every key are kept only while throttling is active and rebuilt when it turns on: the
+  // second case turns it on and off as calls start and end (loadShare 1 rejects nothing).
+  it.each([
+    ['never active', { activeInFlight: 1e6 }],
+    ['turning on and off', { activeInFlight: 3, releaseInFlight: 1, loadShare: 1 }],
+  ])('computes H as a brute-force recomputation over the window does, %s', (_name, options) => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 300 }), fc.boolean()), {
@@ -137,7 +142,7 @@ describe('LatencyThrottle', () => {
         }),
         (ops) => {
           const clock = new ManualClock(0);
-          const t = new LatencyThrottle({ activeInFlight: 1e6, windowMs: 1000, bucketNums: 10, now: clock.now });
+          const t = new LatencyThrottle({ ...options, windowMs: 1000, bucketNums: 10, now: clock.now });
           const open: [string, number][] = [];
           const done: [string, number, number][] = []; // key, end time, delay
           for (const [key, dt, finish] of ops) {

@@ -79,6 +79,7 @@ export class LatencyThrottle {
 
   private readonly all: BucketRing;
   private inFlight = 0;
+  /** While active: Σ start times of the calls in flight, and (`all`) every key's history summed. */
   private starts = 0;
   private active = false;
   private readonly origin: number;
@@ -129,16 +130,19 @@ export class LatencyThrottle {
   start(key: string): number | undefined {
     const t = this.now() - this.origin;
     const s = this.states.get(key);
-    if (this.inFlight >= this.activeAt) this.active = true;
-    else if (this.inFlight < this.releaseAt) this.active = false;
-    if (this.active && this.rejects(s, t)) {
-      s.rejections++;
-      return undefined;
+    if (this.inFlight >= this.activeAt) {
+      if (!this.active) this.activate(t);
+    } else if (this.active && this.inFlight < this.releaseAt) this.active = false;
+    if (this.active) {
+      if (this.rejects(s, t)) {
+        s.rejections++;
+        return undefined;
+      }
+      this.starts += t;
     }
     s.k++;
     s.starts += t;
     this.inFlight++;
-    this.starts += t;
     return t;
   }
 
@@ -149,12 +153,12 @@ export class LatencyThrottle {
     s.k--;
     s.starts -= startedAt;
     this.inFlight--;
-    this.starts -= startedAt;
+    if (this.active) this.starts -= startedAt;
     if (!sent) return;
     const t = this.now() - this.origin;
     const delay = Math.max(0, t - startedAt);
     s.ring.add(t, 1, delay);
-    this.all.add(t, 1, delay);
+    if (this.active) this.all.add(t, 1, delay);
   }
 
   /** `key`'s share of the time the process spends waiting, now (0 for a key never seen). */
@@ -162,6 +166,7 @@ export class LatencyThrottle {
     const s = this.states.find(key);
     if (s === undefined) return 0;
     const t = this.o.now() - this.origin;
+    if (!this.active) this.sumKeys(t);
     return this.shareAt(s, t);
   }
 
@@ -190,7 +195,28 @@ export class LatencyThrottle {
     const s = this.states.remove(key);
     if (s === undefined) return;
     this.inFlight -= s.k;
-    this.starts -= s.starts;
+    // The sums over every key are rebuilt from the keys left.
+    if (this.active) this.sumKeys(this.now() - this.origin);
+  }
+
+  // The sums over every key (waiting in flight, completed delays) are kept
+  // only while throttling is active, the only time a decision reads them: a
+  // call to an idle throttle updates its own key alone. They are rebuilt
+  // from the keys when it turns on, O(keys × bucketNums) once per activation.
+  private activate(t: number): void {
+    this.active = true;
+    this.sumKeys(t);
+  }
+
+  private sumKeys(t: number): void {
+    let starts = 0;
+    const rings: BucketRing[] = [];
+    for (const s of this.states.values()) {
+      starts += s.starts;
+      rings.push(s.ring);
+    }
+    this.starts = starts;
+    this.all.setToSumOf(rings, t);
   }
 
   private shareAt(s: KeyState, t: number): number {
