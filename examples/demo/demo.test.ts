@@ -61,7 +61,7 @@ describe('pnpm demo', () => {
     ];
     const at = steps.map((re) => out.search(re));
     expect(at.every((i) => i >= 0)).toBe(true);
-    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expectScheduledOrder(at);
 
     // The instance that died opened its breaker, and no call failed for the caller while it was dead.
     const victim = out.match(steps[1] as RegExp)?.[1];
@@ -109,7 +109,7 @@ describe('pnpm demo', () => {
     ];
     const at = steps.map((re) => out.search(re));
     expect(at.every((i) => i >= 0)).toBe(true);
-    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expectScheduledOrder(at);
 
     // The new threshold reached every node through Redis.
     const reached = out.match(
@@ -213,3 +213,11 @@ describe('pnpm demo', () => {
     expect(left).toEqual([]);
   }, 75_000);
 });
+
+// The steps are told in the script's order, except the respawn (steps[2]): it is told once the process listens,
+// and the steps after it keep their times, so on a busy machine it may come after them (scenario.ts).
+function expectScheduledOrder(at: number[]): void {
+  const scheduled = at.filter((_, i) => i !== 2);
+  expect(scheduled).toEqual([...scheduled].sort((a, b) => a - b));
+  expect(at[2]).toBeGreaterThan(at[1] as number);
+}
