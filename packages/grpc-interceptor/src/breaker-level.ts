@@ -56,13 +56,13 @@ export class BreakerLevel {
     this.panel = new Panel({ ...opts.panelOptions, shouldTripWithKey: (key) => this.configs.trip(key) });
     this.faults = new EventEmitter();
     this.onFault = this.faults.event;
+    // A panel's options are fixed when it is made.
+    const o = this.panel.options;
+    this.latencyClock = o.trackSlow ? o.now : undefined;
   }
 
   /** The clock of the level's breakers when they measure latency (slow calls tracked), else undefined. */
-  get latencyClock(): (() => number) | undefined {
-    const o = this.panel.options;
-    return o.trackSlow ? o.now : undefined;
-  }
+  readonly latencyClock: (() => number) | undefined;
 
   /** The breaker of `key`, or undefined when its config disables breaking (the call goes through, unrecorded). */
   breakerFor(key: string): Breaker | undefined {

@@ -59,8 +59,12 @@ export class CallObservers {
 
   /** Asks every observer about a call let through; undefined when none watches it. */
   started(key: string, ri: RPCInfo): CallWatch | undefined {
+    // Every call comes here: with no observer it stays a check small enough for V8 to inline.
+    return this.list.length === 0 ? undefined : this.watch(key, ri);
+  }
+
+  private watch(key: string, ri: RPCInfo): CallWatch | undefined {
     const list = this.list;
-    if (list.length === 0) return undefined;
     let watches: CallWatch[] | undefined;
     for (const o of list) {
       try {
