@@ -1,9 +1,10 @@
 import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
-import { newAttemptTransport, observeSubchannel } from './attempt-transport.js';
+import { newAttemptTransport } from './attempt-transport.js';
 import type { CallState } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import type { InstanceLevel } from './instance-level.js';
+import { observeSubchannel } from './observed-subchannel.js';
 
 type X = typeof experimental;
 
