@@ -59,14 +59,7 @@ export class BucketRing {
         this.b[j] = 0;
       }
       // Summed afresh (once per bucket at most) rather than subtracted: fractional sums would drift.
-      let sa = 0;
-      let sb = 0;
-      for (let j = 0; j < n; j++) {
-        sa += this.a[j] as number;
-        sb += this.b[j] as number;
-      }
-      this.sumA = sa;
-      this.sumB = sb;
+      this.resum();
     }
     this.epoch = e;
     this.cur = e % n;
@@ -97,14 +90,7 @@ export class BucketRing {
         this.b[j] = (this.b[j] as number) + (r.b[j] as number);
       }
     }
-    let sa = 0;
-    let sb = 0;
-    for (let j = 0; j < this.bucketNums; j++) {
-      sa += this.a[j] as number;
-      sb += this.b[j] as number;
-    }
-    this.sumA = sa;
-    this.sumB = sb;
+    this.resum();
   }
 
   /** The two sums over the newest `buckets` buckets up to time `t` (after `rotate(t)`). */
@@ -120,6 +106,17 @@ export class BucketRing {
       sb += this.b[j] as number;
     }
     return [sa, sb];
+  }
+
+  private resum(): void {
+    let sa = 0;
+    let sb = 0;
+    for (let j = 0; j < this.bucketNums; j++) {
+      sa += this.a[j] as number;
+      sb += this.b[j] as number;
+    }
+    this.sumA = sa;
+    this.sumB = sb;
   }
 
   // Moves the head into the newest bucket of the arrays.
