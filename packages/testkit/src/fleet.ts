@@ -4,6 +4,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { answer, killChild } from './child-answer.js';
 import type { Command, NodeConfig, Report } from './fleet-node.js';
 import { type NodeSnapshot, type NodeStats, type StateChange, ZERO } from './node-stats.js';
 
@@ -239,36 +240,12 @@ export function latest(states: readonly StateReport[], size: number): string[] {
 }
 
 /** Resolves once the forked node says `ready`; rejects when it says `failed`, exits first, or takes 45 s. */
-export function ready(child: ChildProcess, name: string): Promise<void> {
-  let onMessage: ((r: Report) => void) | undefined;
-  let onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  return new Promise<void>((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${name} was not ready in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    onMessage = (r) => {
-      if (r.type === 'ready') resolve();
-      else if (r.type === 'failed') reject(new Error(`${name} failed to start: ${r.message}`));
-    };
-    onExit = (code, signal) => reject(new Error(`${name} exited (${signal ?? code}) before it was ready`));
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  }).finally(() => {
-    clearTimeout(timer);
-    if (onMessage) child.off('message', onMessage);
-    if (onExit) child.off('exit', onExit);
-  });
+export async function ready(child: ChildProcess, name: string): Promise<void> {
+  await answer<Report, 'ready'>(child, name, 'ready', START_TIMEOUT_MS);
 }
 
 function tell(child: ChildProcess, c: Command): void {
   if (child.connected) child.send(c);
-}
-
-/** SIGKILL, unless the process has already gone; resolves once it has. */
-export async function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
 }
 
 function empty(node: string): NodeSnapshot {

@@ -3,7 +3,8 @@
 // are told to go at the same moment, and each reports what its suite counted.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { killChild, ready } from './fleet.js';
+import { answer, killChild } from './child-answer.js';
+import { ready } from './fleet.js';
 import type { FromStorm, Storm, StormResult, ToStorm } from './storm-node.js';
 
 const NODE = fileURLToPath(new URL('./storm-node.ts', import.meta.url));
@@ -37,10 +38,10 @@ export class StormFleet {
    * calling together. Resolves with each node's result, in order.
    */
   async storm(storm: Storm): Promise<StormResult[]> {
-    const connected = this.children.map((c, i) => answer(c, nameOf(i), 'connected'));
+    const connected = this.children.map((c, i) => answer<FromStorm, 'connected'>(c, nameOf(i), 'connected'));
     for (const c of this.children) tell(c, { type: 'connect', storm });
     await Promise.all(connected);
-    const done = this.children.map((c, i) => answer(c, nameOf(i), 'done'));
+    const done = this.children.map((c, i) => answer<FromStorm, 'done'>(c, nameOf(i), 'done'));
     for (const c of this.children) tell(c, { type: 'go' });
     return (await Promise.all(done)).map((d) => d.result);
   }
@@ -55,34 +56,4 @@ const nameOf = (i: number) => `storm node ${i}`;
 
 function tell(child: ChildProcess, m: ToStorm): void {
   if (child.connected) child.send(m);
-}
-
-/** The node's next message of `type`; rejects when it says `failed` or exits first. */
-function answer<T extends FromStorm['type']>(
-  child: ChildProcess,
-  name: string,
-  type: T,
-): Promise<Extract<FromStorm, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`${name} has exited`));
-    const finish = () => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onMessage = (m: FromStorm) => {
-      if (m.type === 'failed') {
-        finish();
-        reject(new Error(`${name}: ${m.message}`));
-      } else if (m.type === type) {
-        finish();
-        resolve(m as Extract<FromStorm, { type: T }>);
-      }
-    };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      finish();
-      reject(new Error(`${name} exited (${signal ?? code}) before it said ${type}`));
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
 }
