@@ -48,7 +48,12 @@ describe('an overload cascade, with robustInstance()', () => {
       const healthy = servers.slice(1);
       let slowMs = 20;
       limited(slow, 30, () => slowMs);
-      for (const s of healthy) limited(s, 30, () => 20);
+      // The client and the servers share one event loop. On a starved CPU its
+      // turns come late and the 50 workers move in batches: one healthy server
+      // was measured holding 30 calls while the other held 16, past a limit of
+      // 30 that the even share (25) stays under, and those real overloads
+      // tripped it. A limit of 40 covers that measured skew.
+      for (const s of healthy) limited(s, 40, () => 20);
       const events: CBStateChangeEvent[] = [];
       let worstHealthyTripped = 0;
       cbs.onStateChange((e) => {
@@ -64,7 +69,8 @@ describe('an overload cascade, with robustInstance()', () => {
       let stop = false;
       const worker = async () => {
         while (!stop) {
-          const r = await say(client, 'x', { deadline: Date.now() + 500 });
+          // Far past the slow server's 200 ms: a stall of the shared event loop must not time out calls on every instance.
+          const r = await say(client, 'x', { deadline: Date.now() + 5000 });
           calls++;
           if (r.error) {
             failed++;
@@ -78,7 +84,7 @@ describe('an overload cascade, with robustInstance()', () => {
       await Promise.all(Array.from({ length: 50 }, worker));
       expect(events.filter((e) => e.level === 'service')).toEqual([]);
       expect(cbs.stats().instance.drops, JSON.stringify([...codes])).toBe(0);
-      const story = events.map((e) => `${e.level} ${e.key} ${e.fromName}->${e.toName} (${e.cause})`).join('; ');
+      const story = `${events.map((e) => `${e.level} ${e.key} ${e.fromName}->${e.toName} (${e.cause})`).join('; ')} codes ${JSON.stringify([...codes])} slow ${slow.address}`;
       expect(worstHealthyTripped, story).toBeLessThan(2);
       expect(failed / calls, JSON.stringify([...codes])).toBeLessThan(0.05);
       // The slow instance was taken out of rotation, by its breaker or by the latency rule.
