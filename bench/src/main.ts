@@ -49,30 +49,49 @@ async function runCase(suite: string, id: string, times: number): Promise<Map<st
   return out;
 }
 
+/** The figures of one case, or undefined when it failed (then its reason is in `failures`). */
+async function measure(name: string, id: string, times: number): Promise<Map<string, number> | undefined> {
+  try {
+    const figures = await runCase(name, id, times);
+    process.stderr.write(`  ${name}/${id} ... ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')}\n`);
+    return figures;
+  } catch (err) {
+    // One broken case must not lose the figures of every other: its rows say n/a, and the run fails at the end.
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.trim() !== '');
+    failures.push(`${name}/${id}: ${reason ?? 'failed'}`);
+    process.stderr.write(`  ${name}/${id} ... failed: ${reason}\n`);
+    return undefined;
+  }
+}
+
 const started = Date.now();
 const report: string[] = [];
 if (smoke) console.log(SMOKE_NOTICE);
 const raw: Record<string, Record<string, number>> = {};
 const failures: string[] = [];
-for (const [name, suite] of Object.entries(suites)) {
-  if (only !== undefined && only !== name) continue;
-  const results = new Map<string, number>();
-  for (const id of Object.keys(suite.cases)) {
-    if (onlyCase !== undefined && onlyCase !== id) continue;
-    process.stderr.write(`  ${name}/${id} ...`);
-    let figures: Map<string, number>;
-    try {
-      figures = await runCase(name, id, suite.processes ?? processes);
-    } catch (err) {
-      // One broken case must not lose the figures of every other: its rows say n/a, and the run fails at the end.
-      const reason = (err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.trim() !== '');
-      failures.push(`${name}/${id}: ${reason ?? 'failed'}`);
-      process.stderr.write(` failed: ${reason}\n`);
-      continue;
+const chosen = Object.entries(suites).filter(([name]) => only === undefined || only === name);
+const jobs = chosen.flatMap(([name, suite]) =>
+  Object.keys(suite.cases)
+    .filter((id) => onlyCase === undefined || onlyCase === id)
+    .map((id) => ({ name, id, times: suite.processes ?? processes })),
+);
+const figuresOf = new Map<string, Map<string, number> | undefined>();
+// Measurements run one at a time, so no case takes CPU from another. A smoke
+// run measures nothing: its cases (each on its own ports, Redis keys and
+// Redis servers) run `BENCH_SMOKE_LANES` at a time, 2 by default.
+const lanes = smoke ? Math.max(1, Number(process.env.BENCH_SMOKE_LANES ?? 2)) : 1;
+let next = 0;
+await Promise.all(
+  Array.from({ length: lanes }, async () => {
+    for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
+      figuresOf.set(`${job.name}/${job.id}`, await measure(job.name, job.id, job.times));
     }
-    for (const [k, v] of figures) results.set(k, v);
-    process.stderr.write(` ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')}\n`);
-  }
+  }),
+);
+for (const [name, suite] of chosen) {
+  const results = new Map<string, number>();
+  for (const id of Object.keys(suite.cases))
+    for (const [k, v] of figuresOf.get(`${name}/${id}`) ?? []) results.set(k, v);
   raw[name] = Object.fromEntries(results);
   const title = smoke ? `## ${suite.title} (smoke run)` : `## ${suite.title}`;
   const text = [title, ...suite.groups.map((g) => render(g, results, smoke))].join('\n\n');
