@@ -52,7 +52,12 @@ export class BreakerLevel {
     private readonly opts: BreakerLevelOptions,
     configPath: string,
   ) {
-    this.configs = new ConfigStore(opts.makeTrip, opts.defaults, configPath);
+    const makeTrip: CBTripFuncFactory = (cfg, key) => {
+      const trip = opts.makeTrip(cfg, key);
+      // Not a function: the panel treats it as never tripping.
+      return typeof trip === 'function' ? (m) => !this.tripsHeld() && trip(m) : trip;
+    };
+    this.configs = new ConfigStore(makeTrip, opts.defaults, configPath);
     this.panel = new Panel({ ...opts.panelOptions, shouldTripWithKey: (key) => this.configs.trip(key) });
     this.faults = new EventEmitter();
     this.onFault = this.faults.event;
@@ -63,6 +68,13 @@ export class BreakerLevel {
 
   /** The clock of the level's breakers when they measure latency (slow calls tracked), else undefined. */
   readonly latencyClock: (() => number) | undefined;
+
+  /**
+   * Asked before a closed breaker of the level trips, after its trip func
+   * said yes: while it returns true no breaker trips (the instance level's
+   * panic mode holds trips). Asked only then, never per call.
+   */
+  tripsHeld: () => boolean = () => false;
 
   /** The breaker of `key`, or undefined when its config disables breaking (the call goes through, unrecorded). */
   breakerFor(key: string): Breaker | undefined {

@@ -36,6 +36,10 @@ export class InstanceLevel {
     readonly health?: HealthProbes,
   ) {
     if (panic.enabled) {
+      // In panic the picker already spreads calls over every instance, so a
+      // trip would change no pick: it would only deepen the panic and put off
+      // its end. A failing instance is judged again on its next failure after.
+      level.tripsHeld = () => panic.inPanic;
       level.panel.onStateChange(() => this.reassess());
       outliers?.onChange(() => this.reassess());
     }

@@ -105,6 +105,28 @@ describe('BreakerPicker in panic', () => {
     expect(l.stats()).toMatchObject({ panic: true, panics: 1, panicPicks: 4, drops: 0 });
   });
 
+  it('holds trips while in panic: a closed instance failing then trips on its first failure after panic ends', () => {
+    const { l, panel, clock } = panicLevel(0.5, ['a', 'b', 'c']);
+    panel.fail('a');
+    panel.fail('b');
+    expect(l.panic.inPanic).toBe(true);
+    // In panic every instance takes its share anyway: tripping c would change no pick.
+    panel.fail('c');
+    panel.fail('c');
+    expect(panel.getBreaker('c').state()).toBe(State.Closed);
+    expect(panel.getMetricer('c').failures()).toBe(2);
+    // a cools, probes and closes: two of three allow calls, panic ends.
+    clock.advance(5000);
+    panel.getBreaker('a').acquire();
+    panel.succeed('a');
+    panel.getBreaker('a').acquire();
+    panel.succeed('a');
+    expect(panel.getBreaker('a').state()).toBe(State.Closed);
+    expect(l.panic.inPanic).toBe(false);
+    panel.fail('c');
+    expect(panel.getBreaker('c').state()).toBe(State.Open);
+  });
+
   it('never sends a call to an ejected instance, even in panic: ejections are capped and cannot empty the pool', () => {
     const clock = new ManualClock();
     const breakers = new BreakerLevel(

@@ -16,7 +16,8 @@ export interface PanicChange {
  * Envoy's panic threshold for the instance level. While the share of listed
  * instances whose breakers allow calls is below `threshold`, the level is in
  * panic: the picker ignores tripped breakers (not forced-open ones) and
- * spreads calls over every instance, recording outcomes as usual. A threshold
+ * spreads calls over every instance, recording outcomes as usual, and no
+ * breaker of the level trips (see InstanceLevel). A threshold
  * of 0 turns it off (Kitex: every instance tripped drops every call).
  *
  * The share is re-evaluated when an instance breaker changes state or the

@@ -35,7 +35,7 @@ export type RobustInstanceOptions = Required<
  *   (±20 % jitter), so a healed one is back within 5 s;
  * - panic mode at 0.5 (Envoy's default): with fewer than half the instances
  *   allowing calls, calls spread over all of them instead of piling onto the
- *   rest or being dropped;
+ *   rest or being dropped, and no breaker trips until that ends;
  * - the latency rule of outlier ejection, every 500 ms: an instance whose
  *   mean latency is over 3× its peers' median (and 5 ms over it) is skipped
  *   for 1 s × its ejection count (at most 4 s), never more than 30 % of the

@@ -95,7 +95,8 @@ export interface CBSuiteOptions extends RetryOptions {
    * Envoy's panic threshold, a share of instances in [0, 1]: while fewer than
    * this share of the listed instances allow calls, the picker ignores the
    * instance breakers and spreads calls over every instance (forced-open ones
-   * excepted), recording outcomes as usual. Default 0: off, as in Kitex, where
+   * excepted), recording outcomes as usual, and no instance breaker trips
+   * (a trip would change no pick). Default 0: off, as in Kitex, where
    * every instance tripped drops every call. `robustInstance()` sets 0.5.
    */
   readonly panicThreshold?: number;

@@ -17,6 +17,12 @@ export interface Behaviour {
   /** Share of calls, in [0, 1], answered after `slowMs` instead of `delayMs`. Default 0. */
   readonly slowRate?: number;
   readonly slowMs?: number;
+  /**
+   * The server's admission limit: at most this many calls in flight (each
+   * until its answer is due); beyond it, answers `RESOURCE_EXHAUSTED` at
+   * once. Default none.
+   */
+  readonly limit?: number;
 }
 
 /** Answers at once, never fails: what a server process does until told otherwise. */
@@ -27,4 +33,28 @@ export function answerFor(b: Behaviour, random: () => number): Answer & { readon
   const fails = b.failRate > 0 && random() < b.failRate;
   const slow = b.slowRate !== undefined && b.slowRate > 0 && random() < b.slowRate;
   return { delayMs: slow ? (b.slowMs ?? b.delayMs) : b.delayMs, code: fails ? Status[b.code] : undefined };
+}
+
+/** What a server over its `limit` answers. */
+export const OVER_LIMIT: Answer = Object.freeze({ code: Status.RESOURCE_EXHAUSTED, details: 'over the limit' });
+
+/**
+ * One server's answers to whatever `current()` says now, keeping its `limit`
+ * of calls in flight: a call is in flight from its answer until that answer
+ * is due (the count drops just before the server answers).
+ */
+export function answerer(current: () => Behaviour, random: () => number): () => Answer {
+  let inFlight = 0;
+  const done = () => {
+    inFlight--;
+  };
+  return () => {
+    const b = current();
+    if (b.limit === undefined) return answerFor(b, random);
+    if (inFlight >= b.limit) return OVER_LIMIT;
+    const a = answerFor(b, random);
+    inFlight++;
+    setTimeout(done, a.delayMs);
+    return a;
+  };
 }

@@ -5,7 +5,7 @@
 // then serves until killed. Over its IPC channel it is told how to behave
 // (see child-server.ts); with one, it leaves when its parent goes and ignores
 // Ctrl-C, which reaches the whole process group: its parent stops it.
-import { answerFor, type Behaviour, IMMEDIATE } from './behaviour.js';
+import { answerer, type Behaviour, IMMEDIATE } from './behaviour.js';
 import type { FromServer, ToServer } from './child-server.js';
 import { startEchoServer } from './echo.js';
 
@@ -25,7 +25,12 @@ if (process.send !== undefined) {
 }
 
 const started = await Promise.all(
-  Array.from({ length: count }, (_, i) => startEchoServer(() => answerFor(behaviour, Math.random), i === 0 ? port : 0)),
+  Array.from({ length: count }, (_, i) =>
+    startEchoServer(
+      answerer(() => behaviour, Math.random),
+      i === 0 ? port : 0,
+    ),
+  ),
 ).catch((err: unknown) => err as Error);
 if (started instanceof Error) {
   process.stdout.write(`${JSON.stringify({ error: started.message })}\n`);
