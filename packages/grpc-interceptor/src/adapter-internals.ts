@@ -7,7 +7,7 @@ import type { RetryControl } from './retry-control.js';
 import type { ServiceLevel } from './service-level.js';
 
 export { newAttemptTransport, reachOf } from './attempt-transport.js';
-export type { BreakerLevel, OutcomeFacts } from './breaker-level.js';
+export type { BreakerLevel } from './breaker-level.js';
 export type { CallRegistry, CallState } from './call-registry.js';
 export { circuitBreakStatus } from './circuit-break-error.js';
 export { loadShedStatus } from './load-shed-error.js';

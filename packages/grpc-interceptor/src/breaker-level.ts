@@ -11,23 +11,15 @@ import {
 } from '@cbsuite/core';
 import type { StatusObject } from '@grpc/grpc-js';
 import type { CBConfigInput } from './cb-config.js';
-import type { GetErrorTypeFunc, Level } from './classify.js';
+import type { GetErrorTypeFunc, Level, OutcomeContext } from './classify.js';
 import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
 import type { FaultPhase } from './events.js';
-import type { RPCInfo } from './rpc-info.js';
 
 export interface BreakerLevelOptions {
   readonly panelOptions: PanelOptions;
   readonly defaults: CBConfigInput | undefined;
   readonly makeTrip: CBTripFuncFactory;
   readonly getErrorType: GetErrorTypeFunc;
-}
-
-/** What a classifier is told about an outcome besides its status and key. */
-export interface OutcomeFacts {
-  readonly rpcInfo: RPCInfo;
-  readonly cancelledByCaller: boolean;
-  readonly fromServer?: boolean;
 }
 
 /**
@@ -97,17 +89,11 @@ export class BreakerLevel {
     breaker: Breaker,
     permit: Permit,
     status: StatusObject,
-    facts: OutcomeFacts,
+    ctx: OutcomeContext,
     latencyMs?: number,
   ): ErrorType | undefined {
     try {
-      const type = this.opts.getErrorType(status, {
-        level: this.level,
-        key: breaker.key,
-        rpcInfo: facts.rpcInfo,
-        cancelledByCaller: facts.cancelledByCaller,
-        fromServer: facts.fromServer,
-      });
+      const type = this.opts.getErrorType(status, ctx);
       if (!isErrorType(type))
         throw new TypeError(`the ${this.level} classifier returned ${show(type)}, not an ErrorType`);
       breaker.record(type, latencyMs, permit);

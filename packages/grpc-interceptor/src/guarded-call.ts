@@ -8,6 +8,31 @@ import { stripForgedShedMarker } from './load-shed-error.js';
 import type { RetryControl } from './retry-control.js';
 import { deadlineMsOf } from './retry-rule.js';
 
+const NO_CONTEXT: MessageContext = Object.freeze({});
+
+/**
+ * The listener of one attempt of a {@link GuardedCall}: one object, where
+ * closures would be three more per attempt.
+ */
+class AttemptListener implements InterceptingListener {
+  constructor(
+    private readonly call: GuardedCall,
+    private readonly attempt: InterceptingCallInterface,
+  ) {}
+
+  onReceiveMetadata(md: Metadata): void {
+    this.call.heardMetadata(this.attempt, md);
+  }
+
+  onReceiveMessage(msg: unknown): void {
+    this.call.heardMessage(this.attempt, msg);
+  }
+
+  onReceiveStatus(status: StatusObject): void {
+    this.call.heardStatus(this.attempt, status);
+  }
+}
+
 /**
  * One call allowed by the service-level breaker. It forwards to the real
  * call and records one outcome from the final status, after grpc-js's own
@@ -66,7 +91,7 @@ export class GuardedCall implements InterceptingCallInterface {
       this.chained = this.s.retries.propagates();
       if (this.maxAttempts > 1) this.s.retries.begin(this.s.ri);
     }
-    this.attempt.start(this.tag(metadata), this.attemptListener(this.attempt));
+    this.attempt.start(this.tag(metadata), new AttemptListener(this, this.attempt));
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
@@ -78,7 +103,7 @@ export class GuardedCall implements InterceptingCallInterface {
   }
 
   sendMessage(message: unknown): void {
-    this.sendMessageWithContext({}, message);
+    this.sendMessageWithContext(NO_CONTEXT, message);
   }
 
   halfClose(): void {
@@ -119,53 +144,57 @@ export class GuardedCall implements InterceptingCallInterface {
     return md;
   }
 
-  private attemptListener(attempt: InterceptingCallInterface): InterceptingListener {
-    return {
-      onReceiveMetadata: (md) => {
-        if (attempt !== this.attempt) return;
-        this.heard = true;
-        if (this.s.call !== undefined) this.s.registry.heard(this.s.call);
-        if (this.holding()) {
-          this.heldHeaders = md;
-          return;
-        }
-        this.responded = true;
-        this.listener?.onReceiveMetadata?.(md);
-      },
-      onReceiveMessage: (msg) => {
-        if (attempt !== this.attempt) return;
-        // A unary call that failed gets a null message before its status: hold
-        // it back until we know this attempt is the last one.
-        if (msg === null) {
-          this.nullMessage = true;
-          return;
-        }
-        if (this.holding()) {
-          this.heldMessage = msg;
-          this.hasHeldMessage = true;
-          return;
-        }
-        this.responded = true;
-        this.listener?.onReceiveMessage?.(msg);
-      },
-      onReceiveStatus: (status) => {
-        if (attempt !== this.attempt) return;
-        stripForgedMarkers(status);
-        stripForgedShedMarker(status);
-        const delayMs = this.retryDelay(status);
-        // The caller cancelled while the retry was decided (a retry listener may): no attempt follows.
-        if (delayMs !== undefined && this.cancelStatus !== undefined) return this.end(this.cancelStatus);
-        if (delayMs === 0 && this.tryRetry(attempt)) return;
-        if (delayMs !== undefined && delayMs > 0) {
-          this.waiting = setTimeout(() => {
-            this.waiting = undefined;
-            if (!this.tryRetry(attempt)) this.end(status);
-          }, delayMs);
-          return;
-        }
-        this.end(status);
-      },
-    };
+  /** @internal An attempt's response headers; ignored unless it is the current attempt. */
+  heardMetadata(attempt: InterceptingCallInterface, md: Metadata): void {
+    if (attempt !== this.attempt) return;
+    this.heard = true;
+    if (this.s.call !== undefined) this.s.registry.heard(this.s.call);
+    if (this.holding()) {
+      this.heldHeaders = md;
+      return;
+    }
+    this.responded = true;
+    this.listener?.onReceiveMetadata?.(md);
+  }
+
+  /** @internal An attempt's message; ignored unless it is the current attempt. */
+  heardMessage(attempt: InterceptingCallInterface, msg: unknown): void {
+    if (attempt !== this.attempt) return;
+    // A unary call that failed gets a null message before its status: hold
+    // it back until we know this attempt is the last one.
+    if (msg === null) {
+      this.nullMessage = true;
+      return;
+    }
+    if (this.holding()) {
+      this.heldMessage = msg;
+      this.hasHeldMessage = true;
+      return;
+    }
+    this.responded = true;
+    this.listener?.onReceiveMessage?.(msg);
+  }
+
+  /** @internal An attempt's status; ignored unless it is the current attempt. Retries it, or ends the call. */
+  heardStatus(attempt: InterceptingCallInterface, status: StatusObject): void {
+    if (attempt !== this.attempt) return;
+    stripForgedMarkers(status);
+    stripForgedShedMarker(status);
+    const delayMs = this.retryDelay(status);
+    // The caller cancelled while the retry was decided (a retry listener may): no attempt follows.
+    if (delayMs !== undefined && this.cancelStatus !== undefined) {
+      this.end(this.cancelStatus);
+      return;
+    }
+    if (delayMs === 0 && this.tryRetry(attempt)) return;
+    if (delayMs !== undefined && delayMs > 0) {
+      this.waiting = setTimeout(() => {
+        this.waiting = undefined;
+        if (!this.tryRetry(attempt)) this.end(status);
+      }, delayMs);
+      return;
+    }
+    this.end(status);
   }
 
   /** Makes the next attempt; false when it could not be made (the caller then gets this attempt's status). */
@@ -250,7 +279,7 @@ export class GuardedCall implements InterceptingCallInterface {
     if (this.s.call !== undefined) this.s.call.transport = newAttemptTransport();
     const next = this.s.nextCall(this.s.options);
     this.attempt = next;
-    next.start(this.tag(this.metadata as Metadata), this.attemptListener(next));
+    next.start(this.tag(this.metadata as Metadata), new AttemptListener(this, next));
     if (this.hasMessage) next.sendMessage(this.message);
     if (this.halfClosed) next.halfClose();
   }
@@ -262,8 +291,22 @@ export class GuardedCall implements InterceptingCallInterface {
     this.s.ticket?.end(status, this.cancelled);
     const clock = this.s.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    const facts = { rpcInfo: this.s.ri, cancelledByCaller: this.cancelled, fromServer: this.fromServer(status) };
-    const type = this.s.breaker && this.s.level.record(this.s.breaker, this.s.permit, status, facts, latency);
+    const breaker = this.s.breaker;
+    const type =
+      breaker &&
+      this.s.level.record(
+        breaker,
+        this.s.permit,
+        status,
+        {
+          level: 'service',
+          key: breaker.key,
+          rpcInfo: this.s.ri,
+          cancelledByCaller: this.cancelled,
+          fromServer: this.fromServer(status),
+        },
+        latency,
+      );
     this.s.watch?.ended(status, type);
   }
 }

@@ -4,6 +4,7 @@ import type { CallState } from './call-registry.js';
 import type { HedgeSetup } from './call-setup.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
+import type { OutcomeContext } from './classify.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import type { ResolvedHedging } from './hedging-options.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
@@ -283,8 +284,14 @@ export class HedgedCall implements InterceptingCallInterface {
     this.s.ticket?.end(status, cancelled);
     const clock = this.s.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    const facts = { rpcInfo: this.s.ri, cancelledByCaller: cancelled, fromServer: this.fromServer(a, status) };
-    const type = this.s.level.record(this.s.breaker, this.s.permit, status, facts, latency);
+    const ctx: OutcomeContext = {
+      level: 'service',
+      key: this.s.breaker.key,
+      rpcInfo: this.s.ri,
+      cancelledByCaller: cancelled,
+      fromServer: this.fromServer(a, status),
+    };
+    const type = this.s.level.record(this.s.breaker, this.s.permit, status, ctx, latency);
     this.s.watch?.ended(status, type);
   }
 }

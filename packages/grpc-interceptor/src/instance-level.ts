@@ -3,6 +3,7 @@ import { type experimental, status as Status, type StatusObject } from '@grpc/gr
 import type { StreamEnd } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallRegistry, CallState } from './call-registry.js';
+import type { OutcomeContext } from './classify.js';
 import type { HealthProbeResult, HealthProbes } from './health-probes.js';
 import type { OutlierEjection } from './outlier-ejection.js';
 import { PanicMode } from './panic-mode.js';
@@ -89,12 +90,14 @@ export class InstanceLevel {
   ): void {
     this.attempts++;
     if (breaker === undefined) return;
-    const facts = {
+    const ctx: OutcomeContext = {
+      level: 'instance',
+      key: breaker.key,
       rpcInfo: call?.rpcInfo ?? NO_RPC_INFO,
       cancelledByCaller: end === 'local' && status.code === Status.CANCELLED,
       fromServer: end === undefined ? undefined : end === 'server',
     };
-    const type = this.level.record(breaker, permit, status, facts, latencyMs);
+    const type = this.level.record(breaker, permit, status, ctx, latencyMs);
     // An attempt that ends after its address left every list is not counted: its state was forgotten.
     if (this.outliers === undefined || !this.refs.has(addr)) return;
     const failed = type === undefined || type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;

@@ -169,8 +169,11 @@ function finish(run: GuardedRun, status: StatusObject, cancelled: boolean, heard
   const latency = clock === undefined || run.clockAt === undefined ? undefined : clock() - run.clockAt;
   // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
   const fromServer = heard || status.code === 0 || status.metadata.get('content-type').length > 0;
-  const facts = { rpcInfo: run.ri, cancelledByCaller: cancelled, fromServer };
-  if (run.breaker !== undefined) run.level.record(run.breaker, run.permit, status, facts, latency);
+  const b = run.breaker;
+  if (b !== undefined) {
+    const ctx = { level: 'service', key: b.key, rpcInfo: run.ri, cancelledByCaller: cancelled, fromServer } as const;
+    run.level.record(b, run.permit, status, ctx, latency);
+  }
 }
 
 /** Waits `ms` (a retry's backoff or pushback); false when the caller aborted meanwhile. */
