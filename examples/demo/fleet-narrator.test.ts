@@ -113,6 +113,21 @@ describe('FleetNarrator', () => {
     );
   });
 
+  it('tells a node that trips alone while the fleet opens as taken over, not as one of the wave', () => {
+    const lines = tell([
+      change(1000, 'client-3', 'CLOSED', 'OPEN', 'trip'),
+      change(1001, 'client-2', 'CLOSED', 'OPEN', 'remote'),
+      { ...change(1002, 'client-1', 'CLOSED', 'OPEN', 'trip'), fleet: false },
+      change(1003, 'client-4', 'CLOSED', 'OPEN', 'remote'),
+    ]);
+    expect(lines[2]).toMatch(/^1002 service breaker OPEN for \S+ on client-1: .*; it opens on client-1 alone, not for/);
+    expect(lines.at(-1)).toBe(
+      `1003 service breaker for ${KEY}: the fleet opened together, 3 of 4 nodes OPEN within 3.0 ms (client-3 tripped; ` +
+        "client-2 and client-4 followed from Redis); client-1 had opened alone before, and now is the fleet's too",
+    );
+    expect(lines).toHaveLength(5);
+  });
+
   it("tells a node's open that becomes the fleet's once the others' reports reach it", () => {
     const lines = tell([
       { ...change(500, 'client-1', 'CLOSED', 'OPEN', 'trip'), fleet: false },

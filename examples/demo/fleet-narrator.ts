@@ -105,13 +105,17 @@ export class FleetNarrator {
     if (c.to !== 'CLOSED' && !c.fleet) t.alone.add(c.node);
     else t.alone.delete(c.node);
     const w = t.wave;
+    // A node that trips alone while the fleet opens is not part of the fleet's wave, nor does it end it: like a
+    // node open alone before, the fleet's open takes it over at its next flush.
+    const aloneOpen = c.from === 'CLOSED' && c.to === 'OPEN' && !c.fleet && c.cause !== 'remote';
     const joins =
       w !== undefined &&
+      !aloneOpen &&
       w.to === c.to &&
       (c.to === 'CLOSED' || c.from === 'CLOSED') &&
       !w.own.includes(c.node) &&
       !w.remote.includes(c.node);
-    if (w !== undefined && !joins) out.push(this.endWave(t, w));
+    if (w !== undefined && !joins && !(aloneOpen && w.to === 'OPEN')) out.push(this.endWave(t, w));
 
     if (c.from === 'HALFOPEN') {
       t.probing.delete(c.node);
