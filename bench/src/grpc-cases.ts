@@ -4,7 +4,7 @@
 import { anyTripFunc, consecutiveTripFunc, rateTripFunc } from '@cbsuite/core';
 import { type CBStateChangeEvent, CBSuite } from '@cbsuite/grpc-interceptor';
 import { pinToCpu, startServerProcess } from '@cbsuite/testkit/child-server.js';
-import { EchoClient, grpc, ipv4Target, say } from '@cbsuite/testkit/echo.js';
+import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, say } from '@cbsuite/testkit/echo.js';
 import type { Case } from './core-cases.js';
 import { type MeasureOptions, measureSync, median } from './harness.js';
 
@@ -25,7 +25,6 @@ const { CallRegistry } = (await import(
 )) as typeof import('../../packages/grpc-interceptor/src/call-registry.js');
 
 const insecure = () => grpc.credentials.createInsecure();
-const RR = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 
 /** Unary calls per second with `concurrency` calls in flight for `ms`, and the client's CPU µs per call. */
 async function throughput(client: EchoClient, ms: number, concurrency: number): Promise<[number, number]> {
@@ -208,7 +207,7 @@ export const grpcCases: Record<string, Case> = {
     const server = await startServerProcess(3, 0, 1);
     const target = ipv4Target(server.ports.map((port) => ({ port })));
     const cbs = new CBSuite(undefined, { fromService: 'bench' });
-    const rr = new EchoClient(target, insecure(), RR);
+    const rr = new EchoClient(target, insecure(), ROUND_ROBIN);
     const guarded = new EchoClient(target, insecure(), { ...cbs.channelOptions(), interceptors: [cbs.interceptor()] });
     try {
       return await rounds(

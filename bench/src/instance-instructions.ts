@@ -6,10 +6,9 @@
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --import tsx src/instance-instructions.ts cbs 2000 4000
 import { CBSuite } from '@cbsuite/grpc-interceptor';
 import { startServerProcess } from '@cbsuite/testkit/child-server.js';
-import { EchoClient, grpc, ipv4Target, say } from '@cbsuite/testkit/echo.js';
+import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, say } from '@cbsuite/testkit/echo.js';
 
 const [variant = 'rr', warmArg = '2000', callsArg = '0'] = process.argv.slice(2);
-const RR = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 const CONCURRENCY = 16;
 
 async function run(client: EchoClient, n: number): Promise<void> {
@@ -31,13 +30,13 @@ const cbs = new CBSuite(undefined, { fromService: 'bench' });
 // `policy`: the instance policy alone; `interceptor`: the interceptor over plain round_robin.
 // Made on demand: channelOptions() turns the suite's instance level on.
 const variants: Record<string, () => grpc.ChannelOptions> = {
-  rr: () => RR,
+  rr: () => ROUND_ROBIN,
   cbs: () => ({ ...cbs.channelOptions(), interceptors: [cbs.interceptor()] }),
   policy: () => cbs.channelOptions(),
-  interceptor: () => ({ ...RR, interceptors: [cbs.interceptor()] }),
+  interceptor: () => ({ ...ROUND_ROBIN, interceptors: [cbs.interceptor()] }),
   // What any interceptor costs in grpc-js: one that only passes the call on.
   noop: () => ({
-    ...RR,
+    ...ROUND_ROBIN,
     interceptors: [(o: grpc.InterceptorOptions, next: grpc.NextCall) => new grpc.InterceptingCall(next(o))],
   }),
 };

@@ -1,7 +1,7 @@
 import { loopClock, State } from '@cbsuite/core';
 import type { Behaviour } from '@cbsuite/testkit/behaviour.js';
 import { type ServerProcess, startServerProcess } from '@cbsuite/testkit/child-server.js';
-import { EchoClient, grpc, say } from '@cbsuite/testkit/echo.js';
+import { EchoClient, grpc, ROUND_ROBIN, say } from '@cbsuite/testkit/echo.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
 import type { CBStateChangeEvent } from './events.js';
@@ -73,9 +73,7 @@ describe('an overload cascade, with robustInstance()', () => {
   it.skipIf(!grpcJsAtLeast('1.10.4'))(
     'three limited servers in child processes, one turns slow: the healthy ones are never all tripped, nothing is dropped, the service breaker stays closed, and at least 95 % of what plain round_robin completes is completed',
     async () => {
-      const plain = new EchoClient(target(), grpc.credentials.createInsecure(), {
-        'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-      });
+      const plain = new EchoClient(target(), grpc.credentials.createInsecure(), ROUND_ROBIN);
       await warm(plain);
       const roundRobin = await run(plain);
       plain.close();

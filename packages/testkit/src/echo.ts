@@ -266,6 +266,11 @@ export function chat(
   });
 }
 
+/** Channel options for grpc-js's plain round_robin, the baseline the instance level is compared with. */
+export const ROUND_ROBIN: grpc.ChannelOptions = Object.freeze({
+  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+});
+
 /** An `ipv4:` target over the given servers. */
 export function ipv4Target(servers: readonly { port: number }[]): string {
   return `ipv4:${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
