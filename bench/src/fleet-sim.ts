@@ -81,18 +81,26 @@ const TICK_MS = 50;
 function drive(fail: number): void {
   clearInterval(timer);
   let credit = 0;
-  let seq = 0;
+  // Calls so far per (node, key): each pair fails `fail` of its own calls,
+  // spread evenly (a counter shared by all pairs would give some pairs every
+  // failure and others none).
+  const calls = new Float64Array(nodes.length * keys.length);
   timer = setInterval(() => {
     credit += (cfg.rate * TICK_MS) / 1000;
     for (; credit >= 1; credit--) {
-      for (const n of nodes) {
-        for (const key of keys) {
+      for (let i = 0; i < nodes.length; i++) {
+        const n = nodes[i] as SimNode;
+        for (let k = 0; k < keys.length; k++) {
+          const key = keys[k] as string;
           const permit = n.panel.acquire(key);
           if (permit === NO_PERMIT) continue;
           if (permit > PERMIT) send({ type: 'probe', node: n.index, time: Date.now() });
-          // Deterministic share of failures, spread evenly.
-          seq++;
-          if ((seq * fail) % 1 < fail) n.panel.fail(key, undefined, permit);
+          const c = i * keys.length + k;
+          const made = calls[c] as number;
+          calls[c] = made + 1;
+          // The pair's failures reach ⌊calls × fail⌋: this call fails when it makes the count go up.
+          if (Math.floor((made + 1) * fail + 1e-9) > Math.floor(made * fail + 1e-9))
+            n.panel.fail(key, undefined, permit);
           else n.panel.succeed(key, undefined, permit);
         }
       }

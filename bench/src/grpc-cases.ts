@@ -208,17 +208,21 @@ export const grpcCases: Record<string, Case> = {
     const target = ipv4Target(server.ports.map((port) => ({ port })));
     const cbs = new CBSuite(undefined, { fromService: 'bench' });
     const rr = new EchoClient(target, insecure(), ROUND_ROBIN);
+    // A second plain round_robin client, measured like the others: the noise of this measurement.
+    const control = new EchoClient(target, insecure(), ROUND_ROBIN);
     const guarded = new EchoClient(target, insecure(), { ...cbs.channelOptions(), interceptors: [cbs.interceptor()] });
     try {
       return await rounds(
         [
           ['roundRobin', rr],
+          ['control', control],
           ['cbsuite', guarded],
         ],
         smoke,
       );
     } finally {
       rr.close();
+      control.close();
       guarded.close();
       await server.kill();
     }

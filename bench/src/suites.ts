@@ -212,10 +212,30 @@ export const suites: Record<string, Suite> = {
         rows: [
           { id: 'instance/throughput.roundRobin', label: 'plain round_robin' },
           { id: 'instance/throughput.cbsuite', label: 'cbs.channelOptions() + cbs.interceptor()' },
-          { id: 'instance/throughput.cbsuiteRatio', label: 'throughput ratio cbsuite / round_robin', unit: 'ratio' },
+          {
+            id: 'instance/throughput.cbsuiteRatio',
+            label: 'throughput ratio cbsuite / round_robin',
+            unit: 'ratio',
+            goal: '≥ 0.97',
+          },
+          {
+            id: 'instance/throughput.controlRatio',
+            label: 'throughput ratio control / round_robin (noise)',
+            unit: 'ratio',
+          },
           { id: 'instance/throughput.roundRobinCpu', label: 'client CPU per call, round_robin (µs)', unit: 'count' },
           { id: 'instance/throughput.cbsuiteCpu', label: 'client CPU per call, cbsuite (µs)', unit: 'count' },
-          { id: 'instance/throughput.cbsuiteCpuRatio', label: 'client CPU ratio cbsuite / round_robin', unit: 'ratio' },
+          {
+            id: 'instance/throughput.cbsuiteCpuRatio',
+            label: 'client CPU ratio cbsuite / round_robin',
+            unit: 'ratio',
+            goal: '≤ 1.05',
+          },
+          {
+            id: 'instance/throughput.controlCpuRatio',
+            label: 'client CPU ratio control / round_robin (noise)',
+            unit: 'ratio',
+          },
         ],
       },
       {
@@ -436,7 +456,7 @@ export const suites: Record<string, Suite> = {
         title: 'Redis CPU per (node, key) per second, one Redis (10 keys per node)',
         unit: 'us',
         peers: {},
-        note: 'Simulated nodes (a real RedisSync and Panel each, 250 per worker process) calling 10 keys 10 times a second each. Redis CPU is used_cpu_user + used_cpu_sys (INFO cpu) over 15 s, less what the same Redis spent with every node connected and idle, divided by nodes × keys × seconds. Healthy: every call succeeds (keys flushed every quietSyncIntervalMs, 5 s). Partial outage: 30 % of calls fail on every node, below the trip (errRate 0.5), for as long as it lasts (errors flushed every errorSyncIntervalMs, 1 s). Down: every call fails; the keys trip, stay open for the fleet and probe once per cooling (5 s). Failing, never tripping: half the calls fail on every node and minSample is out of reach (1e9), so every node is failing and flushes every key at every tick (200 ms): the worst case, which a real trip ends within seconds.',
+        note: "Simulated nodes (a real RedisSync and Panel each, 250 per worker process) calling 10 keys 10 times a second each. Redis CPU is used_cpu_user + used_cpu_sys (INFO cpu) over 15 s, less what the same Redis spent with every node connected and idle, divided by nodes × keys × seconds. Healthy: every call succeeds (keys flushed every quietSyncIntervalMs, 5 s). Partial outage: every node fails 30 % of its calls of every key, spread evenly, below the trip (errRate 0.5), for as long as it lasts (errors flushed every errorSyncIntervalMs, 1 s). Down: every call fails; the keys trip, stay open for the fleet and probe once per cooling (5 s). Failing, never tripping: half the calls fail on every node and minSample is out of reach (1e9), so every node is failing and flushes every key at every tick (200 ms): the worst case, which a real trip ends within seconds. Scripts' own time: the EVALSHA time in INFO commandstats over the same 15 s, per (node, key) per second; no idle baseline is taken off it, so it is the steadier figure for small fleets, where Redis's idle cost (about 2.5 ms/s) is several times the sync's.",
         rows: [
           { id: 'cpu/healthy-10.cpuPerPair', label: 'healthy, 10 nodes', goal: '≤ 5 µs' },
           { id: 'cpu/healthy-100.cpuPerPair', label: 'healthy, 100 nodes', goal: '≤ 5 µs' },
@@ -450,8 +470,11 @@ export const suites: Record<string, Suite> = {
           { id: 'cpu/failing-10.cpuPerPair', label: 'failing, never tripping, 10 nodes' },
           { id: 'cpu/failing-100.cpuPerPair', label: 'failing, never tripping, 100 nodes' },
           { id: 'cpu/failing-1000.cpuPerPair', label: 'failing, never tripping, 1,000 nodes' },
-          { id: 'cpu/healthy-1000.cmdPerPair', label: "healthy, 1,000 nodes: commands' own time" },
-          { id: 'cpu/partial-1000.cmdPerPair', label: "partial outage, 1,000 nodes: commands' own time" },
+          { id: 'cpu/healthy-10.cmdPerPair', label: "healthy, 10 nodes: scripts' own time" },
+          { id: 'cpu/healthy-1000.cmdPerPair', label: "healthy, 1,000 nodes: scripts' own time" },
+          { id: 'cpu/partial-10.cmdPerPair', label: "partial outage, 10 nodes: scripts' own time" },
+          { id: 'cpu/partial-1000.cmdPerPair', label: "partial outage, 1,000 nodes: scripts' own time" },
+          { id: 'cpu/down-1000.failedFlushes', label: 'down, 1,000 nodes: flushes that failed', unit: 'count' },
           { id: 'cpu/failing-1000.failedFlushes', label: 'failing, 1,000 nodes: flushes that failed', unit: 'count' },
         ],
       },
@@ -459,7 +482,7 @@ export const suites: Record<string, Suite> = {
         title: 'the same on a three-master Redis Cluster, 1,000 nodes',
         unit: 'us',
         peers: {},
-        note: "CPU summed over the masters; the busiest master's share of the total (goal: at most a half).",
+        note: "CPU summed over the masters; the busiest master's share of the total (goal: at most a half). Flushes that failed: over the whole case, summed over the nodes (a failed flush keeps its counts for the next); 1,000 Cluster clients on two cores time some out.",
         rows: [
           { id: 'cluster/healthy-1000.cpuPerPair', label: 'healthy, per (node, key) per s', goal: '≤ 5 µs' },
           {
@@ -477,6 +500,9 @@ export const suites: Record<string, Suite> = {
           },
           { id: 'cluster/down-1000.cpuPerPair', label: 'down, per (node, key) per s', goal: '≤ 50 µs' },
           { id: 'cluster/down-1000.busiestShare', label: "down, busiest master's share", unit: 'ratio', goal: '≤ 0.5' },
+          { id: 'cluster/healthy-1000.failedFlushes', label: 'healthy, flushes that failed', unit: 'count' },
+          { id: 'cluster/partial-1000.failedFlushes', label: 'partial outage, flushes that failed', unit: 'count' },
+          { id: 'cluster/down-1000.failedFlushes', label: 'down, flushes that failed', unit: 'count' },
         ],
       },
       {
