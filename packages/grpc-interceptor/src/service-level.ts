@@ -1,16 +1,11 @@
 import { type Breaker, NO_PERMIT, type Permit, show } from '@cbsuite/core';
-import {
-  InterceptingCall,
-  type Interceptor,
-  type InterceptorOptions,
-  type NextCall,
-  type StatusObject,
-} from '@grpc/grpc-js';
+import type { InterceptingCall, Interceptor, InterceptorOptions, NextCall, StatusObject } from '@grpc/grpc-js';
 import type { BreakerLevel } from './breaker-level.js';
 import { CallObservers } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
 import type { CallSetup } from './call-setup.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
+import type { InterceptingCallInterface } from './grpc-types.js';
 import { GuardedCall } from './guarded-call.js';
 import { HedgedCall } from './hedged-call.js';
 import { hedgingOf, type ResolvedHedging } from './hedging-options.js';
@@ -26,6 +21,18 @@ interface PathEntry {
   readonly key: string;
   /** The method's hedging, once asked: null when it is not hedged. */
   hedging?: ResolvedHedging | null;
+}
+
+/**
+ * The call an interceptor hands grpc-js. grpc-js types it as its
+ * `InterceptingCall` class, but uses only the methods of
+ * `InterceptingCallInterface` (1.10 … 1.14); wrapping our calls in an
+ * `InterceptingCall` would add per call a layer with a listener of three
+ * bound functions and a closure per message, which they do not need: they
+ * take partial listeners and forward what the caller sends at once.
+ */
+function served(call: InterceptingCallInterface): InterceptingCall {
+  return call as unknown as InterceptingCall;
 }
 
 /** Method paths whose key is cached; past it the cache starts over. */
@@ -102,14 +109,14 @@ export class ServiceLevel {
   }
 
   private intercept(options: InterceptorOptions, nextCall: NextCall): InterceptingCall {
-    if (this.refusal !== undefined) return new InterceptingCall(new RejectedCall(this.refusal));
+    if (this.refusal !== undefined) return served(new RejectedCall(this.refusal));
     const level = this.level;
     let entry: PathEntry;
     try {
       entry = this.keyOf(options.method_definition.path);
     } catch (err) {
       level.fault('key', undefined, err);
-      return new InterceptingCall(nextCall(options));
+      return served(nextCall(options));
     }
     let breaker: Breaker | undefined;
     let permit: Permit = NO_PERMIT;
@@ -122,25 +129,25 @@ export class ServiceLevel {
         permit = level.admit(breaker);
         if (permit === NO_PERMIT) {
           this.observers.rejected(entry.key, entry.ri);
-          return new InterceptingCall(new RejectedCall(this.rejection(breaker, entry.key)));
+          return served(new RejectedCall(this.rejection(breaker, entry.key)));
         }
       }
       if (this.shedder !== undefined) {
         const admitted = this.shedder.admit(entry.key);
         if (typeof admitted === 'string') {
           breaker?.release(permit);
-          return new InterceptingCall(new RejectedCall(loadShedStatus(admitted, entry.key)));
+          return served(new RejectedCall(loadShedStatus(admitted, entry.key)));
         }
         ticket = admitted;
       }
-      if (breaker === undefined && ticket === undefined) return new InterceptingCall(nextCall(options));
+      if (breaker === undefined && ticket === undefined) return served(nextCall(options));
       const def = options.method_definition;
       if (breaker !== undefined) call = this.registry.begin(entry.ri, !def.requestStream && !def.responseStream);
     } catch (err) {
       breaker?.release(permit);
       ticket?.cancel();
       level.fault('check', entry.key, err);
-      return new InterceptingCall(nextCall(options));
+      return served(nextCall(options));
     }
     let first: ReturnType<NextCall>;
     try {
@@ -168,8 +175,8 @@ export class ServiceLevel {
     // Only idempotent unary calls the instance level tracks are hedged (call.idempotent says both).
     if (call?.idempotent === true && this.hedging !== undefined && breaker !== undefined) {
       const h = this.hedgingFor(entry, this.hedging);
-      if (h !== undefined) return new InterceptingCall(new HedgedCall({ ...setup, breaker, call }, first, h));
+      if (h !== undefined) return served(new HedgedCall({ ...setup, breaker, call }, first, h));
     }
-    return new InterceptingCall(new GuardedCall(setup, first));
+    return served(new GuardedCall(setup, first));
   }
 }
