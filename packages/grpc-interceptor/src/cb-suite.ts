@@ -1,4 +1,4 @@
-import type { Disposer, FleetSync, Mode, Panel } from '@cbsuite/core';
+import type { Disposer, Mode, Panel } from '@cbsuite/core';
 import type { ChannelOptions, Interceptor } from '@grpc/grpc-js';
 import { attachInternals } from './adapter-internals.js';
 import type { CallObserver } from './call-observer.js';
@@ -17,51 +17,17 @@ import type {
   CBRetryEvent,
   CBStateChangeEvent,
 } from './events.js';
-import type { InstanceLevel, InstanceStats } from './instance-level.js';
-import type { ShedReason } from './load-shed-error.js';
-import { ADAPTIVE_SCOPE, type ShedEvent } from './load-shedder.js';
+import type { InstanceLevel } from './instance-level.js';
+import type { ShedEvent } from './load-shedder.js';
 import { misconfiguredStatus, missingPolicyError } from './missing-policy.js';
-import type { RetryControl, RetryStats } from './retry-control.js';
+import type { RetryControl } from './retry-control.js';
 import type { GenServiceCBKeyFunc } from './rpc-info.js';
 import type { ServiceLevel } from './service-level.js';
 import { SuiteEvents } from './suite-events.js';
+import { SuiteFleet } from './suite-fleet.js';
 import { buildSuiteLevels } from './suite-levels.js';
 import { type CBSuiteOptions, resolveSuiteOptions } from './suite-options.js';
-
-/** Counters of both levels. */
-export interface CBSuiteStats {
-  readonly service: {
-    /**
-     * Calls rejected per key, for the keys the service panel holds (a key it
-     * evicts for `maxKeys`, or removes, takes its count with it).
-     */
-    readonly rejections: ReadonlyMap<string, number>;
-    readonly faults: number;
-    /** Calls shed per reason and key (empty maps without `serviceShedding`). */
-    readonly shed: Readonly<Record<ShedReason, ReadonlyMap<string, number>>>;
-  };
-  readonly instance: InstanceStats;
-  /**
-   * Retries on another instance, and the retries the budget, pushback, retry
-   * stop, chain stop or deadline refused; hedges sent, refused, and calls a hedge answered.
-   */
-  readonly retry: RetryStats;
-}
-
-const NONE: ReadonlyMap<string, number> = new Map();
-const NO_SHEDS: Record<ShedReason, ReadonlyMap<string, number>> = Object.freeze({
-  latency: NONE,
-  adaptive: NONE,
-  concurrency: NONE,
-});
-
-/** Config scopes of a suite on a fleet sync. */
-const CONFIG_SCOPES = {
-  service: 'cb-service',
-  serviceDefault: 'cb-service-default',
-  instance: 'cb-instance',
-  instanceDefault: 'cb-instance-default',
-} as const;
+import { type CBSuiteStats, suiteStats } from './suite-stats.js';
 
 /**
  * Kitex's `CBSuite` for `@grpc/grpc-js` clients: a service-level breaker per
@@ -80,7 +46,7 @@ export class CBSuite {
   private readonly events: SuiteEvents;
   private readonly calls: CallRegistry;
   private readonly retries: RetryControl;
-  private readonly sync: FleetSync | undefined;
+  private readonly sync: SuiteFleet | undefined;
   private readonly disposers: Disposer[] = [];
   private closed = false;
 
@@ -106,30 +72,9 @@ export class CBSuite {
       events.fault('instance', 'policy', undefined, error);
       if (o.onMissingPolicy === 'fail') this.service.refusal = misconfiguredStatus(error);
     });
-    this.sync = o.sync;
-    if (this.sync !== undefined) this.joinFleet(this.sync);
+    this.sync = o.sync === undefined ? undefined : new SuiteFleet(o.sync, this.service, this.instance, events);
     // For adapters of other client libraries (@cbsuite/nice-grpc): adapter-internals.ts.
     attachInternals(this, { service: this.service, registry: this.calls, retries: this.retries });
-  }
-
-  // Shares both panels (and, with shareWithFleet, the adaptive throttle's
-  // counts) and takes the fleet's configs (validated like local ones).
-  private joinFleet(sync: FleetSync): void {
-    const service = this.service.level.configs;
-    const instance = this.instance.level.configs;
-    const fromFleet = (apply: () => void) => this.events.fromFleet(apply);
-    sync.attach(this.service.level.panel, 'service');
-    sync.attach(this.instance.level.panel, 'instance');
-    const shedder = this.service.shedder;
-    if (shedder?.adaptive !== undefined && shedder.sharesWithFleet) {
-      this.disposers.push(shedder.adaptive.shareWith(sync, ADAPTIVE_SCOPE));
-    }
-    this.disposers.push(
-      sync.onConfig(CONFIG_SCOPES.service, (key, v) => fromFleet(() => service.update(key, v))),
-      sync.onConfig(CONFIG_SCOPES.serviceDefault, (_key, v) => fromFleet(() => service.updateDefault(v))),
-      sync.onConfig(CONFIG_SCOPES.instance, (key, v) => fromFleet(() => instance.update(key, v))),
-      sync.onConfig(CONFIG_SCOPES.instanceDefault, (_key, v) => fromFleet(() => instance.updateDefault(v))),
-    );
   }
 
   /**
@@ -138,26 +83,22 @@ export class CBSuite {
    * `CBConfigError` and changes nothing. Needs the `sync` option.
    */
   async publishServiceCBConfig(key: string, cfg: CBConfigInput): Promise<void> {
-    const sync = this.fleet();
-    await sync.publishConfig(CONFIG_SCOPES.service, key, this.service.level.configs.update(key, cfg));
+    await this.fleet().publishConfig('service', key, cfg);
   }
 
   /** Sets the default service config here and on every node. */
   async publishDefaultServiceCBConfig(cfg: CBConfigInput): Promise<void> {
-    const sync = this.fleet();
-    await sync.publishConfig(CONFIG_SCOPES.serviceDefault, '', this.service.level.configs.updateDefault(cfg));
+    await this.fleet().publishConfig('serviceDefault', '', cfg);
   }
 
   /** Sets the shared instance config here and on every node. */
   async publishInstanceCBConfig(cfg: CBConfigInput): Promise<void> {
-    const sync = this.fleet();
-    await sync.publishConfig(CONFIG_SCOPES.instanceDefault, '', this.instance.level.configs.updateDefault(cfg));
+    await this.fleet().publishConfig('instanceDefault', '', cfg);
   }
 
   /** Sets one instance's config here and on every node. */
   async publishInstanceCBConfigFor(address: string, cfg: CBConfigInput): Promise<void> {
-    const sync = this.fleet();
-    await sync.publishConfig(CONFIG_SCOPES.instance, address, this.instance.level.configs.update(address, cfg));
+    await this.fleet().publishConfig('instance', address, cfg);
   }
 
   /**
@@ -174,7 +115,7 @@ export class CBSuite {
     await this.fleet().publishMode('instance', address, mode);
   }
 
-  private fleet(): FleetSync {
+  private fleet(): SuiteFleet {
     if (this.sync === undefined) throw new Error('publishing to the fleet needs the CBSuite option `sync`');
     return this.sync;
   }
@@ -350,15 +291,7 @@ export class CBSuite {
 
   /** Counters: rejections per service key, attempts, retries, drops and skips at instance level. */
   stats(): CBSuiteStats {
-    return {
-      service: {
-        rejections: this.service.level.rejections(),
-        faults: this.events.faults,
-        shed: this.service.shedder?.stats() ?? NO_SHEDS,
-      },
-      instance: this.instance.stats(),
-      retry: this.retries.stats(),
-    };
+    return suiteStats(this.service, this.instance, this.retries, this.events);
   }
 
   /** Kitex's `Dump()`: non-CLOSED breakers per level, and the configs; with `serviceShedding`, the shedding per key. */
@@ -375,6 +308,7 @@ export class CBSuite {
     this.closed = true;
     this.calls.active = false;
     for (const dispose of this.disposers.splice(0)) dispose();
+    this.sync?.close();
     this.service.level.panel.close();
     this.instance.level.panel.close();
     this.events.clear();

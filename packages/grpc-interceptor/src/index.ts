@@ -13,7 +13,6 @@ export {
   isCBConfigError,
   parseCBConfig,
 } from './cb-config.js';
-export type { CBSuiteStats } from './cb-suite.js';
 export { CBSuite } from './cb-suite.js';
 export { chainStopHandlers, inRetriedRequest, isRetriedRequest, RETRY_HEADER, runInRequest } from './chain-stop.js';
 export type { ChannelOptionsInput, ChildPolicy } from './channel-options.js';
@@ -103,4 +102,5 @@ export { robustInstance } from './robust-instance.js';
 export type { GenServiceCBKeyFunc, RPCInfo } from './rpc-info.js';
 export { parseMethodPath, rpcInfo2Key } from './rpc-info.js';
 export type { BreakerTimingOptions, CBSuiteOptions } from './suite-options.js';
+export type { CBSuiteStats } from './suite-stats.js';
 export { isUnsupportedGrpcError, UnsupportedGrpcError } from './unsupported-grpc-error.js';
