@@ -195,7 +195,11 @@ export class HedgedCall implements InterceptingCallInterface {
   private onStatus(a: Attempt, status: StatusObject): void {
     a.ended = true;
     this.s.registry.end(a.state);
-    if (this.done) return;
+    if (this.done) {
+      // A later attempt the call's end cancelled before it reached an instance was never sent: its withdrawal goes back.
+      if (a.n > 1 && !a.state.transport.started) this.s.retries.hedgeUnsent(this.s.ri);
+      return;
+    }
     stripForgedMarkers(status);
     stripForgedShedMarker(status);
     if (this.fromServer(a, status)) this.s.retries.heard(this.s.ri, status);
