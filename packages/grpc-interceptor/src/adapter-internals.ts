@@ -6,7 +6,7 @@ import type { CallRegistry } from './call-registry.js';
 import type { RetryControl } from './retry-control.js';
 import type { ServiceLevel } from './service-level.js';
 
-export { newAttemptTransport, reachOf } from './attempt-transport.js';
+export { newAttemptTransport, reachOf, sentByServer } from './attempt-transport.js';
 export type { BreakerLevel } from './breaker-level.js';
 export type { CallRegistry, CallState } from './call-registry.js';
 export { circuitBreakStatus } from './circuit-break-error.js';

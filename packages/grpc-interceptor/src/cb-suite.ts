@@ -83,22 +83,26 @@ export class CBSuite {
    * `CBConfigError` and changes nothing. Needs the `sync` option.
    */
   async publishServiceCBConfig(key: string, cfg: CBConfigInput): Promise<void> {
-    await this.fleet().publishConfig('service', key, cfg);
+    const fleet = this.fleet();
+    await fleet.publishConfig('service', key, this.service.level.configs.update(key, cfg));
   }
 
   /** Sets the default service config here and on every node. */
   async publishDefaultServiceCBConfig(cfg: CBConfigInput): Promise<void> {
-    await this.fleet().publishConfig('serviceDefault', '', cfg);
+    const fleet = this.fleet();
+    await fleet.publishConfig('serviceDefault', '', this.service.level.configs.updateDefault(cfg));
   }
 
   /** Sets the shared instance config here and on every node. */
   async publishInstanceCBConfig(cfg: CBConfigInput): Promise<void> {
-    await this.fleet().publishConfig('instanceDefault', '', cfg);
+    const fleet = this.fleet();
+    await fleet.publishConfig('instanceDefault', '', this.instance.level.configs.updateDefault(cfg));
   }
 
   /** Sets one instance's config here and on every node. */
   async publishInstanceCBConfigFor(address: string, cfg: CBConfigInput): Promise<void> {
-    await this.fleet().publishConfig('instance', address, cfg);
+    const fleet = this.fleet();
+    await fleet.publishConfig('instance', address, this.instance.level.configs.update(address, cfg));
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Disposer, FleetSync, Mode } from '@cbsuite/core';
-import type { CBConfigInput } from './cb-config.js';
+import type { CBConfig } from './cb-config.js';
 import type { InstanceLevel } from './instance-level.js';
 import { ADAPTIVE_SCOPE } from './load-shedder.js';
 import type { ServiceLevel } from './service-level.js';
@@ -26,8 +26,8 @@ export class SuiteFleet {
 
   constructor(
     private readonly sync: FleetSync,
-    private readonly service: ServiceLevel,
-    private readonly instance: InstanceLevel,
+    service: ServiceLevel,
+    instance: InstanceLevel,
     events: SuiteEvents,
   ) {
     const serviceConfigs = service.level.configs;
@@ -47,11 +47,8 @@ export class SuiteFleet {
     );
   }
 
-  /** Applies `cfg` here (it throws a `CBConfigError` and changes nothing when bad), then publishes it. */
-  async publishConfig(which: PublishedConfig, key: string, cfg: CBConfigInput): Promise<void> {
-    const configs =
-      which === 'service' || which === 'serviceDefault' ? this.service.level.configs : this.instance.level.configs;
-    const applied = which === 'service' || which === 'instance' ? configs.update(key, cfg) : configs.updateDefault(cfg);
+  /** Publishes `applied`, a config this node has just validated and applied. */
+  async publishConfig(which: PublishedConfig, key: string, applied: CBConfig): Promise<void> {
     await this.sync.publishConfig(CONFIG_SCOPES[which], key, applied);
   }
 

@@ -9,6 +9,7 @@ import {
   type RPCInfo,
   reachOf,
   type ShedTicket,
+  sentByServer,
 } from '@cbsuite/grpc-interceptor/internals';
 import type { StatusObject } from '@grpc/grpc-js';
 import { type CallOptions, type ClientMiddlewareCall, Metadata } from 'nice-grpc-common';
@@ -167,8 +168,7 @@ function finish(run: GuardedRun, status: StatusObject, cancelled: boolean, heard
   run.ticket?.end(status, cancelled);
   const clock = run.level.latencyClock;
   const latency = clock === undefined || run.clockAt === undefined ? undefined : clock() - run.clockAt;
-  // An OK came from a server; an error did when headers arrived, or as a trailers-only response (with a content-type).
-  const fromServer = heard || status.code === 0 || status.metadata.get('content-type').length > 0;
+  const fromServer = sentByServer(undefined, heard, status);
   const b = run.breaker;
   if (b !== undefined) {
     const ctx = { level: 'service', key: b.key, rpcInfo: run.ri, cancelledByCaller: cancelled, fromServer } as const;
