@@ -50,8 +50,10 @@ export interface Tracked {
   failMember: string;
   failScore: number;
   failThreshold: number;
-  /** Local time the entry was last sent. */
+  /** Local time the entry, or its score alone, was last sent. */
   failSentAt: number;
+  /** Local time the entry was last sent whole (with its report time). */
+  failRefreshedAt: number;
   /** Local time this node last reported the key. */
   reportedAt: number;
   /** Local time of the last flush that reached Redis (0: never). */
@@ -158,6 +160,7 @@ export function newTracked(
     failScore: 0,
     failThreshold: 0,
     failSentAt: 0,
+    failRefreshedAt: 0,
     reportedAt: Number.NEGATIVE_INFINITY,
     flushedAt: 0,
     trustedOthers: 0,

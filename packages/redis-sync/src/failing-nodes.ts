@@ -1,4 +1,5 @@
 import type { SyncContext, Tracked } from './context.js';
+import { FailOp } from './flush-script.js';
 
 // Each node says how badly its recent calls of a key fare (FleetLink.badness:
 // the larger of the error and slow-call rates, in thousandths): its entry in
@@ -35,14 +36,28 @@ export function failingReport(tr: Tracked): { score: number | undefined; thresho
   return { score: score >= MIN_SCORE ? score : undefined, threshold: Math.max(1, Math.round(t * 1000)) };
 }
 
-/** Whether this node's entry must be written (again) now. */
-export function failingChanged(tr: Tracked, score: number | undefined, member: string, now: number): boolean {
-  if (score === undefined) return tr.failMember !== '';
-  return (
-    member !== tr.failMember ||
-    Math.abs(score - tr.failScore) >= SCORE_STEP ||
-    now - tr.failSentAt >= tr.scope.windowMs / 3
-  );
+/**
+ * What this node's entry needs now: written whole ({@link FailOp.Set}) at
+ * once when it appears, is signed anew or crosses this node's threshold, and
+ * once a third of a window, so that it does not expire; only its score
+ * ({@link FailOp.Score}) when it moves a step on the same side of the
+ * threshold: at once above it, after `settleMs` below it (the errors' own
+ * cadence: a node's badness over a second of calls wobbles by more than a
+ * step at every tick, and below its trip it moves no decision soon).
+ */
+export function failOpFor(
+  tr: Tracked,
+  score: number | undefined,
+  threshold: number,
+  member: string,
+  now: number,
+  settleMs: number,
+): FailOp {
+  if (score === undefined) return tr.failMember === '' ? FailOp.Keep : FailOp.Clear;
+  if (member !== tr.failMember || now - tr.failRefreshedAt >= tr.scope.windowMs / 3) return FailOp.Set;
+  if (score >= threshold !== tr.failScore >= threshold) return FailOp.Set;
+  const settled = score >= threshold || now - tr.failSentAt >= settleMs;
+  return Math.abs(score - tr.failScore) >= SCORE_STEP && settled ? FailOp.Score : FailOp.Keep;
 }
 
 /** This node's entry among the erring nodes of `tr`, with `score`, at server time `serverNow`. */

@@ -1,7 +1,14 @@
 import { Panel, rateTripFunc, State } from '@cbsuite/core';
 import { deletePrefix, sharedRedisUrl } from '@cbsuite/testkit/redis.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { KEY, openFleet, type SyncNode, type SyncNodeOptions, syncNodes } from './test-support/sync-node.js';
+import {
+  breakerKeys,
+  KEY,
+  openFleet,
+  type SyncNode,
+  type SyncNodeOptions,
+  syncNodes,
+} from './test-support/sync-node.js';
 
 // The fleet window and what a trip opens: nodes of one fleet in one process,
 // flushed by hand, with clocks moved by hand.
@@ -206,6 +213,55 @@ describe('what a flush sends', () => {
     a.clock.advance(20_000);
     await a.sync.flushDue();
     expect(sent()).toBe(before + 6);
+  });
+
+  it("writes a badness that wobbles below the trip at the errors' cadence, and a crossing of the trip at once", async () => {
+    const a = await node(namespace(), {
+      errorSyncIntervalMs: 1000,
+      panel: { shouldTrip: rateTripFunc(0.5, 1000) },
+    });
+    a.succeed(70);
+    a.fail(30); // badness 0.3: its entry goes with the key's first flush
+    await a.sync.flushDue();
+    const sent = () => a.sync.stats().commands;
+    const before = sent();
+    a.fail(10); // 0.36: a step up, still below the trip
+    await a.sync.flushDue();
+    a.succeed(60); // 0.24: a step down
+    await a.sync.flushDue();
+    expect(sent()).toBe(before);
+    a.clock.advance(1000);
+    a.fail(30); // the errors' cadence: the entry goes with the errors
+    await a.sync.flushDue();
+    expect(sent()).toBe(before + 1);
+    a.fail(200); // past the trip: at once
+    await a.sync.flushDue();
+    expect(sent()).toBe(before + 2);
+  });
+
+  it('moves only the score of its entry while the badness stays on one side of the trip, and another node counts it by its own threshold', async () => {
+    const n = namespace();
+    const k = breakerKeys(n);
+    const a = await node(n, { errorSyncIntervalMs: 10, panel: { shouldTrip: rateTripFunc(0.5, 1000) } });
+    const b = await node(n, { panel: { shouldTrip: rateTripFunc(0.4, 1000) } });
+    a.succeed(70);
+    a.fail(30);
+    await a.sync.flushDue();
+    const entry = async () => [
+      await a.redis.zscore(k.failing, a.sync.nodeId),
+      await a.redis.zscore(k.failingAt, a.sync.nodeId),
+    ];
+    const [score, at] = await entry();
+    expect(score).toBe('300');
+    b.succeed(1);
+    await b.sync.flushNow();
+    expect(b.panel.breaker(KEY)?.fleetView()).toMatchObject({ failingNodes: 0 });
+    a.fail(20); // 50 of 120: 417, a step up and still below a's trip (500)
+    a.clock.advance(10);
+    await a.sync.flushDue();
+    expect(await entry()).toEqual(['417', at]);
+    await b.sync.flushNow();
+    expect(b.panel.breaker(KEY)?.fleetView()).toMatchObject({ failingNodes: 1 }); // 417 is past b's 400
   });
 
   it('keeps the fleet view of a quiet key fresh until its next quiet flush', async () => {

@@ -1,6 +1,6 @@
 import { Mode, type PendingCounts, State } from '@cbsuite/core';
 import { isNonNegInt, type SyncContext, type Tracked } from './context.js';
-import { failingChanged, failingReport, failMember, othersFailing, sampleOffset, sampleSize } from './failing-nodes.js';
+import { failingReport, failMember, failOpFor, othersFailing, sampleOffset, sampleSize } from './failing-nodes.js';
 import { FailOp, LeaseOp, LeaseReply } from './flush-script.js';
 import { holderTrusted, leaseOp, updateGate } from './lease.js';
 import { ownInWindow } from './own-counts.js';
@@ -56,15 +56,15 @@ export function planEntry(
   const score = report.score;
   const failing = score !== undefined && score >= report.threshold;
   const member = score === undefined ? '' : failMember(ctx, tr, score, ctx.serverNow());
-  let failOp: FailOp = FailOp.Keep;
-  if (failingChanged(tr, score, member, now)) failOp = score === undefined ? FailOp.Clear : FailOp.Set;
+  const settleMs = Math.min(scope.quietMs, ctx.o.errorSyncIntervalMs);
+  const failOp = failOpFor(tr, score, report.threshold, member, now, settleMs);
   // A new threshold (a config changed) is worth a flush: the count by it is what a trip needs.
   const thresholdMoved = report.threshold !== tr.failThreshold;
   const lease = leaseOp(ctx, tr, now);
   // Errors of a node that is failing go at once: the fleet may be about to
   // trip. Errors below the trip go every few ticks: they move no decision soon.
   const errors = link.failures + link.timeouts > 0;
-  const errorsDue = errors && (failing || now - tr.flushedAt >= Math.min(scope.quietMs, ctx.o.errorSyncIntervalMs));
+  const errorsDue = errors && (failing || now - tr.flushedAt >= settleMs);
   const active =
     errorsDue ||
     failOp !== FailOp.Keep ||
@@ -141,10 +141,11 @@ export function applyReply(
   const now = scope.now();
   tr.flushedAt = now;
   tr.failThreshold = e.threshold;
-  if (e.failOp === FailOp.Set) {
+  if (e.failOp === FailOp.Set || e.failOp === FailOp.Score) {
     tr.failMember = e.member;
     tr.failScore = e.score;
     tr.failSentAt = now;
+    if (e.failOp === FailOp.Set) tr.failRefreshedAt = now;
   } else if (e.failOp === FailOp.Clear) {
     tr.failMember = '';
     tr.failScore = 0;

@@ -9,8 +9,13 @@ export type LeaseOp = (typeof LeaseOp)[keyof typeof LeaseOp];
 /** What a flush answers about the lease: not asked, held by another node (or nobody), held by this node. */
 export const LeaseReply = { NotAsked: -1, NotHeld: 0, Held: 1 } as const;
 
-/** What a flush does with this node's entry among the failing nodes. */
-export const FailOp = { Keep: 0, Set: 1, Clear: 2 } as const;
+/**
+ * What a flush does with this node's entry among the failing nodes: keep it,
+ * write it (with its report time, and the keys' expiries), remove it, or
+ * move the score of an entry already there (one command; an entry gone
+ * meanwhile stays gone until the next Set).
+ */
+export const FailOp = { Keep: 0, Set: 1, Clear: 2, Score: 3 } as const;
 export type FailOp = (typeof FailOp)[keyof typeof FailOp];
 
 /** Arguments per breaker of {@link FLUSH}, after its header. */
@@ -180,6 +185,8 @@ for i = 0, nk - 1 do
     redis.call('PEXPIRE', kf, 2 * windowMs)
     redis.call('PEXPIRE', kt, 2 * windowMs)
     changed = true
+  elseif fop == 3 then
+    pc('ZADD', kf, 'XX', ARGV[b + 6], ARGV[b + 4])
   elseif fop == 2 and ARGV[b + 5] ~= '' then
     failing = failing - pc('ZREM', kf, ARGV[b + 5])
     pc('ZREM', kt, ARGV[b + 5])
