@@ -5,6 +5,7 @@
 import { NO_PERMIT, Panel, PERMIT, rateTripFunc } from '@cbsuite/core';
 import { RedisSync } from '@cbsuite/redis-sync';
 import { Cluster, Redis } from 'ioredis';
+import { simKeys } from './sim-keys.js';
 
 export interface SimConfig {
   readonly first: number;
@@ -33,7 +34,7 @@ export type SimReport =
 
 const cfg = JSON.parse(process.argv[2] as string) as SimConfig;
 const send = (r: SimReport) => process.send?.(r);
-const keys = Array.from({ length: cfg.keys }, (_, i) => `sim/pkg.Svc/M${i}`);
+const keys = simKeys(cfg.keys);
 
 interface SimNode {
   readonly index: number;
