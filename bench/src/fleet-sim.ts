@@ -19,6 +19,8 @@ export interface SimConfig {
   readonly minSample: number;
   readonly coolingTimeoutMs: number;
   readonly detectTimeoutMs: number;
+  /** RedisSync's key groups (default 12). */
+  readonly groups?: number;
 }
 
 export type SimCommand =
@@ -34,7 +36,13 @@ export type SimReport =
 
 const cfg = JSON.parse(process.argv[2] as string) as SimConfig;
 const send = (r: SimReport) => process.send?.(r);
-const keys = simKeys(cfg.keys);
+// Plain names on one Redis (a call carries every key group: the names only
+// decide how many: eight of twelve for these ten); on a Cluster,
+// names that spread evenly over the masters (see simKeys).
+const keys =
+  cfg.clusterPorts === undefined
+    ? Array.from({ length: cfg.keys }, (_, i) => `sim/pkg.Svc/M${i}`)
+    : simKeys(cfg.keys, cfg.clusterPorts.length, cfg.groups);
 
 interface SimNode {
   readonly index: number;
@@ -58,7 +66,7 @@ for (let i = 0; i < cfg.nodes; i++) {
           { lazyConnect: true, slotsRefreshTimeout: 5000 },
         );
   redis.on('error', () => {});
-  const sync = new RedisSync({ redis, namespace: cfg.namespace, nodeId: `sim-${index}` });
+  const sync = new RedisSync({ redis, namespace: cfg.namespace, nodeId: `sim-${index}`, groups: cfg.groups });
   const panel = new Panel(
     {
       shouldTrip: rateTripFunc(0.5, cfg.minSample),

@@ -22,6 +22,8 @@ export function fmt(unit: Group['unit'], v: number): string {
       return `${(v / 1024).toFixed(2)} KiB`;
     case 'rate':
       return `${Math.round(v).toLocaleString('en-US')} /s`;
+    case 'perSec':
+      return `${v.toFixed(v < 10 ? 2 : 1)} /s`;
     case 'ms':
       return `${v.toFixed(v < 10 ? 1 : 0)} ms`;
     case 'count':

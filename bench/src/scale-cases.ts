@@ -132,7 +132,7 @@ const WEATHER: Record<Weather, { fail: number; minSample: number }> = {
 };
 
 /** Redis CPU per (node, key) per second with `size` nodes of `keys` keys each, in `weather`. */
-function load(size: number, keys: number, weather: Weather, cluster: boolean): Case {
+function load(size: number, keys: number, weather: Weather, cluster: boolean, groups?: number): Case {
   return async (_o, smoke) => {
     const n = smoke ? Math.min(size, 10) : size;
     const s = await server(cluster);
@@ -145,6 +145,7 @@ function load(size: number, keys: number, weather: Weather, cluster: boolean): C
       minSample: w.minSample,
       coolingTimeoutMs: 5000,
       detectTimeoutMs: 200,
+      groups,
     });
     try {
       // Redis's own cost with every node connected and idle, to take off: the sync's cost is the rest.
@@ -253,5 +254,7 @@ export const scaleCases: Record<string, Case> = {
   'cluster/healthy-1000': load(1000, 10, 'healthy', true),
   'cluster/partial-1000': load(1000, 10, 'partial', true),
   'cluster/down-1000': load(1000, 10, 'down', true),
+  'cluster/healthy-1000-g3': load(1000, 10, 'healthy', true, 3),
+  'cluster/partial-1000-g3': load(1000, 10, 'partial', true, 3),
   'spread/1000': openSpread(1000),
 };
