@@ -20,6 +20,14 @@ export interface Row {
   readonly unit?: Unit;
 }
 
+/** A Cluster case's two rows: its cost per (node, key) and its busiest master's share. */
+function clusterRows(id: string, label: string): Row[] {
+  return [
+    { id: `cluster/${id}.cpuPerPair`, label: `${label}, per (node, key) per s` },
+    { id: `cluster/${id}.busiestShare`, label: `${label}, busiest master's share`, unit: 'ratio', goal: '≤ 0.5' },
+  ];
+}
+
 export type Unit = 'ns' | 'us' | 'bytes' | 'rate' | 'perSec' | 'ms' | 'count' | 'ratio' | 'pct';
 
 export interface Group {
@@ -489,39 +497,14 @@ export const suites: Record<string, Suite> = {
         peers: {},
         note: "CPU summed over the masters; the busiest master's share of the total (goal: at most a half). The 10 keys' names are picked to fall 4, 3 and 3 on the masters, each in a key group of its own (see bench/src/sim-keys.ts). A call covers one key group on a Cluster, so with the default 12 groups a node's flush here is ten calls where one Redis takes one: the Cluster's most expensive layout, which the per-pair goals of one Redis do not hold for. With `groups: 3` (as many groups as masters, the same on every node) a flush is at most one call per master. Flushes that failed: over the whole case, summed over the nodes (a failed flush keeps its counts for the next); 1,000 Cluster clients on two cores time some out.",
         rows: [
-          { id: 'cluster/healthy-1000.cpuPerPair', label: 'healthy, per (node, key) per s' },
-          {
-            id: 'cluster/healthy-1000.busiestShare',
-            label: "healthy, busiest master's share",
-            unit: 'ratio',
-            goal: '≤ 0.5',
-          },
-          { id: 'cluster/partial-1000.cpuPerPair', label: 'partial outage, per (node, key) per s' },
-          {
-            id: 'cluster/partial-1000.busiestShare',
-            label: "partial outage, busiest master's share",
-            unit: 'ratio',
-            goal: '≤ 0.5',
-          },
-          { id: 'cluster/down-1000.cpuPerPair', label: 'down, per (node, key) per s' },
-          { id: 'cluster/down-1000.busiestShare', label: "down, busiest master's share", unit: 'ratio', goal: '≤ 0.5' },
+          ...clusterRows('healthy-1000', 'healthy'),
+          ...clusterRows('partial-1000', 'partial outage'),
+          ...clusterRows('down-1000', 'down'),
           { id: 'cluster/healthy-1000.failedFlushes', label: 'healthy, flushes that failed', unit: 'count' },
           { id: 'cluster/partial-1000.failedFlushes', label: 'partial outage, flushes that failed', unit: 'count' },
           { id: 'cluster/down-1000.failedFlushes', label: 'down, flushes that failed', unit: 'count' },
-          { id: 'cluster/healthy-1000-g3.cpuPerPair', label: 'groups: 3, healthy, per (node, key) per s' },
-          {
-            id: 'cluster/healthy-1000-g3.busiestShare',
-            label: "groups: 3, healthy, busiest master's share",
-            unit: 'ratio',
-            goal: '≤ 0.5',
-          },
-          { id: 'cluster/partial-1000-g3.cpuPerPair', label: 'groups: 3, partial outage, per (node, key) per s' },
-          {
-            id: 'cluster/partial-1000-g3.busiestShare',
-            label: "groups: 3, partial outage, busiest master's share",
-            unit: 'ratio',
-            goal: '≤ 0.5',
-          },
+          ...clusterRows('healthy-1000-g3', 'groups: 3, healthy'),
+          ...clusterRows('partial-1000-g3', 'groups: 3, partial outage'),
         ],
       },
       {
