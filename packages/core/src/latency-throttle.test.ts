@@ -83,6 +83,16 @@ describe('LatencyThrottle', () => {
     expect(t.rejections()).toEqual(new Map([['slow', 1]]));
   });
 
+  it("keeps a slow key's recent delay when a burst of its calls has just started (they do not dilute it)", () => {
+    const { t, clock } = setup({ activeInFlight: 4, releaseInFlight: 2 }, 0);
+    serial(t, clock, 'fast', 100, 1); // 100 ms of waiting
+    serial(t, clock, 'slow', 3, 100); // 300 ms: H(slow) = 0.75, recent delay 100 ms
+    // A stalled loop decides twelve requests at once: the first four turn throttling on.
+    const decided = Array.from({ length: 12 }, () => t.start('slow'));
+    expect(decided.filter((d) => d === undefined)).toHaveLength(8);
+    expect(t.callsInFlight).toBe(4);
+  });
+
   it('leaves a key with a large share alone when its recent delay is low (it recovered)', () => {
     const { t, clock } = setup({ activeInFlight: 2, windowMs: 60_000, bucketNums: 12, latencyBuckets: 2 }, 0);
     serial(t, clock, 'd', 20, 400); // 8 s of slow calls

@@ -230,10 +230,26 @@ export class LatencyThrottle {
   private rejects(s: KeyState, t: number): boolean {
     const h = this.shareAt(s, t);
     if (h <= this.o.loadShare || s.ring.totalA + s.k < this.o.minSamples) return false;
-    const [count, delay] = s.ring.recent(t, this.o.latencyBuckets);
-    const n = count + s.k;
-    if (n === 0 || (delay + s.k * t - s.starts) / n <= this.o.minDelayMs) return false;
+    if (this.recentDelay(s, t) <= this.o.minDelayMs) return false;
     return this.o.random() < Math.min(h, this.o.maxRejectProbability);
+  }
+
+  /**
+   * `L(key)`: the larger of the mean delay of its calls completed in the
+   * newest `latencyBuckets` buckets (of the window when none completed there
+   * but some are in flight; 0 with neither, so that a key rejected at every
+   * call is let through to be measured again) and the mean wait so far of
+   * its calls in flight. A mean over both
+   * together let a burst of calls just started pull a slow key under
+   * `minDelayMs`, so that a stall of the caller's loop (requests piling up,
+   * then all decided at once) let the slow key fill the pool.
+   */
+  private recentDelay(s: KeyState, t: number): number {
+    const [count, delay] = s.ring.recent(t, this.o.latencyBuckets);
+    if (s.k === 0) return count > 0 ? delay / count : 0;
+    const waiting = (s.k * t - s.starts) / s.k;
+    const done = count > 0 ? delay / count : s.ring.totalA > 0 ? s.ring.totalB / s.ring.totalA : 0;
+    return Math.max(done, waiting);
   }
 
   private ring(): BucketRing {
