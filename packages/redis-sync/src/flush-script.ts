@@ -26,7 +26,7 @@ export const FLUSH_REPLY_PER_KEY = 12;
 /**
  * A breaker's operations in one flush, packed in one integer: its failing
  * entry, its reporting entry, the lease, how many failing entries to sample,
- * and the unit (key group) its counts belong to.
+ * and the unit (of exactly-once counting) its counts belong to.
  */
 export function packOps(fail: FailOp, report: 0 | 1, lease: LeaseOp, sample: number, unit: number): number {
   return fail + 4 * report + 8 * lease + 32 * Math.min(sample, 63) + 2048 * unit;
@@ -47,7 +47,7 @@ export function packOps(fail: FailOp, report: 0 | 1, lease: LeaseOp, sample: num
  * counts of failing and reporting nodes are kept in the window's header and
  * recounted per bucket.
  *
- * Counts are applied at most once: each unit (key group) of the call carries
+ * Counts are applied at most once: each unit (flush-entry.ts) of the call carries
  * the node's next sequence number for it, and a unit whose number is not
  * above the last one applied for this node's incarnation applies none of its
  * counts (the rest of the call still runs). A flush sent again after a

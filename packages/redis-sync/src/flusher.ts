@@ -6,6 +6,13 @@ import { addOwn } from './own-counts.js';
 
 /** Most breakers in one call on a single Redis, where several key groups share a call. */
 const MAX_KEYS_PER_CALL = 256;
+/**
+ * Exactly-once units on a single Redis, where one call carries many key
+ * groups: each unit in a call costs the script a sequence number to read and
+ * write (about 4 µs of Redis CPU), so groups share a few units there. On a
+ * Cluster a call covers one group, and the group is the unit.
+ */
+const SINGLE_REDIS_UNITS = 3;
 
 /** What the flusher tells its owner. */
 export interface FlushHooks {
@@ -53,7 +60,7 @@ export class Flusher {
 
   /** Whether `tr` still has counts on their way (taken or not). */
   hasUnsent(tr: Tracked): boolean {
-    return tr.link.hasPending() || this.units.get(tr.keys.group)?.pending?.has(tr) === true;
+    return tr.link.hasPending() || this.units.get(this.unitOf(tr.keys.group))?.pending?.has(tr) === true;
   }
 
   /**
@@ -131,17 +138,21 @@ export class Flusher {
     this.units.clear();
   }
 
-  private unit(group: number): Unit {
-    let u = this.units.get(group);
+  private unitOf(group: number): number {
+    return this.ctx.conn.cluster ? group : Math.floor((group * SINGLE_REDIS_UNITS) / this.ctx.o.groups);
+  }
+
+  private unit(id: number): Unit {
+    let u = this.units.get(id);
     if (u === undefined) {
-      u = { id: group, seq: 0, pending: undefined };
-      this.units.set(group, u);
+      u = { id, seq: 0, pending: undefined };
+      this.units.set(id, u);
     }
     return u;
   }
 
   private consider(tr: Tracked, now: number, quiet: boolean, byUnit: Map<Unit, Entry[]>): void {
-    const unit = this.unit(tr.keys.group);
+    const unit = this.unit(this.unitOf(tr.keys.group));
     const e = planEntry(this.ctx, tr, unit, now, quiet);
     if (e === undefined) return;
     const list = byUnit.get(unit);
