@@ -36,9 +36,9 @@ export type SimReport =
 
 const cfg = JSON.parse(process.argv[2] as string) as SimConfig;
 const send = (r: SimReport) => process.send?.(r);
-// Plain names on one Redis (a call carries every key group: the names only
-// decide how many: eight of twelve for these ten); on a Cluster,
-// names that spread evenly over the masters (see simKeys).
+// Plain names on one Redis, where a call carries every key group and the
+// names matter little; on a Cluster, names that spread evenly over the
+// masters (see simKeys).
 const keys =
   cfg.clusterPorts === undefined
     ? Array.from({ length: cfg.keys }, (_, i) => `sim/pkg.Svc/M${i}`)

@@ -21,8 +21,9 @@ export function groupOf(scope: string, key: string, groups: number): number {
  * twelfth of the slots, so on a Cluster whose masters split the slots evenly
  * group g is on master ⌊g × masters / 12⌋): each master gets ⌊count / masters⌋
  * keys or one more, each in a group of its own while `count` allows (a group
- * is one script call per flush, so calls spread as evenly as keys). The first ten plain names, `sim/pkg.Svc/M0` to `M9`,
- * fell 2, 3 and 5 on three masters, so per-key work alone gave one master half.
+ * is one script call per flush, so calls spread as evenly as keys). The
+ * first ten plain names, `sim/pkg.Svc/M0` to `M9`, fell 2, 3 and 5 on three
+ * masters, so per-key work alone gave one master half.
  */
 export function simKeys(count: number, masters = 3, groups = 12): string[] {
   const floor = Math.floor(count / masters);

@@ -239,10 +239,10 @@ export class LatencyThrottle {
    * newest `latencyBuckets` buckets (of the window when none completed there
    * but some are in flight; 0 with neither, so that a key rejected at every
    * call is let through to be measured again) and the mean wait so far of
-   * its calls in flight. A mean over both
-   * together let a burst of calls just started pull a slow key under
-   * `minDelayMs`, so that a stall of the caller's loop (requests piling up,
-   * then all decided at once) let the slow key fill the pool.
+   * its calls in flight. One mean over both let a burst of calls just
+   * started pull a slow key under `minDelayMs`, so that a stall of the
+   * caller's loop (requests piling up, then all decided at once) let the slow
+   * key fill the pool.
    */
   private recentDelay(s: KeyState, t: number): number {
     const [count, delay] = s.ring.recent(t, this.o.latencyBuckets);
