@@ -1,6 +1,6 @@
 import { constants as http2 } from 'node:http2';
 import type { experimental, Metadata, StatusObject } from '@grpc/grpc-js';
-import type { AttemptTransport } from './attempt-transport.js';
+import type { AttemptTransport, StreamEnd } from './attempt-transport.js';
 
 type SubchannelInterface = experimental.SubchannelInterface;
 type RealSubchannel = ReturnType<SubchannelInterface['getRealSubchannel']>;
@@ -61,13 +61,8 @@ class ObservedSubchannel implements SubchannelInterface {
     const real = this.sc.getRealSubchannel() as unknown as {
       createCall(m: Metadata, h: string, me: string, l: CallListener, id?: number): SubchannelCall;
     };
-    const call = real.createCall(metadata, host, method, statusListener(listener, t), callId);
-    hook(call, 'onDisconnect', () => {
-      t.end ??= 'disconnect';
-    });
-    hook(call, 'cancelWithStatus', () => {
-      t.end ??= 'local';
-    });
+    const call = real.createCall(metadata, host, method, new StatusListener(listener, t), callId);
+    hookCall(call, t);
     return call;
   }
 
@@ -121,31 +116,68 @@ class ObservedSubchannel implements SubchannelInterface {
   }
 }
 
-// A new object with the listener's three methods, not Object.create(listener):
-// the listener is made per call, and V8 makes an object used as a prototype
-// slow to create and to read.
-function statusListener(listener: CallListener, t: AttemptTransport): CallListener {
-  return {
-    onReceiveMetadata: (metadata) => listener.onReceiveMetadata(metadata),
-    onReceiveMessage: (message) => listener.onReceiveMessage(message),
-    onReceiveStatus: (status: StatusObject & { rstCode?: number }) => {
-      t.status = status;
-      if (t.end === undefined) {
-        if (status.rstCode === undefined) t.end = 'server';
-        else t.end = status.rstCode === http2.NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset';
-      }
-      listener.onReceiveStatus(status);
-    },
-  };
+// One object per call that forwards the listener's three methods, not
+// Object.create(listener) (V8 makes an object used as a prototype slow to
+// create and to read) nor three closures.
+class StatusListener implements CallListener {
+  constructor(
+    private readonly listener: CallListener,
+    private readonly t: AttemptTransport,
+  ) {}
+
+  onReceiveMetadata(metadata: Metadata): void {
+    this.listener.onReceiveMetadata(metadata);
+  }
+
+  onReceiveMessage(message: Parameters<CallListener['onReceiveMessage']>[0]): void {
+    this.listener.onReceiveMessage(message);
+  }
+
+  onReceiveStatus(status: StatusObject & { rstCode?: number }): void {
+    const t = this.t;
+    t.status = status;
+    if (t.end === undefined) {
+      if (status.rstCode === undefined) t.end = 'server';
+      else t.end = status.rstCode === http2.NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset';
+    }
+    this.listener.onReceiveStatus(status);
+  }
 }
 
-// Runs `before` ahead of the call's own method (an own property over the prototype's).
-function hook(call: SubchannelCall, name: string, before: () => void): void {
-  const c = call as unknown as Record<string, unknown>;
-  const own = c[name];
-  if (typeof own !== 'function') return;
-  c[name] = (...args: unknown[]) => {
-    before();
-    return (own as (...a: unknown[]) => unknown).apply(call, args);
-  };
+const TRANSPORT = Symbol('cbsuite.attemptTransport');
+
+type Hooked = Record<string | symbol, unknown> & { [TRANSPORT]: AttemptTransport };
+type Method = (this: Hooked, ...args: unknown[]) => unknown;
+
+// Notes on `call` how its stream ended when grpc-js ends it from its side:
+// its onDisconnect and cancelWithStatus become own properties that note the
+// end and run the method they cover. grpc-js's calls have both on their
+// prototype, so the two functions below serve every call: a call costs one
+// field and no closure.
+function hookCall(call: SubchannelCall, t: AttemptTransport): void {
+  const c = call as unknown as Hooked;
+  c[TRANSPORT] = t;
+  hook(c, 'onDisconnect', onDisconnect, 'disconnect');
+  hook(c, 'cancelWithStatus', cancelWithStatus, 'local');
+}
+
+function hook(c: Hooked, name: 'onDisconnect' | 'cancelWithStatus', shared: Method, end: StreamEnd): void {
+  const covered = c[name];
+  if (typeof covered !== 'function') return;
+  if (covered === (Object.getPrototypeOf(c) as Record<string, unknown> | null)?.[name]) c[name] = shared;
+  else
+    c[name] = (...args: unknown[]) => {
+      c[TRANSPORT].end ??= end;
+      return (covered as Method).apply(c, args);
+    };
+}
+
+function onDisconnect(this: Hooked): unknown {
+  this[TRANSPORT].end ??= 'disconnect';
+  return (Object.getPrototypeOf(this).onDisconnect as Method).call(this);
+}
+
+function cancelWithStatus(this: Hooked, code: unknown, details: unknown): unknown {
+  this[TRANSPORT].end ??= 'local';
+  return (Object.getPrototypeOf(this).cancelWithStatus as Method).call(this, code, details);
 }
