@@ -156,15 +156,22 @@ type Method = (this: Hooked, ...args: unknown[]) => unknown;
 // field and no closure.
 function hookCall(call: SubchannelCall, t: AttemptTransport): void {
   const c = call as unknown as Hooked;
+  const proto = Object.getPrototypeOf(c) as Record<string, unknown> | null;
   c[TRANSPORT] = t;
-  hook(c, 'onDisconnect', onDisconnect, 'disconnect');
-  hook(c, 'cancelWithStatus', cancelWithStatus, 'local');
+  hook(c, proto, 'onDisconnect', onDisconnect, 'disconnect');
+  hook(c, proto, 'cancelWithStatus', cancelWithStatus, 'local');
 }
 
-function hook(c: Hooked, name: 'onDisconnect' | 'cancelWithStatus', shared: Method, end: StreamEnd): void {
+function hook(
+  c: Hooked,
+  proto: Record<string, unknown> | null,
+  name: 'onDisconnect' | 'cancelWithStatus',
+  shared: Method,
+  end: StreamEnd,
+): void {
   const covered = c[name];
   if (typeof covered !== 'function') return;
-  if (covered === (Object.getPrototypeOf(c) as Record<string, unknown> | null)?.[name]) c[name] = shared;
+  if (covered === proto?.[name]) c[name] = shared;
   else
     c[name] = (...args: unknown[]) => {
       c[TRANSPORT].end ??= end;
