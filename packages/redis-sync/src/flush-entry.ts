@@ -9,9 +9,10 @@ import { ownInWindow } from './own-counts.js';
 
 /**
  * The unit of exactly-once counting: a key group on a Cluster, a third of
- * the groups on a single Redis (flusher.ts). Counts taken for a unit wait, under one sequence number, until a reply says Redis applied them
- * (or had applied them already); until then they are sent again with the
- * same number, and newer counts stay in the links.
+ * the groups on a single Redis (flusher.ts). Counts taken for a unit wait,
+ * under one sequence number, until a reply says Redis applied them (or had
+ * applied them already); until then they are sent again with the same
+ * number, and newer counts stay in the links.
  */
 export interface Unit {
   readonly id: number;
