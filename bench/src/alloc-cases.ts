@@ -4,25 +4,13 @@
 import { Session } from 'node:inspector/promises';
 import { CBSuite } from '@cbsuite/grpc-interceptor';
 import { pinToCpu, startServerProcess } from '@cbsuite/testkit/child-server.js';
-import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, say } from '@cbsuite/testkit/echo.js';
+import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, sayTimes } from '@cbsuite/testkit/echo.js';
 import type { Case } from './core-cases.js';
 import { median } from './harness.js';
 
 interface SampleNode {
   selfSize: number;
   children: SampleNode[];
-}
-
-async function calls(client: EchoClient, n: number): Promise<void> {
-  let left = n;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (left-- > 0) {
-        const r = await say(client, 'bench');
-        if (r.error) throw r.error;
-      }
-    }),
-  );
 }
 
 /**
@@ -36,7 +24,7 @@ async function bytesPerCall(session: Session, client: EchoClient, n: number): Pr
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   } as never);
-  await calls(client, n);
+  await sayTimes(client, n);
   const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: SampleNode } };
   let total = 0;
   const walk = (node: SampleNode) => {
@@ -62,7 +50,7 @@ export const allocCases: Record<string, Case> = {
     session.connect();
     try {
       const n = smoke ? 200 : 20_000;
-      for (const c of [rr, guarded]) await calls(c, smoke ? 200 : 30_000);
+      for (const c of [rr, guarded]) await sayTimes(c, smoke ? 200 : 30_000);
       const plain: number[] = [];
       const suite: number[] = [];
       for (let r = 0; r < (smoke ? 1 : 3); r++) {

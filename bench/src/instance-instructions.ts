@@ -6,24 +6,9 @@
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --import tsx src/instance-instructions.ts cbs 2000 4000
 import { CBSuite } from '@cbsuite/grpc-interceptor';
 import { startServerProcess } from '@cbsuite/testkit/child-server.js';
-import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, say } from '@cbsuite/testkit/echo.js';
+import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, sayTimes } from '@cbsuite/testkit/echo.js';
 
 const [variant = 'rr', warmArg = '2000', callsArg = '0'] = process.argv.slice(2);
-const CONCURRENCY = 16;
-
-async function run(client: EchoClient, n: number): Promise<void> {
-  let left = n;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (left > 0) {
-        left--;
-        const r = await say(client, 'bench');
-        if (r.error) throw r.error;
-      }
-    }),
-  );
-}
-
 const server = await startServerProcess(3, 0);
 const target = ipv4Target(server.ports.map((port) => ({ port })));
 const cbs = new CBSuite(undefined, { fromService: 'bench' });
@@ -45,8 +30,8 @@ if (options === undefined)
   throw new Error(`variant must be one of ${Object.keys(variants).join(', ')}, got ${variant}`);
 const client = new EchoClient(target, grpc.credentials.createInsecure(), options);
 try {
-  await run(client, Number(warmArg));
-  await run(client, Number(callsArg));
+  await sayTimes(client, Number(warmArg));
+  await sayTimes(client, Number(callsArg));
 } finally {
   client.close();
   await server.kill();

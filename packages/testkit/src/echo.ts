@@ -220,6 +220,20 @@ export function say(
   );
 }
 
+/** `n` unary Says, `concurrency` in flight at a time; rejects with the first error. */
+export async function sayTimes(client: EchoClient, n: number, concurrency = 16): Promise<void> {
+  let left = n;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left > 0) {
+        left--;
+        const r = await say(client, 'bench');
+        if (r.error) throw r.error;
+      }
+    }),
+  );
+}
+
 /** A server-streaming Count, collected. */
 export function count(
   client: EchoClient,
