@@ -6,9 +6,9 @@ import type { CallRegistry } from './call-registry.js';
 import type { RetryControl } from './retry-control.js';
 import type { ServiceLevel } from './service-level.js';
 
-export { newAttemptTransport, reachOf, sentByServer } from './attempt-transport.js';
 export type { BreakerLevel } from './breaker-level.js';
 export type { CallRegistry, CallState } from './call-registry.js';
+export { newAttemptTransport, reachOf, sentByServer } from './call-registry.js';
 export { circuitBreakStatus } from './circuit-break-error.js';
 export { loadShedStatus } from './load-shed-error.js';
 export type { LoadShedder, ShedTicket } from './load-shedder.js';

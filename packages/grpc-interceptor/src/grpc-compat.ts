@@ -19,7 +19,7 @@ import { UnsupportedGrpcError } from './unsupported-grpc-error.js';
 // The policy hands the constructor's extra arguments on to its child handler,
 // looks for the suite in both places, accepts both address-list shapes, and,
 // where onCallEnded gets only the code, reads the attempt's full status off
-// the subchannel call (observed-subchannel.ts).
+// the subchannel call (instance-picker.ts).
 
 /** The oldest grpc-js whose experimental API can host the instance-level policy. */
 export const MIN_GRPC_JS_VERSION = '1.10.0';

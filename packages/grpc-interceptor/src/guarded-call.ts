@@ -1,14 +1,53 @@
-import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { newAttemptTransport, reachOf, sentByServer } from './attempt-transport.js';
-import type { CallSetup } from './call-setup.js';
+import type { Breaker, Permit } from '@cbsuite/core';
+import {
+  type InterceptingListener,
+  type InterceptorOptions,
+  Metadata,
+  type NextCall,
+  status as Status,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import type { BreakerLevel } from './breaker-level.js';
+import type { CallWatch } from './call-observer.js';
+import { type CallRegistry, type CallState, newAttemptTransport, reachOf, sentByServer } from './call-registry.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
+import type { ShedTicket } from './load-shedder.js';
 import type { RetryControl } from './retry-control.js';
 import { deadlineMsOf } from './retry-rule.js';
+import type { RPCInfo } from './rpc-info.js';
 
 const NO_CONTEXT: MessageContext = Object.freeze({});
+
+/**
+ * What the service level hands the call it lets through (a `GuardedCall`, or
+ * a `HedgedCall`): the call as grpc-js gave it, what the breaker and the
+ * shedder granted, and the suite's parts the call reports to.
+ */
+export interface CallSetup {
+  readonly options: InterceptorOptions;
+  readonly nextCall: NextCall;
+  readonly level: BreakerLevel;
+  readonly key: string;
+  readonly ri: RPCInfo;
+  /** Undefined when the key's config disables breaking (the call is then only shed, if shedding is on). */
+  readonly breaker: Breaker | undefined;
+  readonly permit: Permit;
+  readonly registry: CallRegistry;
+  /** The call at the instance level, while a channel of the suite runs the instance policy. */
+  readonly call: CallState | undefined;
+  readonly retries: RetryControl;
+  readonly ticket: ShedTicket | undefined;
+  readonly watch: CallWatch | undefined;
+}
+
+/** A call the service level hedges: it has a breaker, and the instance level tracks it. */
+export interface HedgeSetup extends CallSetup {
+  readonly breaker: Breaker;
+  readonly call: CallState;
+}
 
 /**
  * The listener of one attempt of a {@link GuardedCall}: one object, where

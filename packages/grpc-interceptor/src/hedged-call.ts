@@ -1,11 +1,10 @@
 import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { reachOf, sentByServer } from './attempt-transport.js';
-import type { CallState } from './call-registry.js';
-import type { HedgeSetup } from './call-setup.js';
+import { type CallState, reachOf, sentByServer } from './call-registry.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
 import type { OutcomeContext } from './classify.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
+import type { HedgeSetup } from './guarded-call.js';
 import type { ResolvedHedging } from './hedging-options.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
 import { deadlineMsOf, safeToRepeat } from './retry-rule.js';

@@ -1,8 +1,7 @@
 import { type Breaker, ErrorType, type Permit, State } from '@cbsuite/core';
 import { type experimental, status as Status, type StatusObject } from '@grpc/grpc-js';
-import type { StreamEnd } from './attempt-transport.js';
 import type { BreakerLevel } from './breaker-level.js';
-import type { CallRegistry, CallState } from './call-registry.js';
+import type { CallRegistry, CallState, StreamEnd } from './call-registry.js';
 import type { OutcomeContext } from './classify.js';
 import type { HealthProbeResult, HealthProbes } from './health-probes.js';
 import type { OutlierEjection } from './outlier-ejection.js';

@@ -3,10 +3,9 @@ import type { InterceptingCall, Interceptor, InterceptorOptions, NextCall, Statu
 import type { BreakerLevel } from './breaker-level.js';
 import { CallObservers } from './call-observer.js';
 import type { CallRegistry, CallState } from './call-registry.js';
-import type { CallSetup } from './call-setup.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import type { InterceptingCallInterface } from './grpc-types.js';
-import { GuardedCall } from './guarded-call.js';
+import { type CallSetup, GuardedCall } from './guarded-call.js';
 import { HedgedCall } from './hedged-call.js';
 import { hedgingOf, type ResolvedHedging } from './hedging-options.js';
 import { loadShedStatus } from './load-shed-error.js';
