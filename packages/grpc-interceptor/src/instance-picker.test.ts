@@ -23,7 +23,10 @@ function childOver(addresses: string[]) {
       const address = addresses[next++ % addresses.length] as string;
       return {
         pickResultType: PickResultType.COMPLETE,
-        subchannel: { getAddress: () => address } as unknown as grpc.experimental.SubchannelInterface,
+        subchannel: {
+          getAddress: () => address,
+          getRealSubchannel: () => ({ createCall: () => ({}) }),
+        } as unknown as grpc.experimental.SubchannelInterface,
         status: null,
         onCallStarted: null,
         onCallEnded: null,
@@ -62,6 +65,17 @@ const args = (callId?: number): grpc.experimental.PickArgs => {
 };
 const addressOf = (r: PickResult) => r.subchannel?.getAddress();
 const end = (r: PickResult, code: grpc.status, details = '') => r.onCallEnded?.(code, details, new grpc.Metadata());
+/** Starts the attempt as grpc-js does: a call on the pick's subchannel, then onCallStarted. */
+const start = (r: PickResult) => {
+  const listener = { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} };
+  (r.subchannel?.getRealSubchannel() as unknown as { createCall(...a: unknown[]): unknown }).createCall(
+    new grpc.Metadata(),
+    '',
+    '/a.B/C',
+    listener,
+  );
+  r.onCallStarted?.();
+};
 
 describe('BreakerPicker', () => {
   it('skips tripped instances and records each attempt', () => {
@@ -131,7 +145,7 @@ describe('BreakerPicker', () => {
     // grpc-js picks again (the subchannel left READY before the attempt started): the probe comes back.
     const second = picker.pick(args(id));
     expect(addressOf(second)).toBe('a');
-    second.onCallStarted?.();
+    start(second);
     // Another call meanwhile finds the one probe slot taken.
     expect(new BreakerPicker(childOver(['a']), l, 1, grpc.experimental).pick(args()).pickResultType).toBe(
       PickResultType.DROP,
@@ -150,6 +164,33 @@ describe('BreakerPicker', () => {
     expect(picker.pick(args()).pickResultType).toBe(PickResultType.DROP);
     l.calls.end(l.calls.get(id) as CallState);
     expect(addressOf(picker.pick(args()))).toBe('a');
+  });
+
+  it('keeps the probe of an attempt that started: its call on the subchannel marks it, not onCallStarted', () => {
+    const { l, clock, panel } = level(new ManualClock(), { halfOpenMaxProbes: 1, halfOpenSuccesses: 1 });
+    panel.fail('a');
+    clock.advance(5000);
+    const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);
+    const id = beginCall(l);
+    const r = picker.pick(args(id));
+    expect(r.onCallStarted).toBeNull();
+    start(r);
+    expect(l.calls.get(id)?.transport.started).toBe(true);
+    l.calls.end(l.calls.get(id) as CallState);
+    // The probe is in flight: no other call gets the slot until its outcome is recorded.
+    expect(picker.pick(args()).pickResultType).toBe(PickResultType.DROP);
+    end(r, grpc.status.OK);
+    expect(panel.breaker('a')?.state()).toBe(State.Closed);
+  });
+
+  it("passes a child picker's onCallStarted on", () => {
+    const { l } = level();
+    let started = 0;
+    const child = {
+      pick: (): PickResult => ({ ...childOver(['a']).pick(), onCallStarted: () => started++ }),
+    };
+    start(new BreakerPicker(child, l, 1, grpc.experimental).pick(args()));
+    expect(started).toBe(1);
   });
 });
 

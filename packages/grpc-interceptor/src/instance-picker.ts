@@ -1,7 +1,13 @@
 import { constants as http2 } from 'node:http2';
 import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
-import { type AttemptTransport, type CallState, newAttemptTransport, type StreamEnd } from './call-registry.js';
+import {
+  type AttemptTransport,
+  type CallState,
+  newAttemptTransport,
+  type PendingProbe,
+  type StreamEnd,
+} from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import type { InstanceLevel } from './instance-level.js';
 
@@ -90,13 +96,15 @@ export class BreakerPicker implements experimental.Picker {
     const breaker = level.level.breakerFor(addr);
     const permit = breaker === undefined ? PERMIT : level.level.admit(breaker);
     if (permit === PERMIT || (permit !== NO_PERMIT && !level.probedByHealth(addr, breaker, permit, subchannel)))
-      return this.wrap(r, addr, breaker, permit, state);
-    if (level.panic.inPanic && level.usableInPanic(breaker)) return this.wrap(r, addr, breaker, PERMIT, state);
+      return this.wrap(r, subchannel, addr, breaker, permit, state);
+    if (level.panic.inPanic && level.usableInPanic(breaker))
+      return this.wrap(r, subchannel, addr, breaker, PERMIT, state);
     return undefined;
   }
 
   private wrap(
     r: experimental.PickResult,
+    subchannel: experimental.SubchannelInterface,
     addr: string,
     breaker: Breaker | undefined,
     permit: Permit,
@@ -111,20 +119,21 @@ export class BreakerPicker implements experimental.Picker {
     // What the transport saw of the attempt: how its stream ended, and its
     // whole status (grpc-js ≤ 1.13 gives onCallEnded only the code).
     const t = state?.transport ?? newAttemptTransport();
+    // The view notes the start (grpc-js starts the attempt right after its
+    // createCall returns), so a pick costs one closure, not two.
     return {
       pickResultType: r.pickResultType,
-      subchannel: r.subchannel === null ? null : observeSubchannel(r.subchannel, t),
+      subchannel: new ObservedSubchannel(subchannel, t, probe),
       status: r.status,
-      onCallStarted: () => {
-        if (probe !== undefined) probe.started = true;
-        t.started = true;
-        childStarted?.();
-      },
+      onCallStarted: childStarted === null ? null : () => childStarted(),
       onCallEnded: (code, details, metadata) => {
         const latency = clock === undefined ? undefined : clock() - pickedAt;
+        // The subchannel call's own status, when it is the one grpc-js reports: no copy.
+        const seen = t.status;
         let status: StatusObject;
-        if (details !== undefined) status = { code, details, metadata };
-        else if (t.status?.code === code) status = t.status;
+        if (seen !== undefined && seen.code === code && (details === undefined || seen.details === details))
+          status = seen;
+        else if (details !== undefined) status = { code, details, metadata };
         else status = { code, details: '', metadata: new Metadata() };
         level.recordAttempt(addr, breaker, permit, status, state, latency, t.end);
         childEnded?.(code, details, metadata);
@@ -145,7 +154,8 @@ type Arg<K extends keyof SubchannelInterface, I extends number = 0> = Subchannel
 
 /**
  * The picked subchannel `sc`, seen for one attempt through a view whose calls
- * report into `t` how their stream ended. Everything else is the
+ * report into `t` that they started (and mark `probe` started) and how their
+ * stream ended. Everything else is the
  * subchannel's own. The load-balancing call asks the real subchannel for a
  * call once per pick, so the view lives one attempt.
  *
@@ -155,8 +165,12 @@ type Arg<K extends keyof SubchannelInterface, I extends number = 0> = Subchannel
  * deadline calls its `cancelWithStatus`. A status that came any other way
  * came in the server's trailers.
  */
-export function observeSubchannel(sc: SubchannelInterface, t: AttemptTransport): SubchannelInterface {
-  return new ObservedSubchannel(sc, t);
+export function observeSubchannel(
+  sc: SubchannelInterface,
+  t: AttemptTransport,
+  probe?: PendingProbe,
+): SubchannelInterface {
+  return new ObservedSubchannel(sc, t, probe);
 }
 
 /**
@@ -173,6 +187,8 @@ class ObservedSubchannel implements SubchannelInterface {
   constructor(
     private readonly sc: SubchannelInterface,
     private readonly t: AttemptTransport,
+    /** The half-open probe the pick took, marked started with the attempt. */
+    private readonly probe?: PendingProbe,
   ) {}
 
   getRealSubchannel(): RealSubchannel {
@@ -194,6 +210,8 @@ class ObservedSubchannel implements SubchannelInterface {
     };
     const call = real.createCall(metadata, host, method, new StatusListener(listener, t), callId);
     hookCall(call, t);
+    t.started = true;
+    if (this.probe !== undefined) this.probe.started = true;
     return call;
   }
 
