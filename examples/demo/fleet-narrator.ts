@@ -170,7 +170,7 @@ export class FleetNarrator {
     const all = this.nodes.length;
     const opened = w.to === 'OPEN';
     const spread = ms(w.lastMs - w.startMs);
-    const who = this.who(t);
+    const who = `${t.level} breaker for ${t.key}`;
     const rest = this.nodes.filter((x) => !w.own.includes(x) && !w.remote.includes(x));
     // Nodes open alone before the fleet opened: its open took them over, without a change of state.
     const already = opened ? rest.filter((x) => t.states.get(x) === 'OPEN') : [];
@@ -203,13 +203,9 @@ export class FleetNarrator {
     return { atMs: w.lastMs, kind: 'state', state: w.to, text };
   }
 
-  private who(t: Track): string {
-    return t.level === 'service' ? `service breaker for ${t.key}` : `instance breaker for ${t.key}`;
-  }
-
   private line(t: Track, c: FleetChange, wave: Wave | undefined): string {
     const service = c.level === 'service';
-    const breaker = `${service ? 'service' : 'instance'} breaker ${c.to} for ${c.key}`;
+    const breaker = `${c.level} breaker ${c.to} for ${c.key}`;
     const name = `${breaker} on ${c.node}`;
     const after = wave === undefined ? '' : `, ${ms(c.atMs - wave.startMs)} after ${wave.first}`;
     if (c.cause === 'remote') {

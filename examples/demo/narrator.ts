@@ -35,7 +35,7 @@ export interface NarrationContext {
 /** One line of plain English: what a breaker did and what it means for the calls. */
 export function describeTransition(t: Transition, ctx: NarrationContext): string {
   const service = t.level === 'service';
-  const name = `${service ? 'service' : 'instance'} breaker ${t.to} for ${t.key}`;
+  const name = `${t.level} breaker ${t.to} for ${t.key}`;
   const probeIn = `next probe in ${secs(t.coolingMs)}`;
   if (t.from === 'CLOSED' && t.to === 'OPEN') {
     if (service) {

@@ -115,11 +115,10 @@ function fleetHtml(t: Timeline, f: FleetFacts): { cards: string; section: string
         ),
   ].filter((x) => x !== '');
   const cardsHtml = cards.length === 0 ? '' : `<div class="cards fleet-cards">\n${cards.join('\n')}\n</div>\n`;
-  const who = (level: string, key: string) => (level === 'service' ? `service ${key}` : `instance ${key}`);
   const waves = f.waves
     .map(
       (w) =>
-        `<tr><td class="n">${secs(w.startMs)}</td><td>${esc(who(w.level, w.key))}</td>` +
+        `<tr><td class="n">${secs(w.startMs)}</td><td>${esc(`${w.level} ${w.key}`)}</td>` +
         `<td><span class="state ${w.to}">${w.to}</span></td><td class="n">${w.own.length + w.remote.length} of ${all}</td>` +
         `<td class="n">${ms(w.spreadMs)}</td><td>${esc(list(w.own))}</td><td>${esc(list(w.remote))}</td></tr>`,
     )
@@ -127,7 +126,7 @@ function fleetHtml(t: Timeline, f: FleetFacts): { cards: string; section: string
   const episodes = f.probes
     .map(
       (p) =>
-        `<tr><td class="n">${secs(p.startMs)}</td><td class="n">${secs(p.endMs)}</td><td>${esc(who(p.level, p.key))}</td>` +
+        `<tr><td class="n">${secs(p.startMs)}</td><td class="n">${secs(p.endMs)}</td><td>${esc(`${p.level} ${p.key}`)}</td>` +
         `<td class="n">${p.probers.length}</td><td>${esc(list(p.probers))}</td><td>${p.outcome}</td></tr>`,
     )
     .join('');

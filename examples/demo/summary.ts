@@ -2,14 +2,10 @@ import type { Counters } from '@cbsuite/testkit/node-stats.js';
 import { type FleetFacts, fleetFacts, fleetSummaryLines } from './fleet-facts.js';
 import { int, pct, secs } from './format.js';
 import { ended, rejected, sum } from './rates.js';
-import type { Timeline } from './timeline.js';
+import type { PhaseSpan, Timeline } from './timeline.js';
 
 /** One phase of the run and what the calls did during it (all nodes together). */
-export interface PhaseFacts {
-  readonly name: string;
-  readonly label: string;
-  readonly startMs: number;
-  readonly endMs: number;
+export interface PhaseFacts extends Omit<PhaseSpan, 'counts'> {
   readonly counts: Counters;
 }
 
