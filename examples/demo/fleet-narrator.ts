@@ -1,4 +1,5 @@
 import type { StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import { addNode, canJoin, firstNodes, Probing, type WaveNodes, waveTo } from './fleet-waves.js';
 import { int, list, ms, pct, secs } from './format.js';
 import { describeTransition, transitionOf } from './narrator.js';
 import type { Narration } from './view.js';
@@ -11,14 +12,9 @@ export const REORDER_MS = 100;
 /** A wave (nodes following one open or close) still short of some node this long after it began is told as it is. */
 export const WAVE_MS = 500;
 
-interface Wave {
-  readonly to: 'OPEN' | 'CLOSED';
+interface Wave extends WaveNodes {
   readonly first: string;
-  readonly startMs: number;
   lastMs: number;
-  /** Nodes that changed by their own decision (a trip, a probe's result), and those told by the fleet. */
-  readonly own: string[];
-  readonly remote: string[];
 }
 
 interface Track {
@@ -28,10 +24,7 @@ interface Track {
   /** Nodes whose OPEN (or HALFOPEN) is their own, not the fleet's. */
   readonly alone: Set<string>;
   wave: Wave | undefined;
-  /** Nodes that went HALFOPEN since no node was. */
-  probers: string[];
-  /** Those still HALFOPEN. */
-  probing: Set<string>;
+  readonly probing: Probing;
   /** The probers of the last half-open episode. */
   lastProbers: string[];
 }
@@ -89,8 +82,7 @@ export class FleetNarrator {
         states: new Map(this.nodes.map((n) => [n, 'CLOSED'])),
         alone: new Set(),
         wave: undefined,
-        probers: [],
-        probing: new Set(),
+        probing: new Probing(),
         lastProbers: [],
       };
       this.tracks.set(id, t);
@@ -108,49 +100,26 @@ export class FleetNarrator {
     // A node that trips alone while the fleet opens is not part of the fleet's wave, nor does it end it: like a
     // node open alone before, the fleet's open takes it over at its next flush.
     const aloneOpen = c.from === 'CLOSED' && c.to === 'OPEN' && !c.fleet && c.cause !== 'remote';
-    const joins =
-      w !== undefined &&
-      !aloneOpen &&
-      w.to === c.to &&
-      (c.to === 'CLOSED' || c.from === 'CLOSED') &&
-      !w.own.includes(c.node) &&
-      !w.remote.includes(c.node);
+    const joins = w !== undefined && !aloneOpen && canJoin(w, c);
     if (w !== undefined && !joins && !(aloneOpen && w.to === 'OPEN')) out.push(this.endWave(t, w));
-
-    if (c.from === 'HALFOPEN') {
-      t.probing.delete(c.node);
-      if (t.probing.size === 0) {
-        t.lastProbers = t.probers;
-        t.probers = [];
-      }
-    }
-    if (c.to === 'HALFOPEN') {
-      if (!t.probers.includes(c.node)) t.probers.push(c.node);
-      t.probing.add(c.node);
-    }
+    const probed = t.probing.follow(c);
+    if (probed !== undefined) t.lastProbers = probed;
 
     const wave = joins ? w : undefined;
     out.push({ atMs: c.atMs, kind: 'state', state: c.to, text: this.line(t, c, wave) });
+    const to = waveTo(c);
     if (wave !== undefined) {
-      (c.cause === 'remote' ? wave.remote : wave.own).push(c.node);
+      addNode(wave, c);
       wave.lastMs = c.atMs;
-    } else if (c.fleet && ((c.to === 'OPEN' && c.from === 'CLOSED') || c.to === 'CLOSED')) {
+    } else if (c.fleet && to !== undefined) {
       // A fleet-wide open (or close) while no other node is open (or closed) starts a wave the others follow.
       // A node open alone does not stop a fleet open: the fleet's open takes it over.
       const others = this.nodes.filter((n) => n !== c.node);
       const starts =
-        c.to === 'OPEN'
+        to === 'OPEN'
           ? others.every((n) => t.states.get(n) === 'CLOSED' || t.alone.has(n))
           : others.every((n) => t.states.get(n) !== 'CLOSED');
-      const started: Wave = {
-        to: c.to,
-        first: c.node,
-        startMs: c.atMs,
-        lastMs: c.atMs,
-        own: c.cause === 'remote' ? [] : [c.node],
-        remote: c.cause === 'remote' ? [c.node] : [],
-      };
-      t.wave = starts ? started : undefined;
+      t.wave = starts ? { to, first: c.node, startMs: c.atMs, lastMs: c.atMs, ...firstNodes(c) } : undefined;
     }
     if (t.wave !== undefined && this.nodes.every((n) => t.states.get(n) === t.wave?.to)) {
       out.push(this.endWave(t, t.wave));
@@ -255,7 +224,7 @@ export class FleetNarrator {
       );
     }
     if (c.to === 'HALFOPEN') {
-      const also = t.probers.filter((n) => n !== c.node && t.probing.has(n));
+      const also = t.probing.probers.filter((n) => n !== c.node && t.probing.halfOpen.has(n));
       if (also.length > 0) return `${name} too, while ${list(also)} probes`;
       const probe = service
         ? `one probe call every ${this.detectMs} ms`
