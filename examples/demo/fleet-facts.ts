@@ -1,6 +1,6 @@
 import type { Level } from '@cbsuite/testkit/node-stats.js';
 import { addNode, canJoin, firstNodes, Probing, type WaveNodes, waveTo } from './fleet-waves.js';
-import { int, list, ms } from './format.js';
+import { list, ms, plural } from './format.js';
 import type { StateMark, Timeline } from './timeline.js';
 
 /** Changes of one key to the same state on several nodes, this close together, are one wave. */
@@ -77,8 +77,6 @@ export function fleetFacts(t: Timeline): FleetFacts {
   return { nodes: [...t.nodes], waves, probes };
 }
 
-const times = (n: number) => `${int(n)} ${n === 1 ? 'time' : 'times'}`;
-
 /** The fleet's part of the summary: for each key, how its opens spread, how many nodes probed, how its closes spread. */
 export function fleetSummaryLines(f: FleetFacts): string[] {
   const all = f.nodes.length;
@@ -103,17 +101,17 @@ export function fleetSummaryLines(f: FleetFacts): string[] {
         return w.remote.length === 0 ? own : `${own}, ${w.remote.length} followed from Redis`;
       };
       lines.push(
-        `    ${who} opened ${times(opens.length)}: ${opens.map((w) => `${spread(w)} (${why(w)})`).join('; ')}`,
+        `    ${who} opened ${plural(opens.length, 'time')}: ${opens.map((w) => `${spread(w)} (${why(w)})`).join('; ')}`,
       );
     }
     if (probes.length > 0) {
       const each = probes.every((p) => p.probers.length === 1)
         ? `1 node probed each time (${probes.map((p) => p.probers[0]).join(', ')}), the holder of the fleet's probe lease`
         : `nodes probing each time: ${probes.map((p) => `${p.probers.length} (${list(p.probers)})`).join(', ')}`;
-      lines.push(`    ${who} half-open ${times(probes.length)}: ${each}`);
+      lines.push(`    ${who} half-open ${plural(probes.length, 'time')}: ${each}`);
     }
     if (closes.length > 0) {
-      lines.push(`    ${who} closed ${times(closes.length)}: ${closes.map(spread).join('; ')}`);
+      lines.push(`    ${who} closed ${plural(closes.length, 'time')}: ${closes.map(spread).join('; ')}`);
     }
   }
   return lines;

@@ -21,6 +21,11 @@ export function ms(x: number): string {
   return `${x.toFixed(1)} ms`;
 }
 
+/** `1 time`, `2 times`; `1 attempt was`, `3 attempts were` with the plural given. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${int(n)} ${n === 1 ? one : many}`;
+}
+
 /** `a`, `a and b`, `a, b and c` */
 export function list(names: readonly string[]): string {
   if (names.length <= 1) return names.join('');
