@@ -1,7 +1,7 @@
-import type { StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import type { Level, StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
 import { addNode, canJoin, firstNodes, Probing, type WaveNodes, waveTo } from './fleet-waves.js';
 import { int, list, ms, pct, secs } from './format.js';
-import { describeTransition, transitionOf } from './narrator.js';
+import { describeTransition, transitionOf, WHILE_OPEN } from './narrator.js';
 import type { Narration } from './view.js';
 
 /** A state change of a fleet node, its time since the run began. */
@@ -11,6 +11,12 @@ export type FleetChange = Omit<StateChange, 'at'> & { readonly atMs: number };
 export const REORDER_MS = 100;
 /** A wave (nodes following one open or close) still short of some node this long after it began is told as it is. */
 export const WAVE_MS = 500;
+
+/** What a node that follows the fleet's open or close (cause remote) does then, by level. */
+const FOLLOWED: Partial<Record<StateName, Readonly<Record<Level, string>>>> = {
+  OPEN: { service: 'it rejects calls too', instance: 'its picks skip the instance too' },
+  CLOSED: { service: 'calls reach the service again', instance: 'the instance is back in its rotation' },
+};
 
 interface Wave extends WaveNodes {
   readonly first: string;
@@ -178,16 +184,7 @@ export class FleetNarrator {
     const name = `${breaker} on ${c.node}`;
     const after = wave === undefined ? '' : `, ${ms(c.atMs - wave.startMs)} after ${wave.first}`;
     if (c.cause === 'remote') {
-      const what =
-        c.to === 'OPEN'
-          ? service
-            ? 'it rejects calls too'
-            : 'its picks skip the instance too'
-          : c.to === 'CLOSED'
-            ? service
-              ? 'calls reach the service again'
-              : 'the instance is back in its rotation'
-            : `it is ${c.to} too`;
+      const what = FOLLOWED[c.to]?.[c.level] ?? `it is ${c.to} too`;
       return `${name}${after}: applied from the fleet (cause remote); ${what}`;
     }
     // What the embedded demo would say, naming the node.
@@ -215,11 +212,8 @@ export class FleetNarrator {
       const why = service
         ? `${failed} (trips at ${pct(c.errRate, 0)})${f === undefined ? '' : `, with errors on ${f.failingNodes} nodes`}`
         : failed;
-      const then = service
-        ? 'calls are now rejected at once, without reaching the service'
-        : 'picks skip it, so calls go to the other instances';
       return (
-        `${name}: ${why}: it opens for the whole fleet, and Redis tells the other nodes; ${then}; ` +
+        `${name}: ${why}: it opens for the whole fleet, and Redis tells the other nodes; ${WHILE_OPEN[c.level]}; ` +
         `next probe in ${secs(c.coolingMs)}`
       );
     }
