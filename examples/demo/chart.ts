@@ -277,13 +277,7 @@ function chartSvg(t: Timeline, cls: string, node: string, label: string, bottom:
   return [svg, HATCH, ...phases(t), ...rows, ...axisAndMarkers(t, bottom)].filter((s) => s !== '').join('\n');
 }
 
-/**
- * The timeline of one client node as an SVG: the phases on top, then the
- * call rate and error rates per second (with the service key's threshold),
- * then a band per service key and per instance coloured by breaker state
- * (hatched where the instance's process was down), the script's steps as
- * numbered markers across all of it, and a time axis.
- */
+/** The timeline of one client node as an SVG: its rates, then a band per breaker coloured by state. */
 export function renderChart(t: Timeline, node: string): string {
   const c = CHART;
   const rateTop = c.markerRow + c.phaseHeight + 10;
@@ -328,9 +322,8 @@ const FLEET = { headHeight: 18, bandHeight: 12, bandGap: 3, groupGap: 10 } as co
 
 /**
  * A fleet run's breakers side by side: for each service key and instance, a
- * band per client node coloured by its breaker's state, on one time axis,
- * so that the nodes opening together, and the one node probing for the
- * fleet, show at a glance. Phases on top, steps as markers, a time axis.
+ * band per client node, so that the nodes opening together, and the one node
+ * probing for the fleet, show at a glance.
  */
 export function renderFleetChart(t: Timeline): string {
   const f = FLEET;
