@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { esc, legendHtml, MIN_ANSWERED, renderChart, renderFleetChart } from './chart.js';
 import type { FleetFacts } from './fleet-facts.js';
-import { int, list, ms, pct, plural, secs, shedTotal } from './format.js';
+import { int, list, ms, pct, plural, SHED_REASONS, secs, shedTotal } from './format.js';
 import { ended, rejected } from './rates.js';
 import { phaseCounts, SAVED_EXPLAINED, summarize } from './summary.js';
 import type { Timeline } from './timeline.js';
@@ -155,8 +155,7 @@ function shedHtml(t: Timeline): string {
       if (v.shed === undefined || shedTotal(v.shed) === 0) continue;
       rows.push(
         `<tr>${many ? `<td>${esc(node)}</td>` : ''}<td>${esc(key)}</td><td class="n">${int(shedTotal(v.shed))}</td>` +
-          `<td class="n">${int(v.shed.latency ?? 0)}</td><td class="n">${int(v.shed.adaptive ?? 0)}</td>` +
-          `<td class="n">${int(v.shed.concurrency ?? 0)}</td></tr>`,
+          `${SHED_REASONS.map((r) => `<td class="n">${int(v.shed?.[r] ?? 0)}</td>`).join('')}</tr>`,
       );
     }
   }
