@@ -149,25 +149,8 @@ export class FleetNarrator {
     const rest = this.nodes.filter((x) => !w.own.includes(x) && !w.remote.includes(x));
     // Nodes open alone before the fleet opened: its open took them over, without a change of state.
     const already = opened ? rest.filter((x) => t.states.get(x) === 'OPEN') : [];
-    let why: string;
-    if (opened) {
-      const tripped =
-        w.own.length === 1
-          ? `${w.own[0]} tripped`
-          : w.own.length > 1
-            ? `${list(w.own)} tripped on their own counts at nearly the same moment, before Redis told them`
-            : already.length > 0
-              ? `${list(already)} had opened alone a moment before; once the other nodes' reports reached ${already.length === 1 ? 'it' : 'them'}, ${already.length === 1 ? 'its' : 'their'} open became the fleet's`
-              : 'the open came from Redis';
-      why = w.remote.length > 0 ? `${tripped}; ${list(w.remote)} followed from Redis` : tripped;
-    } else {
-      const prober = t.lastProbers.length === 1 ? t.lastProbers[0] : undefined;
-      const probers = prober !== undefined && w.own.includes(prober) ? `only ${prober} probed` : undefined;
-      const closed = w.own.length > 0 ? `${list(w.own)} closed on its probes` : 'the close came from Redis';
-      why = [probers ?? closed, w.remote.length > 0 ? `${list(w.remote)} followed from Redis` : '']
-        .filter((s) => s !== '')
-        .join('; ');
-    }
+    const followed = w.remote.length > 0 ? `; ${list(w.remote)} followed from Redis` : '';
+    const why = this.decided(t, w, already) + followed;
     const missing = rest.filter((x) => !already.includes(x));
     let text = `${who}: the fleet ${opened ? 'opened' : 'closed'} together, ${n} of ${all} nodes ${w.to} within ${spread} (${why})`;
     if (missing.length > 0) {
@@ -176,6 +159,22 @@ export class FleetNarrator {
     if (already.length > 0 && w.own.length > 0)
       text += `; ${list(already)} had opened alone before, and now ${already.length === 1 ? 'is' : 'are'} the fleet's too`;
     return { atMs: w.lastMs, kind: 'state', state: w.to, text };
+  }
+
+  // Who decided a wave: the node (or nodes) that tripped or probed, else Redis.
+  private decided(t: Track, w: Wave, already: readonly string[]): string {
+    if (w.to === 'CLOSED') {
+      const prober = t.lastProbers.length === 1 ? t.lastProbers[0] : undefined;
+      if (prober !== undefined && w.own.includes(prober)) return `only ${prober} probed`;
+      return w.own.length > 0 ? `${list(w.own)} closed on its probes` : 'the close came from Redis';
+    }
+    if (w.own.length === 1) return `${w.own[0]} tripped`;
+    if (w.own.length > 1) {
+      return `${list(w.own)} tripped on their own counts at nearly the same moment, before Redis told them`;
+    }
+    if (already.length === 0) return 'the open came from Redis';
+    const [it, its] = already.length === 1 ? ['it', 'its'] : ['them', 'their'];
+    return `${list(already)} had opened alone a moment before; once the other nodes' reports reached ${it}, ${its} open became the fleet's`;
   }
 
   private line(t: Track, c: FleetChange, wave: Wave | undefined): string {
