@@ -11,13 +11,8 @@ export function transitionOf(c: Omit<StateChange, 'at'>): Transition {
   return { level, key, from, to, cause, ...c.own, conseErrors, coolingMs };
 }
 
-/** What the narration needs besides the transition. */
-export interface NarrationContext {
-  /** The trip threshold in force for the key (`errRate`). */
-  readonly errRate: number;
-  /** HALFOPEN lets one probe through per this many ms. */
-  readonly detectMs: number;
-}
+/** What the narration needs besides the transition: the key's `errRate`, and HALFOPEN's one probe per `detectMs`. */
+export type NarrationContext = Pick<StateChange, 'errRate'> & { readonly detectMs: number };
 
 /** What an open breaker does to the calls, by level. */
 export const WHILE_OPEN: Readonly<Record<Level, string>> = {
