@@ -1,7 +1,7 @@
 import type { Level, StateName } from '@cbsuite/testkit/node-stats.js';
 import { secs } from './format.js';
 import { serviceErrorRate } from './rates.js';
-import { downSpans, segments, type Timeline } from './timeline.js';
+import { downSpans, type SecondSample, segments, type Timeline } from './timeline.js';
 
 /** Geometry of the chart, in SVG units. */
 const CHART = {
@@ -23,12 +23,12 @@ const STATE_COLOURS: Readonly<Record<StateName, string>> = {
   OPEN: '#cf222e',
 };
 
-/** Colours of the lines. */
-const LINE_COLOURS = {
-  calls: '#0969da',
-  error: '#cf222e',
-  window: '#bc4c00',
-  threshold: '#6e7781',
+/** The lines of the node chart: colour and stroke. */
+const LINES = {
+  calls: { colour: '#0969da', stroke: 'stroke-width="2"' },
+  error: { colour: '#cf222e', stroke: 'stroke-width="2"' },
+  window: { colour: '#bc4c00', stroke: 'stroke-width="1.5" stroke-dasharray="1 3" stroke-linecap="round"' },
+  threshold: { colour: '#6e7781', stroke: 'stroke-width="1.5" stroke-dasharray="6 4"' },
 } as const;
 
 /** Escapes text for HTML and SVG. */
@@ -193,46 +193,43 @@ function band(t: Timeline, node: string, row: Row, y: number, fleet: boolean): s
   return out;
 }
 
-/**
- * The timeline of one client node as an SVG: the phases on top, then the
- * call rate and error rates per second (with the service key's threshold),
- * then a band per service key and per instance coloured by breaker state
- * (hatched where the instance's process was down), the script's steps as
- * numbered markers across all of it, and a time axis.
- */
-export function renderChart(t: Timeline, node: string): string {
-  const c = CHART;
-  const { plotW, duration, x } = plotOf(t);
-  const phaseTop = c.markerRow;
-  const rateTop = phaseTop + c.phaseHeight + 10;
-  const rateBottom = rateTop + c.rateHeight;
-  const rows: Row[] = [
-    ...t.services.map((key) => ({ level: 'service' as const, key, label: key })),
+/** The rows of bands: each service key, then each instance (labelled with the level on the fleet chart). */
+function rowsOf(t: Timeline, fleet: boolean): Row[] {
+  return [
+    ...t.services.map((key) => ({ level: 'service' as const, key, label: fleet ? `service ${key}` : key })),
     ...t.instances.map((key) => ({ level: 'instance' as const, key, label: `instance ${key}` })),
   ];
-  const bandTop = rateBottom + 16;
-  const rowY = (i: number) => bandTop + i * (c.bandHeight + c.bandGap);
-  const bandBottom = rowY(rows.length) - c.bandGap;
-  const height = bandBottom + c.axisHeight;
-  const out: string[] = [];
+}
 
-  out.push(
-    `<svg class="timeline-chart" data-node="${esc(node)}" xmlns="http://www.w3.org/2000/svg" ` +
-      `viewBox="0 0 ${c.width} ${height}" width="100%" role="img" aria-label="${esc(`Timeline of ${node}`)}">`,
-    HATCH,
-  );
+/** SVG path data of a step line: each value holds until the next one, the last one until `endX`. */
+function stepPath(points: readonly (readonly [number, number])[], endX: number): string {
+  const d = points.map(([px, py], i) => (i === 0 ? `M${num(px)},${num(py)}` : `H${num(px)} V${num(py)}`));
+  return d.length === 0 ? '' : `${d.join(' ')} H${num(endX)}`;
+}
 
-  out.push(...phases(t));
+/** One line of the node chart; none without path data. */
+function line(kind: keyof typeof LINES, d: string): string {
+  const { colour, stroke } = LINES[kind];
+  return d === '' ? '' : `<path class="line-${kind}" d="${d}" fill="none" stroke="${colour}" ${stroke}/>`;
+}
 
-  // Rates.
+/**
+ * The call rate and error rate per second of `node`, in a box from `top`
+ * down: a grid with both axes, and per service key its breaker's window
+ * error rate and its threshold.
+ */
+function rates(t: Timeline, node: string, top: number): string[] {
+  const c = CHART;
+  const { plotW, duration, x } = plotOf(t);
+  const bottom = top + c.rateHeight;
   const seconds = t.seconds.filter((s) => s.node === node && s.ms > 0);
   const callsPerSec = seconds.map((s) => (s.counts.calls * 1000) / s.ms);
   const maxCalls = niceCeil(Math.max(1, ...callsPerSec) * 1.1);
-  const yCalls = (v: number) => rateBottom - (v / maxCalls) * c.rateHeight;
-  const yRate = (r: number) => rateBottom - Math.min(Math.max(r, 0), 1) * c.rateHeight;
-  out.push(`<g class="rate-grid">`);
+  const yCalls = (v: number) => bottom - (v / maxCalls) * c.rateHeight;
+  const yRate = (r: number) => bottom - Math.min(Math.max(r, 0), 1) * c.rateHeight;
+  const out = ['<g class="rate-grid">'];
   for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-    const y = num(rateBottom - f * c.rateHeight);
+    const y = num(bottom - f * c.rateHeight);
     out.push(
       `<line x1="${c.left}" x2="${c.left + plotW}" y1="${y}" y2="${y}" stroke="#d0d7de" stroke-width="${f === 0 ? 1 : 0.5}"/>`,
       `<text x="${c.left - 6}" y="${y}" dy="4" text-anchor="end" class="axis calls-axis">${Math.round(f * maxCalls)}</text>`,
@@ -240,73 +237,67 @@ export function renderChart(t: Timeline, node: string): string {
     );
   }
   out.push(
-    `<text x="${c.left - 6}" y="${phaseTop + 15}" text-anchor="end" class="axis-title" fill="${LINE_COLOURS.calls}">calls/s</text>`,
-    `<text x="${c.left + plotW + 6}" y="${phaseTop + 15}" class="axis-title" fill="${LINE_COLOURS.error}">error</text>`,
+    `<text x="${c.left - 6}" y="${c.markerRow + 15}" text-anchor="end" class="axis-title" fill="${LINES.calls.colour}">calls/s</text>`,
+    `<text x="${c.left + plotW + 6}" y="${c.markerRow + 15}" class="axis-title" fill="${LINES.error.colour}">error</text>`,
     '</g>',
   );
-  const mid = (s: { atMs: number; ms: number }) => x(s.atMs - s.ms / 2);
-  // A step line: each value holds until the next one, then to the end.
-  const steps = (points: [number, number][]) => {
-    const d = points.map(([px, py], i) => (i === 0 ? `M${num(px)},${num(py)}` : `H${num(px)} V${num(py)}`));
-    return d.length === 0 ? '' : `${d.join(' ')} H${num(x(duration))}`;
-  };
-  const line = (cls: string, d: string, colour: string, extra = '') =>
-    d === '' ? '' : `<path class="${cls}" d="${d}" fill="none" stroke="${colour}" ${extra}/>`;
+  const mid = (s: SecondSample) => x(s.atMs - s.ms / 2);
+  const errorAt = (s: SecondSample) =>
+    s.counts.ok + s.counts.failed >= MIN_ANSWERED ? yRate(serviceErrorRate(s.counts)) : undefined;
   out.push(
-    line(
-      'line-calls',
-      linePath(seconds.map((s, i) => [mid(s), yCalls(callsPerSec[i] ?? 0)])),
-      LINE_COLOURS.calls,
-      'stroke-width="2"',
-    ),
-    line(
-      'line-error',
-      linePath(
-        seconds.map((s) => [
-          mid(s),
-          s.counts.ok + s.counts.failed >= MIN_ANSWERED ? yRate(serviceErrorRate(s.counts)) : undefined,
-        ]),
-      ),
-      LINE_COLOURS.error,
-      'stroke-width="2"',
-    ),
+    line('calls', linePath(seconds.map((s, i) => [mid(s), yCalls(callsPerSec[i] ?? 0)]))),
+    line('error', linePath(seconds.map((s) => [mid(s), errorAt(s)]))),
   );
   for (const key of t.services) {
+    // A window thinner than minSample cannot trip the breaker: its rate is left out.
+    const windowAt = (s: SecondSample) => {
+      const k = s.services[key];
+      return k !== undefined && k.samples >= k.minSample ? yRate(k.errorRate) : undefined;
+    };
     const thresholds = t.thresholds.filter((m) => m.node === node && m.key === key);
     out.push(
+      line('window', linePath(seconds.map((s) => [x(s.atMs), windowAt(s)]))),
       line(
-        'line-window',
-        linePath(
-          seconds.map((s) => {
-            const k = s.services[key];
-            // A window thinner than minSample cannot trip the breaker: its rate is left out.
-            return [x(s.atMs), k !== undefined && k.samples >= k.minSample ? yRate(k.errorRate) : undefined];
-          }),
+        'threshold',
+        stepPath(
+          thresholds.map((m) => [x(m.atMs), yRate(m.errRate)]),
+          x(duration),
         ),
-        LINE_COLOURS.window,
-        'stroke-width="1.5" stroke-dasharray="1 3" stroke-linecap="round"',
-      ),
-      line(
-        'line-threshold',
-        steps(thresholds.map((m) => [x(m.atMs), yRate(m.errRate)])),
-        LINE_COLOURS.threshold,
-        'stroke-width="1.5" stroke-dasharray="6 4"',
       ),
     );
   }
+  return out;
+}
 
-  out.push(...rows.flatMap((r, i) => band(t, node, r, rowY(i), false)));
+/** A whole chart: the phases on top, then `rows` down to `bottom`, then the time axis and the step markers. */
+function chartSvg(t: Timeline, cls: string, node: string, label: string, bottom: number, rows: string[]): string {
+  const svg =
+    `<svg class="${cls}" data-node="${esc(node)}" xmlns="http://www.w3.org/2000/svg" ` +
+    `viewBox="0 0 ${CHART.width} ${bottom + CHART.axisHeight}" width="100%" role="img" aria-label="${label}">`;
+  return [svg, HATCH, ...phases(t), ...rows, ...axisAndMarkers(t, bottom)].filter((s) => s !== '').join('\n');
+}
 
-  out.push(...axisAndMarkers(t, bandBottom));
-  return out.filter((s) => s !== '').join('\n');
+/** The timeline of one client node as an SVG: its rates, then a band per breaker coloured by state. */
+export function renderChart(t: Timeline, node: string): string {
+  const c = CHART;
+  const rateTop = c.markerRow + c.phaseHeight + 10;
+  const bandTop = rateTop + c.rateHeight + 16;
+  const rows = rowsOf(t, false);
+  const rowY = (i: number) => bandTop + i * (c.bandHeight + c.bandGap);
+  const bands = rows.flatMap((r, i) => band(t, node, r, rowY(i), false));
+  const bottom = rowY(rows.length) - c.bandGap;
+  return chartSvg(t, 'timeline-chart', node, esc(`Timeline of ${node}`), bottom, [
+    ...rates(t, node, rateTop),
+    ...bands,
+  ]);
 }
 
 /** The legend under a chart, as HTML; without `lines`, the bands' colours only (for the fleet chart). */
 export function legendHtml(lines = true): string {
   const swatch = (colour: string, label: string) =>
     `<span class="swatch"><i style="background:${colour}"></i>${esc(label)}</span>`;
-  const lineSwatch = (colour: string, label: string, dash = false) =>
-    `<span class="swatch"><b style="border-top:2px ${dash ? 'dashed' : 'solid'} ${colour}"></b>${esc(label)}</span>`;
+  const lineSwatch = (kind: keyof typeof LINES, label: string, dash = false) =>
+    `<span class="swatch"><b style="border-top:2px ${dash ? 'dashed' : 'solid'} ${LINES[kind].colour}"></b>${esc(label)}</span>`;
   const bands = [
     swatch(STATE_COLOURS.CLOSED, 'CLOSED: calls flow'),
     swatch(STATE_COLOURS.HALFOPEN, 'HALFOPEN: probing'),
@@ -316,13 +307,13 @@ export function legendHtml(lines = true): string {
   if (!lines) return bands.join(' ');
   return [
     ...bands,
-    lineSwatch(LINE_COLOURS.calls, 'calls/s (left axis)'),
+    lineSwatch('calls', 'calls/s (left axis)'),
     lineSwatch(
-      LINE_COLOURS.error,
+      'error',
       `error rate per second: failed ÷ answered, in seconds with at least ${MIN_ANSWERED} answers (right axis)`,
     ),
-    lineSwatch(LINE_COLOURS.window, "service breaker's window error rate (when it holds ≥ minSample calls)", true),
-    lineSwatch(LINE_COLOURS.threshold, 'its threshold (errRate)', true),
+    lineSwatch('window', "service breaker's window error rate (when it holds ≥ minSample calls)", true),
+    lineSwatch('threshold', 'its threshold (errRate)', true),
   ].join(' ');
 }
 
@@ -331,37 +322,24 @@ const FLEET = { headHeight: 18, bandHeight: 12, bandGap: 3, groupGap: 10 } as co
 
 /**
  * A fleet run's breakers side by side: for each service key and instance, a
- * band per client node coloured by its breaker's state, on one time axis,
- * so that the nodes opening together, and the one node probing for the
- * fleet, show at a glance. Phases on top, steps as markers, a time axis.
+ * band per client node, so that the nodes opening together, and the one node
+ * probing for the fleet, show at a glance.
  */
 export function renderFleetChart(t: Timeline): string {
-  const c = CHART;
   const f = FLEET;
-  const phaseTop = c.markerRow;
-  const groups = [
-    ...t.services.map((key) => ({ level: 'service' as const, key, label: `service ${key}` })),
-    ...t.instances.map((key) => ({ level: 'instance' as const, key, label: `instance ${key}` })),
-  ];
+  const groups = rowsOf(t, true);
   const groupHeight = f.headHeight + t.nodes.length * (f.bandHeight + f.bandGap) - f.bandGap;
-  const groupTop = (i: number) => phaseTop + c.phaseHeight + 8 + i * (groupHeight + f.groupGap);
-  const bottom = groupTop(groups.length) - f.groupGap;
-  const height = bottom + c.axisHeight;
-  const out: string[] = [
-    `<svg class="fleet-chart" data-node="" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${c.width} ${height}" ` +
-      `width="100%" role="img" aria-label="The fleet's breakers, node by node">`,
-    HATCH,
-  ];
-  out.push(...phases(t));
-  groups.forEach((g, gi) => {
+  const groupTop = (i: number) => CHART.markerRow + CHART.phaseHeight + 8 + i * (groupHeight + f.groupGap);
+  const rows = groups.flatMap((g, gi) => {
     const top = groupTop(gi);
-    out.push(
-      `<g class="fleet-group" data-level="${g.level}" data-key="${esc(g.key)}">`,
-      `<text x="${c.left + 4}" y="${top + f.headHeight - 5}" class="axis-title">${esc(g.label)}</text>`,
-    );
     const rowTop = (ni: number) => top + f.headHeight + ni * (f.bandHeight + f.bandGap);
-    out.push(...t.nodes.flatMap((node, ni) => band(t, node, g, rowTop(ni), true)), '</g>');
+    return [
+      `<g class="fleet-group" data-level="${g.level}" data-key="${esc(g.key)}">`,
+      `<text x="${CHART.left + 4}" y="${top + f.headHeight - 5}" class="axis-title">${esc(g.label)}</text>`,
+      ...t.nodes.flatMap((node, ni) => band(t, node, g, rowTop(ni), true)),
+      '</g>',
+    ];
   });
-  out.push(...axisAndMarkers(t, bottom));
-  return out.join('\n');
+  const bottom = groupTop(groups.length) - f.groupGap;
+  return chartSvg(t, 'fleet-chart', '', "The fleet's breakers, node by node", bottom, rows);
 }

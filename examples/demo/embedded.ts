@@ -8,15 +8,12 @@ import { Stage, type StageOptions } from './stage.js';
 
 const INSTANCES = 3;
 
-/** Options of an embedded run. */
-export type EmbeddedOptions = StageOptions;
-
 /**
  * The embedded demo: three Echo instances in child processes, one client
  * node calling them through CBSuite, the script played against them, a view
  * of it all, then the summary and the report.
  */
-export async function runEmbedded(o: EmbeddedOptions): Promise<void> {
+export async function runEmbedded(o: StageOptions): Promise<void> {
   const p = o.profile;
   const write = (line: string) => o.out.write(`${line}\n`);
   write(
@@ -45,7 +42,7 @@ export async function runEmbedded(o: EmbeddedOptions): Promise<void> {
   }
 }
 
-async function play(o: EmbeddedOptions, instances: Instances, node: ClientNode): Promise<void> {
+async function play(o: StageOptions, instances: Instances, node: ClientNode): Promise<void> {
   const p = o.profile;
   const stage = new Stage(
     o,

@@ -1,22 +1,17 @@
 import type { Level } from '@cbsuite/testkit/node-stats.js';
-import { int, list, ms } from './format.js';
+import { addNode, canJoin, firstNodes, Probing, type WaveNodes, waveTo } from './fleet-waves.js';
+import { list, ms, plural } from './format.js';
 import type { StateMark, Timeline } from './timeline.js';
 
 /** Changes of one key to the same state on several nodes, this close together, are one wave. */
 export const WAVE_GAP_MS = 1000;
 
 /** One open (or close) of a key and the nodes that followed it. */
-export interface Wave {
+export interface Wave extends WaveNodes {
   readonly level: Level;
   readonly key: string;
-  readonly to: 'OPEN' | 'CLOSED';
-  readonly startMs: number;
   /** From the first node's change to the last one's. */
   readonly spreadMs: number;
-  /** Nodes that changed by their own decision (a trip, their probes), in order. */
-  readonly own: readonly string[];
-  /** Nodes the fleet told (cause `remote`), in order. */
-  readonly remote: readonly string[];
 }
 
 /** A stretch of time during which some node was HALFOPEN for a key: its probe episode. */
@@ -53,71 +48,34 @@ export function fleetFacts(t: Timeline): FleetFacts {
   const probes: ProbeEpisode[] = [];
   for (const states of byKey.values()) {
     let wave: { -readonly [K in keyof Wave]: Wave[K] } | undefined;
-    let probe: { startMs: number; probers: string[] } | undefined;
-    const halfOpen = new Set<string>();
-    const endWave = () => {
-      if (wave !== undefined) waves.push(wave);
-      wave = undefined;
-    };
+    const probing = new Probing();
     for (const s of states) {
-      const to = s.from === 'CLOSED' && s.to === 'OPEN' ? 'OPEN' : s.to === 'CLOSED' ? 'CLOSED' : undefined;
-      const w = wave;
-      const joins =
-        w !== undefined &&
-        to === w.to &&
-        !w.own.includes(s.node) &&
-        !w.remote.includes(s.node) &&
-        s.atMs - w.startMs <= WAVE_GAP_MS;
-      if (joins) {
-        if (s.cause === 'remote') w.remote = [...w.remote, s.node];
-        else w.own = [...w.own, s.node];
-        w.spreadMs = s.atMs - w.startMs;
+      const to = waveTo(s);
+      if (wave !== undefined && canJoin(wave, s) && s.atMs - wave.startMs <= WAVE_GAP_MS) {
+        addNode(wave, s);
+        wave.spreadMs = s.atMs - wave.startMs;
       } else {
-        endWave();
-        if (to !== undefined) {
-          const remote = s.cause === 'remote';
-          wave = {
-            level: s.level,
-            key: s.key,
-            to,
-            startMs: s.atMs,
-            spreadMs: 0,
-            own: remote ? [] : [s.node],
-            remote: remote ? [s.node] : [],
-          };
-        }
+        if (wave !== undefined) waves.push(wave);
+        wave =
+          to === undefined
+            ? undefined
+            : { level: s.level, key: s.key, to, startMs: s.atMs, spreadMs: 0, ...firstNodes(s) };
       }
-      if (s.to === 'HALFOPEN') {
-        probe ??= { startMs: s.atMs, probers: [] };
-        if (!probe.probers.includes(s.node)) probe.probers.push(s.node);
-        halfOpen.add(s.node);
-      } else if (s.from === 'HALFOPEN') {
-        halfOpen.delete(s.node);
-        if (probe !== undefined && halfOpen.size === 0) {
-          const outcome = s.to === 'CLOSED' ? 'closed' : 'reopened';
-          probes.push({
-            level: s.level,
-            key: s.key,
-            startMs: probe.startMs,
-            endMs: s.atMs,
-            probers: probe.probers,
-            outcome,
-          });
-          probe = undefined;
-        }
+      const probers = probing.follow(s);
+      if (probers !== undefined && probers.length > 0) {
+        const outcome = s.to === 'CLOSED' ? 'closed' : 'reopened';
+        probes.push({ level: s.level, key: s.key, startMs: probing.startMs, endMs: s.atMs, probers, outcome });
       }
     }
-    endWave();
+    if (wave !== undefined) waves.push(wave);
     const first = states[0];
-    if (probe !== undefined && first !== undefined) {
-      const { startMs, probers } = probe;
+    if (first !== undefined && probing.probers.length > 0) {
+      const { startMs, probers } = probing;
       probes.push({ level: first.level, key: first.key, startMs, endMs: t.durationMs, probers, outcome: 'unfinished' });
     }
   }
   return { nodes: [...t.nodes], waves, probes };
 }
-
-const times = (n: number) => `${int(n)} ${n === 1 ? 'time' : 'times'}`;
 
 /** The fleet's part of the summary: for each key, how its opens spread, how many nodes probed, how its closes spread. */
 export function fleetSummaryLines(f: FleetFacts): string[] {
@@ -143,17 +101,17 @@ export function fleetSummaryLines(f: FleetFacts): string[] {
         return w.remote.length === 0 ? own : `${own}, ${w.remote.length} followed from Redis`;
       };
       lines.push(
-        `    ${who} opened ${times(opens.length)}: ${opens.map((w) => `${spread(w)} (${why(w)})`).join('; ')}`,
+        `    ${who} opened ${plural(opens.length, 'time')}: ${opens.map((w) => `${spread(w)} (${why(w)})`).join('; ')}`,
       );
     }
     if (probes.length > 0) {
       const each = probes.every((p) => p.probers.length === 1)
         ? `1 node probed each time (${probes.map((p) => p.probers[0]).join(', ')}), the holder of the fleet's probe lease`
         : `nodes probing each time: ${probes.map((p) => `${p.probers.length} (${list(p.probers)})`).join(', ')}`;
-      lines.push(`    ${who} half-open ${times(probes.length)}: ${each}`);
+      lines.push(`    ${who} half-open ${plural(probes.length, 'time')}: ${each}`);
     }
     if (closes.length > 0) {
-      lines.push(`    ${who} closed ${times(closes.length)}: ${closes.map(spread).join('; ')}`);
+      lines.push(`    ${who} closed ${plural(closes.length, 'time')}: ${closes.map(spread).join('; ')}`);
     }
   }
   return lines;

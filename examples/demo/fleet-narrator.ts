@@ -1,6 +1,7 @@
-import type { StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import type { Level, StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import { addNode, canJoin, firstNodes, Probing, type WaveNodes, waveTo } from './fleet-waves.js';
 import { int, list, ms, pct, secs } from './format.js';
-import { describeTransition, transitionOf } from './narrator.js';
+import { describeTransition, transitionOf, WHILE_OPEN } from './narrator.js';
 import type { Narration } from './view.js';
 
 /** A state change of a fleet node, its time since the run began. */
@@ -11,14 +12,15 @@ export const REORDER_MS = 100;
 /** A wave (nodes following one open or close) still short of some node this long after it began is told as it is. */
 export const WAVE_MS = 500;
 
-interface Wave {
-  readonly to: 'OPEN' | 'CLOSED';
+/** What a node that follows the fleet's open or close (cause remote) does then, by level. */
+const FOLLOWED: Partial<Record<StateName, Readonly<Record<Level, string>>>> = {
+  OPEN: { service: 'it rejects calls too', instance: 'its picks skip the instance too' },
+  CLOSED: { service: 'calls reach the service again', instance: 'the instance is back in its rotation' },
+};
+
+interface Wave extends WaveNodes {
   readonly first: string;
-  readonly startMs: number;
   lastMs: number;
-  /** Nodes that changed by their own decision (a trip, a probe's result), and those told by the fleet. */
-  readonly own: string[];
-  readonly remote: string[];
 }
 
 interface Track {
@@ -28,10 +30,7 @@ interface Track {
   /** Nodes whose OPEN (or HALFOPEN) is their own, not the fleet's. */
   readonly alone: Set<string>;
   wave: Wave | undefined;
-  /** Nodes that went HALFOPEN since no node was. */
-  probers: string[];
-  /** Those still HALFOPEN. */
-  probing: Set<string>;
+  readonly probing: Probing;
   /** The probers of the last half-open episode. */
   lastProbers: string[];
 }
@@ -89,8 +88,7 @@ export class FleetNarrator {
         states: new Map(this.nodes.map((n) => [n, 'CLOSED'])),
         alone: new Set(),
         wave: undefined,
-        probers: [],
-        probing: new Set(),
+        probing: new Probing(),
         lastProbers: [],
       };
       this.tracks.set(id, t);
@@ -108,49 +106,26 @@ export class FleetNarrator {
     // A node that trips alone while the fleet opens is not part of the fleet's wave, nor does it end it: like a
     // node open alone before, the fleet's open takes it over at its next flush.
     const aloneOpen = c.from === 'CLOSED' && c.to === 'OPEN' && !c.fleet && c.cause !== 'remote';
-    const joins =
-      w !== undefined &&
-      !aloneOpen &&
-      w.to === c.to &&
-      (c.to === 'CLOSED' || c.from === 'CLOSED') &&
-      !w.own.includes(c.node) &&
-      !w.remote.includes(c.node);
+    const joins = w !== undefined && !aloneOpen && canJoin(w, c);
     if (w !== undefined && !joins && !(aloneOpen && w.to === 'OPEN')) out.push(this.endWave(t, w));
-
-    if (c.from === 'HALFOPEN') {
-      t.probing.delete(c.node);
-      if (t.probing.size === 0) {
-        t.lastProbers = t.probers;
-        t.probers = [];
-      }
-    }
-    if (c.to === 'HALFOPEN') {
-      if (!t.probers.includes(c.node)) t.probers.push(c.node);
-      t.probing.add(c.node);
-    }
+    const probed = t.probing.follow(c);
+    if (probed !== undefined) t.lastProbers = probed;
 
     const wave = joins ? w : undefined;
     out.push({ atMs: c.atMs, kind: 'state', state: c.to, text: this.line(t, c, wave) });
+    const to = waveTo(c);
     if (wave !== undefined) {
-      (c.cause === 'remote' ? wave.remote : wave.own).push(c.node);
+      addNode(wave, c);
       wave.lastMs = c.atMs;
-    } else if (c.fleet && ((c.to === 'OPEN' && c.from === 'CLOSED') || c.to === 'CLOSED')) {
+    } else if (c.fleet && to !== undefined) {
       // A fleet-wide open (or close) while no other node is open (or closed) starts a wave the others follow.
       // A node open alone does not stop a fleet open: the fleet's open takes it over.
       const others = this.nodes.filter((n) => n !== c.node);
       const starts =
-        c.to === 'OPEN'
+        to === 'OPEN'
           ? others.every((n) => t.states.get(n) === 'CLOSED' || t.alone.has(n))
           : others.every((n) => t.states.get(n) !== 'CLOSED');
-      const started: Wave = {
-        to: c.to,
-        first: c.node,
-        startMs: c.atMs,
-        lastMs: c.atMs,
-        own: c.cause === 'remote' ? [] : [c.node],
-        remote: c.cause === 'remote' ? [c.node] : [],
-      };
-      t.wave = starts ? started : undefined;
+      t.wave = starts ? { to, first: c.node, startMs: c.atMs, lastMs: c.atMs, ...firstNodes(c) } : undefined;
     }
     if (t.wave !== undefined && this.nodes.every((n) => t.states.get(n) === t.wave?.to)) {
       out.push(this.endWave(t, t.wave));
@@ -170,29 +145,12 @@ export class FleetNarrator {
     const all = this.nodes.length;
     const opened = w.to === 'OPEN';
     const spread = ms(w.lastMs - w.startMs);
-    const who = this.who(t);
+    const who = `${t.level} breaker for ${t.key}`;
     const rest = this.nodes.filter((x) => !w.own.includes(x) && !w.remote.includes(x));
     // Nodes open alone before the fleet opened: its open took them over, without a change of state.
     const already = opened ? rest.filter((x) => t.states.get(x) === 'OPEN') : [];
-    let why: string;
-    if (opened) {
-      const tripped =
-        w.own.length === 1
-          ? `${w.own[0]} tripped`
-          : w.own.length > 1
-            ? `${list(w.own)} tripped on their own counts at nearly the same moment, before Redis told them`
-            : already.length > 0
-              ? `${list(already)} had opened alone a moment before; once the other nodes' reports reached ${already.length === 1 ? 'it' : 'them'}, ${already.length === 1 ? 'its' : 'their'} open became the fleet's`
-              : 'the open came from Redis';
-      why = w.remote.length > 0 ? `${tripped}; ${list(w.remote)} followed from Redis` : tripped;
-    } else {
-      const prober = t.lastProbers.length === 1 ? t.lastProbers[0] : undefined;
-      const probers = prober !== undefined && w.own.includes(prober) ? `only ${prober} probed` : undefined;
-      const closed = w.own.length > 0 ? `${list(w.own)} closed on its probes` : 'the close came from Redis';
-      why = [probers ?? closed, w.remote.length > 0 ? `${list(w.remote)} followed from Redis` : '']
-        .filter((s) => s !== '')
-        .join('; ');
-    }
+    const followed = w.remote.length > 0 ? `; ${list(w.remote)} followed from Redis` : '';
+    const why = this.decided(t, w, already) + followed;
     const missing = rest.filter((x) => !already.includes(x));
     let text = `${who}: the fleet ${opened ? 'opened' : 'closed'} together, ${n} of ${all} nodes ${w.to} within ${spread} (${why})`;
     if (missing.length > 0) {
@@ -203,26 +161,29 @@ export class FleetNarrator {
     return { atMs: w.lastMs, kind: 'state', state: w.to, text };
   }
 
-  private who(t: Track): string {
-    return t.level === 'service' ? `service breaker for ${t.key}` : `instance breaker for ${t.key}`;
+  // Who decided a wave: the node (or nodes) that tripped or probed, else Redis.
+  private decided(t: Track, w: Wave, already: readonly string[]): string {
+    if (w.to === 'CLOSED') {
+      const prober = t.lastProbers.length === 1 ? t.lastProbers[0] : undefined;
+      if (prober !== undefined && w.own.includes(prober)) return `only ${prober} probed`;
+      return w.own.length > 0 ? `${list(w.own)} closed on its probes` : 'the close came from Redis';
+    }
+    if (w.own.length === 1) return `${w.own[0]} tripped`;
+    if (w.own.length > 1) {
+      return `${list(w.own)} tripped on their own counts at nearly the same moment, before Redis told them`;
+    }
+    if (already.length === 0) return 'the open came from Redis';
+    const [it, its] = already.length === 1 ? ['it', 'its'] : ['them', 'their'];
+    return `${list(already)} had opened alone a moment before; once the other nodes' reports reached ${it}, ${its} open became the fleet's`;
   }
 
   private line(t: Track, c: FleetChange, wave: Wave | undefined): string {
     const service = c.level === 'service';
-    const breaker = `${service ? 'service' : 'instance'} breaker ${c.to} for ${c.key}`;
+    const breaker = `${c.level} breaker ${c.to} for ${c.key}`;
     const name = `${breaker} on ${c.node}`;
     const after = wave === undefined ? '' : `, ${ms(c.atMs - wave.startMs)} after ${wave.first}`;
     if (c.cause === 'remote') {
-      const what =
-        c.to === 'OPEN'
-          ? service
-            ? 'it rejects calls too'
-            : 'its picks skip the instance too'
-          : c.to === 'CLOSED'
-            ? service
-              ? 'calls reach the service again'
-              : 'the instance is back in its rotation'
-            : `it is ${c.to} too`;
+      const what = FOLLOWED[c.to]?.[c.level] ?? `it is ${c.to} too`;
       return `${name}${after}: applied from the fleet (cause remote); ${what}`;
     }
     // What the embedded demo would say, naming the node.
@@ -250,16 +211,13 @@ export class FleetNarrator {
       const why = service
         ? `${failed} (trips at ${pct(c.errRate, 0)})${f === undefined ? '' : `, with errors on ${f.failingNodes} nodes`}`
         : failed;
-      const then = service
-        ? 'calls are now rejected at once, without reaching the service'
-        : 'picks skip it, so calls go to the other instances';
       return (
-        `${name}: ${why}: it opens for the whole fleet, and Redis tells the other nodes; ${then}; ` +
+        `${name}: ${why}: it opens for the whole fleet, and Redis tells the other nodes; ${WHILE_OPEN[c.level]}; ` +
         `next probe in ${secs(c.coolingMs)}`
       );
     }
     if (c.to === 'HALFOPEN') {
-      const also = t.probers.filter((n) => n !== c.node && t.probing.has(n));
+      const also = t.probing.probers.filter((n) => n !== c.node && t.probing.halfOpen.has(n));
       if (also.length > 0) return `${name} too, while ${list(also)} probes`;
       const probe = service
         ? `one probe call every ${this.detectMs} ms`

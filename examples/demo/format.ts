@@ -21,6 +21,11 @@ export function ms(x: number): string {
   return `${x.toFixed(1)} ms`;
 }
 
+/** `1 time`, `2 times`; `1 attempt was`, `3 attempts were` with the plural given. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${int(n)} ${n === 1 ? one : many}`;
+}
+
 /** `a`, `a and b`, `a, b and c` */
 export function list(names: readonly string[]): string {
   if (names.length <= 1) return names.join('');
@@ -51,16 +56,17 @@ export function describeBehaviour(b: Behaviour): string {
   return b.delayMs > 0 ? `${health}, ${b.delayMs} ms` : health;
 }
 
+/** Why a call was shed, in the order the views list them. */
+export const SHED_REASONS: readonly ShedReasonName[] = ['latency', 'adaptive', 'concurrency'];
+
 /** Calls shed in all, over every reason. */
 export function shedTotal(shed: Readonly<Partial<Record<ShedReasonName, number>>> | undefined): number {
-  return shed === undefined ? 0 : (shed.latency ?? 0) + (shed.adaptive ?? 0) + (shed.concurrency ?? 0);
+  return SHED_REASONS.reduce((n, r) => n + (shed?.[r] ?? 0), 0);
 }
 
 /** `0`, `12 latency` or `14: latency 12, concurrency 2`: calls shed and why. */
 export function shedText(shed: Readonly<Partial<Record<ShedReasonName, number>>> | undefined): string {
-  const parts = (['latency', 'adaptive', 'concurrency'] as const)
-    .filter((r) => (shed?.[r] ?? 0) > 0)
-    .map((r) => [r, shed?.[r] ?? 0] as const);
+  const parts = SHED_REASONS.filter((r) => (shed?.[r] ?? 0) > 0).map((r) => [r, shed?.[r] ?? 0] as const);
   if (parts.length === 0) return '0';
   if (parts.length === 1) return `${int(parts[0]?.[1] ?? 0)} ${parts[0]?.[0]}`;
   return `${int(shedTotal(shed))}: ${parts.map(([r, n]) => `${r} ${int(n)}`).join(', ')}`;

@@ -16,14 +16,10 @@ const state = (s: StateName): Cell => ({ text: s, style: stateStyle(s) });
 const windowText = (w: { errorRate: number; samples: number }) => `${pct(w.errorRate)} of ${int(w.samples)}`;
 
 /**
- * The block the live view redraws: the run's progress, the client's call
- * rate and outcomes, then a row per service key (for each client node) with
- * its breaker's state, calls, failures, error rate, rejections, retries and
- * (once the node sheds load, `serviceShedding`) its shed calls and why,
- * and a row per instance with its breaker's state, answers, failures and
- * skips: with one node, its window too; with several, each node's state and
- * the counts of all. An instance's failures are those in its breaker's
- * window: attempts that failed on it (connections included).
+ * The block the live view redraws: the run's progress and counts, a row per
+ * service key of each node, and a row per instance (with several nodes, each
+ * node's state and the counts of all). An instance's failures are those in
+ * its breaker's window: attempts that failed on it (connections included).
  *
  * Everything fits `width` columns as displayed. On a narrow terminal the
  * tables drop their least important columns first (retries, calls, answers,
@@ -75,7 +71,7 @@ export function renderLive(world: WorldSnapshot, callsPerSec: number, o: DrawOpt
     o.width,
     o.colour,
   );
-  const instances = many ? instancesByNode(world, o) : instancesOfOne(world, o);
+  const instances = instanceTable(world, o);
   const counters = wrapParts(
     [
       `${int(callsPerSec)} calls/s`,
@@ -110,59 +106,36 @@ function processCell(world: WorldSnapshot, address: string): Cell {
   return p.up ? `up, ${p.behaviour}` : { text: 'DOWN', style: 'red' };
 }
 
-// One node: a row per instance, with its breaker's window.
-function instancesOfOne(world: WorldSnapshot, o: DrawOptions): string[] {
-  return table(
-    [
-      { title: 'INSTANCE', max: 21, align: 'left' },
-      { title: 'PROCESS', max: 26, align: 'left', min: 8 },
-      { title: 'STATE', max: 8, align: 'left' },
-      { title: 'ANSWERED', max: 9, align: 'right', drop: 1 },
-      { title: 'FAILED', max: 8, align: 'right', drop: 2 },
-      { title: 'WINDOW ERR%', max: 16, align: 'right' },
-      { title: 'SKIPS', max: 7, align: 'right' },
-    ],
-    world.nodes.flatMap((n) =>
-      n.instances.map(
-        (i): Row => [
-          i.address,
-          processCell(world, i.address),
-          state(i.state),
-          int(i.answered),
-          int(i.window.failures),
-          windowText(i.window),
-          int(i.skips),
-        ],
-      ),
-    ),
-    o.width,
-    o.colour,
-  );
-}
-
-// Several nodes: a row per instance, with each node's breaker state, and the nodes' counts summed.
-function instancesByNode(world: WorldSnapshot, o: DrawOptions): string[] {
+// A row per instance: with one node, its breaker's state and window; with several, each node's state and the
+// nodes' counts summed.
+function instanceTable(world: WorldSnapshot, o: DrawOptions): string[] {
+  const many = world.nodes.length > 1;
   const addresses = [...new Set(world.nodes.flatMap((n) => n.instances.map((i) => i.address)))];
-  const nodeColumns: Column[] = world.nodes.map((n) => ({ title: n.node, max: 10, align: 'left', min: 8 }));
+  const states: Column[] = many
+    ? world.nodes.map((n) => ({ title: n.node, max: 10, align: 'left', min: 8 }))
+    : [{ title: 'STATE', max: 8, align: 'left' }];
   return table(
     [
       { title: 'INSTANCE', max: 21, align: 'left' },
       { title: 'PROCESS', max: 26, align: 'left', min: 8 },
-      ...nodeColumns,
+      ...states,
       { title: 'ANSWERED', max: 9, align: 'right', drop: 1 },
       { title: 'FAILED', max: 8, align: 'right', drop: 2 },
+      ...(many ? [] : [{ title: 'WINDOW ERR%', max: 16, align: 'right' } as const]),
       { title: 'SKIPS', max: 7, align: 'right' },
     ],
     addresses.map((address): Row => {
       const views = world.nodes.map((n) => n.instances.find((i) => i.address === address));
       const total = (f: (i: NonNullable<(typeof views)[number]>) => number) =>
         int(views.reduce((a, i) => a + (i === undefined ? 0 : f(i)), 0));
+      const windowCell = many || views[0] === undefined ? [] : [windowText(views[0].window)];
       return [
         address,
         processCell(world, address),
         ...views.map((i) => (i === undefined ? '' : state(i.state))),
         total((i) => i.answered),
         total((i) => i.window.failures),
+        ...windowCell,
         total((i) => i.skips),
       ];
     }),

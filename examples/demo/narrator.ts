@@ -1,22 +1,9 @@
-import type { Level, StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import type { Level, StateChange, WindowCounts } from '@cbsuite/testkit/node-stats.js';
 import { pct, secs } from './format.js';
 
-/** A breaker's change of state, with the window's counts at that moment. */
-export interface Transition {
-  readonly level: Level;
-  /** The service key, or the instance address. */
-  readonly key: string;
-  readonly from: StateName;
-  readonly to: StateName;
-  readonly cause: string;
-  readonly samples: number;
-  readonly failures: number;
-  readonly errorRate: number;
-  /** Failures since the last success. */
-  readonly conseErrors: number;
-  /** For changes to OPEN: how long it cools. */
-  readonly coolingMs: number;
-}
+/** A breaker's change of state (testkit's StateChange), with its own window's counts at that moment. */
+export type Transition = Pick<StateChange, 'level' | 'key' | 'from' | 'to' | 'cause' | 'conseErrors' | 'coolingMs'> &
+  WindowCounts;
 
 /** The transition of a client node's state change, its own window's counts. */
 export function transitionOf(c: Omit<StateChange, 'at'>): Transition {
@@ -24,31 +11,27 @@ export function transitionOf(c: Omit<StateChange, 'at'>): Transition {
   return { level, key, from, to, cause, ...c.own, conseErrors, coolingMs };
 }
 
-/** What the narration needs besides the transition. */
-export interface NarrationContext {
-  /** The trip threshold in force for the key (`errRate`). */
-  readonly errRate: number;
-  /** HALFOPEN lets one probe through per this many ms. */
-  readonly detectMs: number;
-}
+/** What the narration needs besides the transition: the key's `errRate`, and HALFOPEN's one probe per `detectMs`. */
+export type NarrationContext = Pick<StateChange, 'errRate'> & { readonly detectMs: number };
+
+/** What an open breaker does to the calls, by level. */
+export const WHILE_OPEN: Readonly<Record<Level, string>> = {
+  service: 'calls are now rejected at once, without reaching the service',
+  instance: 'picks skip it, so calls go to the other instances',
+};
 
 /** One line of plain English: what a breaker did and what it means for the calls. */
 export function describeTransition(t: Transition, ctx: NarrationContext): string {
   const service = t.level === 'service';
-  const name = `${service ? 'service' : 'instance'} breaker ${t.to} for ${t.key}`;
+  const name = `${t.level} breaker ${t.to} for ${t.key}`;
   const probeIn = `next probe in ${secs(t.coolingMs)}`;
   if (t.from === 'CLOSED' && t.to === 'OPEN') {
-    if (service) {
-      return (
-        `${name}: ${pct(t.errorRate, 0)} of its last ${t.samples} calls failed (trips at ${pct(ctx.errRate, 0)}); ` +
-        `calls are now rejected at once, without reaching the service; ${probeIn}`
-      );
-    }
-    const why =
-      t.conseErrors >= 3
+    const why = service
+      ? `${pct(t.errorRate, 0)} of its last ${t.samples} calls failed (trips at ${pct(ctx.errRate, 0)})`
+      : t.conseErrors >= 3
         ? `${t.conseErrors} attempts or connections in a row failed`
         : `${pct(t.errorRate, 0)} of its last ${t.samples} attempts failed`;
-    return `${name}: ${why}; picks skip it, so calls go to the other instances; ${probeIn}`;
+    return `${name}: ${why}; ${WHILE_OPEN[t.level]}; ${probeIn}`;
   }
   if (t.to === 'HALFOPEN') {
     return service

@@ -61,14 +61,11 @@ export const DEFAULT_PROFILE: Profile = {
 
 /** `--quick`: the same script in 14.5 s, cooling 1 s (up to 2 s), a 2 s window. */
 export const QUICK_PROFILE: Profile = {
+  ...DEFAULT_PROFILE,
   name: 'quick',
   durationMs: 14_500,
   at: { kill: 1500, respawn: 3000, degrade: 6000, config: 8500, recover: 10_500 },
-  normal,
-  degraded,
-  errRate: { before: 0.5, after: 0.25 },
   breaker: { coolingMs: 1000, maxCoolingMs: 2000, detectMs: 200, bucketMs: 20 },
-  load,
   summaryEveryMs: 2000,
 };
 

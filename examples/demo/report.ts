@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { esc, legendHtml, MIN_ANSWERED, renderChart, renderFleetChart } from './chart.js';
 import type { FleetFacts } from './fleet-facts.js';
-import { int, list, ms, pct, secs, shedTotal } from './format.js';
+import { int, list, ms, pct, plural, SHED_REASONS, secs, shedTotal } from './format.js';
 import { ended, rejected } from './rates.js';
 import { phaseCounts, SAVED_EXPLAINED, summarize } from './summary.js';
 import type { Timeline } from './timeline.js';
@@ -101,25 +101,25 @@ function fleetHtml(t: Timeline, f: FleetFacts): { cards: string; section: string
   const all = f.nodes.length;
   const opens = f.waves.filter((w) => w.level === 'service' && w.to === 'OPEN');
   const probes = f.probes.filter((p) => p.level === 'service');
-  const fewest = Math.min(...opens.map((w) => w.own.length + w.remote.length));
-  const cards = [
-    opens.length === 0 ? '' : card(`${fewest} of ${all}`, 'nodes the service breaker opened on, together, each time'),
-    opens.length === 0
-      ? ''
-      : card(ms(Math.max(...opens.map((w) => w.spreadMs))), 'from the first node open to the last'),
-    probes.length === 0
-      ? ''
-      : card(
-          String(Math.max(...probes.map((p) => p.probers.length))),
-          `node${probes.some((p) => p.probers.length > 1) ? 's' : ''} probing per half-open episode (${probes.length} episodes)`,
-        ),
-  ].filter((x) => x !== '');
+  const cards: string[] = [];
+  if (opens.length > 0) {
+    const fewest = Math.min(...opens.map((w) => w.own.length + w.remote.length));
+    cards.push(
+      card(`${fewest} of ${all}`, 'nodes the service breaker opened on, together, each time'),
+      card(ms(Math.max(...opens.map((w) => w.spreadMs))), 'from the first node open to the last'),
+    );
+  }
+  if (probes.length > 0) {
+    const most = Math.max(...probes.map((p) => p.probers.length));
+    cards.push(
+      card(String(most), `node${most > 1 ? 's' : ''} probing per half-open episode (${probes.length} episodes)`),
+    );
+  }
   const cardsHtml = cards.length === 0 ? '' : `<div class="cards fleet-cards">\n${cards.join('\n')}\n</div>\n`;
-  const who = (level: string, key: string) => (level === 'service' ? `service ${key}` : `instance ${key}`);
   const waves = f.waves
     .map(
       (w) =>
-        `<tr><td class="n">${secs(w.startMs)}</td><td>${esc(who(w.level, w.key))}</td>` +
+        `<tr><td class="n">${secs(w.startMs)}</td><td>${esc(`${w.level} ${w.key}`)}</td>` +
         `<td><span class="state ${w.to}">${w.to}</span></td><td class="n">${w.own.length + w.remote.length} of ${all}</td>` +
         `<td class="n">${ms(w.spreadMs)}</td><td>${esc(list(w.own))}</td><td>${esc(list(w.remote))}</td></tr>`,
     )
@@ -127,7 +127,7 @@ function fleetHtml(t: Timeline, f: FleetFacts): { cards: string; section: string
   const episodes = f.probes
     .map(
       (p) =>
-        `<tr><td class="n">${secs(p.startMs)}</td><td class="n">${secs(p.endMs)}</td><td>${esc(who(p.level, p.key))}</td>` +
+        `<tr><td class="n">${secs(p.startMs)}</td><td class="n">${secs(p.endMs)}</td><td>${esc(`${p.level} ${p.key}`)}</td>` +
         `<td class="n">${p.probers.length}</td><td>${esc(list(p.probers))}</td><td>${p.outcome}</td></tr>`,
     )
     .join('');
@@ -155,8 +155,7 @@ function shedHtml(t: Timeline): string {
       if (v.shed === undefined || shedTotal(v.shed) === 0) continue;
       rows.push(
         `<tr>${many ? `<td>${esc(node)}</td>` : ''}<td>${esc(key)}</td><td class="n">${int(shedTotal(v.shed))}</td>` +
-          `<td class="n">${int(v.shed.latency ?? 0)}</td><td class="n">${int(v.shed.adaptive ?? 0)}</td>` +
-          `<td class="n">${int(v.shed.concurrency ?? 0)}</td></tr>`,
+          `${SHED_REASONS.map((r) => `<td class="n">${int(v.shed?.[r] ?? 0)}</td>`).join('')}</tr>`,
       );
     }
   }
@@ -231,7 +230,7 @@ export function renderReport(t: Timeline): string {
 <body>
 <main>
 <h1>${esc(t.title)}</h1>
-<p class="meta">${esc(`${t.mode} mode · started ${started} · ${secs(t.durationMs)} · ${t.nodes.length} client node${t.nodes.length === 1 ? '' : 's'} · ${t.instances.length} instances`)}</p>
+<p class="meta">${esc(`${t.mode} mode · started ${started} · ${secs(t.durationMs)} · ${plural(t.nodes.length, 'client node')} · ${t.instances.length} instances`)}</p>
 <div class="cards">
 ${card(int(c.calls), 'calls made')}
 ${card(int(c.failed + rejected(c)), `calls the caller saw fail (${int(c.failed)} failed, ${int(rejected(c))} rejected)`)}

@@ -34,11 +34,11 @@ export interface ScriptStep {
   readonly kind: StepKind;
   readonly phase: { readonly name: string; readonly label: string };
   /**
-   * When the step is told and its phase begins: as it starts (a kill: the
-   * calls it cuts belong to the new phase) or once it is done (a respawn:
-   * the instance is down until it listens).
+   * Told, and its phase begun, once the step is done (a respawn: the
+   * instance is down until it listens); otherwise as it starts (a kill: the
+   * calls it cuts belong to the new phase).
    */
-  readonly happens: 'atStart' | 'whenDone';
+  readonly whenDone?: true;
   /** What the step does, in one line, and the instance it concerns; read before it runs. */
   describe(ctx: ScenarioContext): StepResult;
   run(ctx: ScenarioContext): Promise<void>;
@@ -58,7 +58,6 @@ export function script(p: Profile): ScriptStep[] {
       atMs: 0,
       kind: 'start',
       phase: { name: 'steady', label: 'steady load' },
-      happens: 'atStart',
       describe: (ctx) => ({
         text:
           `${ctx.instances.addresses.length} healthy instances answering in ${p.normal.delayMs} ms; ` +
@@ -74,7 +73,6 @@ export function script(p: Profile): ScriptStep[] {
       atMs: p.at.kill,
       kind: 'kill',
       phase: { name: 'instance-down', label: 'instance down' },
-      happens: 'atStart',
       describe: (ctx) => ({
         target: victim(ctx),
         text:
@@ -87,7 +85,7 @@ export function script(p: Profile): ScriptStep[] {
       atMs: p.at.respawn,
       kind: 'respawn',
       phase: { name: 'instance-back', label: 'instance back' },
-      happens: 'whenDone',
+      whenDone: true,
       describe: (ctx) => ({
         target: victim(ctx),
         text: `instance ${victim(ctx)} respawned on the same port: once its breaker has cooled, a probe call goes to it`,
@@ -98,7 +96,6 @@ export function script(p: Profile): ScriptStep[] {
       atMs: p.at.degrade,
       kind: 'degrade',
       phase: { name: 'degraded', label: 'service degraded' },
-      happens: 'atStart',
       describe: (ctx) => ({
         text:
           `the whole service turns slow and failing: every instance answers in ${d.delayMs} ms and fails ` +
@@ -112,7 +109,6 @@ export function script(p: Profile): ScriptStep[] {
       atMs: p.at.config,
       kind: 'config',
       phase: { name: 'threshold-lowered', label: 'threshold lowered' },
-      happens: 'atStart',
       describe: (ctx) => ({
         text:
           ctx.fleet === undefined
@@ -128,7 +124,6 @@ export function script(p: Profile): ScriptStep[] {
       atMs: p.at.recover,
       kind: 'recover',
       phase: { name: 'recovered', label: 'service recovered' },
-      happens: 'atStart',
       describe: () => ({
         text: `the service recovers: every instance answers in ${p.normal.delayMs} ms again; the breaker's next probes will succeed`,
       }),
@@ -139,7 +134,7 @@ export function script(p: Profile): ScriptStep[] {
 
 /**
  * Runs `steps` at their times, then waits for the end of the run. `onStep`
- * hears each step when it happens (see {@link ScriptStep.happens}), with the
+ * hears each step when it happens (see {@link ScriptStep.whenDone}), with the
  * time. Stops early when `signal` aborts.
  */
 export async function runScenario(
@@ -167,10 +162,7 @@ export async function runScenario(
     await until(step.atMs);
     if (hooks.signal.aborted) break;
     const result = step.describe(ctx);
-    if (step.happens === 'atStart') {
-      hooks.onStep(step, result, hooks.now());
-      await step.run(ctx);
-    } else {
+    if (step.whenDone) {
       running.push(
         step.run(ctx).then(
           () => hooks.onStep(step, result, hooks.now()),
@@ -179,6 +171,9 @@ export async function runScenario(
           },
         ),
       );
+    } else {
+      hooks.onStep(step, result, hooks.now());
+      await step.run(ctx);
     }
   }
   if (!hooks.signal.aborted) await until(durationMs);

@@ -1,15 +1,11 @@
 import type { Counters } from '@cbsuite/testkit/node-stats.js';
 import { type FleetFacts, fleetFacts, fleetSummaryLines } from './fleet-facts.js';
-import { int, pct, secs } from './format.js';
+import { int, pct, plural, secs } from './format.js';
 import { ended, rejected, sum } from './rates.js';
-import type { Timeline } from './timeline.js';
+import type { PhaseSpan, Timeline } from './timeline.js';
 
 /** One phase of the run and what the calls did during it (all nodes together). */
-export interface PhaseFacts {
-  readonly name: string;
-  readonly label: string;
-  readonly startMs: number;
-  readonly endMs: number;
+export interface PhaseFacts extends Omit<PhaseSpan, 'counts'> {
   readonly counts: Counters;
 }
 
@@ -66,11 +62,6 @@ export function phaseCounts(c: Counters): string {
     `${int(ended(c))} calls · ok ${int(c.ok)} · failed ${int(c.failed)} · rejected ${int(rejected(c))} · ` +
     `retried ${int(c.retries)}`
   );
-}
-
-/** `1 time`, `2 times`; `1 attempt was`, `3 attempts were` with the plural given. */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${int(n)} ${n === 1 ? one : many}`;
 }
 
 /**

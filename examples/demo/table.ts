@@ -53,11 +53,6 @@ export function table(
       })
       .join(' ')
       .trimEnd();
-  return [
-    line(
-      columns.map((c) => c.title),
-      true,
-    ),
-    ...rows.map((r) => line(r, false)),
-  ];
+  const titles = columns.map((c) => c.title);
+  return [line(titles, true), ...rows.map((r) => line(r, false))];
 }

@@ -1,4 +1,5 @@
-import { type Counters, type Level, type ShedReasonName, type StateName, ZERO } from '@cbsuite/testkit/node-stats.js';
+import type { Level, ShedReasonName, StateChange, StateName } from '@cbsuite/testkit/node-stats.js';
+import { type Counters, ZERO } from '@cbsuite/testkit/node-stats.js';
 import { delta } from './rates.js';
 import { countersByNode, type WorldSnapshot } from './snapshot.js';
 
@@ -14,22 +15,12 @@ export interface StepMark {
   readonly target?: string;
 }
 
-/** A breaker of one node changed state. */
-export interface StateMark {
+/** A breaker of one node changed state (testkit's StateChange, as the report keeps it). */
+export interface StateMark extends Pick<StateChange, 'node' | 'level' | 'key' | 'from' | 'to' | 'cause' | 'coolingMs'> {
   readonly atMs: number;
-  readonly node: string;
-  readonly level: Level;
-  /** The service key, or the instance address. */
-  readonly key: string;
-  readonly from: StateName;
-  readonly to: StateName;
-  /** `trip`, `cooled`, `probeFailed`, `probeSucceeded`, ... */
-  readonly cause: string;
-  /** The window at the moment of the change. */
+  /** The node's own window at the moment of the change. */
   readonly samples: number;
   readonly errorRate: number;
-  /** For changes to OPEN: how long it cools. */
-  readonly coolingMs: number;
   /** In a fleet: whether the state is the fleet's (shared through Redis) rather than this node's alone. */
   readonly fleet?: boolean;
 }
@@ -106,20 +97,10 @@ export interface Timeline {
 }
 
 /** What a timeline knows before the run. */
-export interface TimelineMeta {
-  readonly title: string;
-  readonly mode: Timeline['mode'];
-  readonly startedAt: number;
-  readonly nodes: readonly string[];
-  readonly instances: readonly string[];
-}
+export type TimelineMeta = Pick<Timeline, 'title' | 'mode' | 'startedAt' | 'nodes' | 'instances'>;
 
-interface OpenPhase {
-  readonly name: string;
-  readonly label: string;
-  readonly startMs: number;
-  readonly start: ReadonlyMap<string, Counters>;
-}
+/** The phase under way, and every node's counts when it began. */
+type OpenPhase = Pick<PhaseSpan, 'name' | 'label' | 'startMs'> & { readonly start: ReadonlyMap<string, Counters> };
 
 /** Records a run: phases, steps and state changes as they happen, and a sample per node every second. */
 export class TimelineRecorder {
@@ -228,10 +209,14 @@ export class TimelineRecorder {
   }
 }
 
-/** A stretch of time in one state. */
-export interface Segment {
+/** A stretch of time. */
+export interface Span {
   readonly startMs: number;
   readonly endMs: number;
+}
+
+/** A stretch of time in one state. */
+export interface Segment extends Span {
   readonly state: StateName;
 }
 
@@ -251,8 +236,8 @@ export function segments(t: Timeline, node: string, level: Level, key: string): 
 }
 
 /** When an instance's process was down: from each `kill` step to the `respawn` that follows (or the end). */
-export function downSpans(t: Timeline, address: string): { startMs: number; endMs: number }[] {
-  const out: { startMs: number; endMs: number }[] = [];
+export function downSpans(t: Timeline, address: string): Span[] {
+  const out: Span[] = [];
   let down: number | undefined;
   for (const s of t.steps) {
     if (s.target !== address) continue;
