@@ -68,7 +68,8 @@ const end = (r: PickResult, code: grpc.status, details = '') => r.onCallEnded?.(
 /** Starts the attempt as grpc-js does: a call on the pick's subchannel, then onCallStarted. */
 const start = (r: PickResult) => {
   const listener = { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} };
-  (r.subchannel?.getRealSubchannel() as unknown as { createCall(...a: unknown[]): unknown }).createCall(
+  const sc = r.subchannel as grpc.experimental.SubchannelInterface;
+  (sc.getRealSubchannel() as unknown as { createCall(...a: unknown[]): unknown }).createCall(
     new grpc.Metadata(),
     '',
     '/a.B/C',
