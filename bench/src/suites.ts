@@ -175,7 +175,7 @@ export const suites: Record<string, Suite> = {
         title: 'unary throughput, client and server in separate processes, 16 calls in flight',
         unit: 'rate',
         peers: {},
-        note: 'Per process: twenty A-B-C-C-B-A rounds of 0.25 s per variant, client pinned to CPU 0 and server to CPU 1, after 3 s of warm-up each; ratios are medians of the per-round ratios, then the median over three processes. The control is a second bare client measured the same way: its distance from 1.00 is the noise of this measurement on this machine. The in-process figure below is the precise cost.',
+        note: 'Per process: twenty-four rounds of 0.25 s per variant, each an order of the variants and its reverse (A-B-C-C-B-A), the rounds going through every order in turn (with one fixed order, a control placed second read 0.94–0.95 in every run); client pinned to CPU 0 and server to CPU 1, after 3 s of warm-up each; a ratio is the mean of the per-round ratios over each cycle of the six orders, the median over the four cycles, then the median over three processes. The control is a second bare client measured the same way: its distance from 1.00 is the noise of this measurement on this machine. The in-process figure below is the precise cost.',
         rows: [
           { id: 'unary/throughput.bare', label: 'bare grpc-js' },
           { id: 'unary/throughput.control', label: 'bare grpc-js, a second client (control)' },
@@ -223,7 +223,7 @@ export const suites: Record<string, Suite> = {
         title: 'instance level: unary throughput on three instances (one server process)',
         unit: 'rate',
         peers: {},
-        note: "Same rounds as above (A-B-B-A). The server does no work, so nearly all of a call's client CPU is grpc-js and HTTP/2; the instance level adds per call a call-id header (stripped at the pick), the wrapped pick and the attempt tracking. In a `node --cpu-prof --single-threaded` profile of the suite's client, cbsuite's own functions took about 3 % of its CPU and the garbage collector about 40 %: the table below gives what the suite allocates. The control's distance from 1.00 is this measurement's noise in the run.",
+        note: "Same rounds as above. The server does no work, so nearly all of a call's client CPU is grpc-js and HTTP/2; the instance level adds per call a call-id header (stripped at the pick), the wrapped pick and the attempt tracking. In a `node --cpu-prof --single-threaded` profile of the suite's client, cbsuite's own functions took about 3 % of its CPU and the garbage collector about 40 %: the table below gives what the suite allocates. The control's distance from 1.00 is this measurement's noise in the run.",
         rows: [
           { id: 'instance/throughput.roundRobin', label: 'plain round_robin' },
           { id: 'instance/throughput.cbsuite', label: 'cbs.channelOptions() + cbs.interceptor()' },
