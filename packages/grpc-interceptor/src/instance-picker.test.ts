@@ -78,6 +78,14 @@ const start = (r: PickResult) => {
   r.onCallStarted?.();
 };
 
+/** Instance `a` half-open with one probe slot (one success closes it), its picker, and a call begun. */
+function halfOpenA() {
+  const { l, clock, panel } = level(new ManualClock(), { halfOpenMaxProbes: 1, halfOpenSuccesses: 1 });
+  panel.fail('a');
+  clock.advance(5000);
+  return { l, panel, picker: new BreakerPicker(childOver(['a']), l, 1, grpc.experimental), id: beginCall(l) };
+}
+
 describe('BreakerPicker', () => {
   it('skips tripped instances and records each attempt', () => {
     const { l, panel } = level();
@@ -135,11 +143,7 @@ describe('BreakerPicker', () => {
   });
 
   it('gives back a half-open probe taken by a pick that grpc-js never used', () => {
-    const { l, clock, panel } = level(new ManualClock(), { halfOpenMaxProbes: 1, halfOpenSuccesses: 1 });
-    panel.fail('a');
-    clock.advance(5000);
-    const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);
-    const id = beginCall(l);
+    const { l, panel, picker, id } = halfOpenA();
     const first = picker.pick(args(id));
     expect(addressOf(first)).toBe('a');
     expect(panel.breaker('a')?.state()).toBe(State.HalfOpen);
@@ -156,11 +160,7 @@ describe('BreakerPicker', () => {
   });
 
   it('gives back the unstarted probe of a call that ends without an attempt', () => {
-    const { l, clock, panel } = level(new ManualClock(), { halfOpenMaxProbes: 1 });
-    panel.fail('a');
-    clock.advance(5000);
-    const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);
-    const id = beginCall(l);
+    const { l, picker, id } = halfOpenA();
     picker.pick(args(id));
     expect(picker.pick(args()).pickResultType).toBe(PickResultType.DROP);
     l.calls.end(l.calls.get(id) as CallState);
@@ -168,11 +168,7 @@ describe('BreakerPicker', () => {
   });
 
   it('keeps the probe of an attempt that started: its call on the subchannel marks it, not onCallStarted', () => {
-    const { l, clock, panel } = level(new ManualClock(), { halfOpenMaxProbes: 1, halfOpenSuccesses: 1 });
-    panel.fail('a');
-    clock.advance(5000);
-    const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);
-    const id = beginCall(l);
+    const { l, panel, picker, id } = halfOpenA();
     const r = picker.pick(args(id));
     expect(r.onCallStarted).toBeNull();
     start(r);
