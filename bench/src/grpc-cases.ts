@@ -54,9 +54,9 @@ async function throughput(client: EchoClient, ms: number, concurrency: number): 
  * the second never did, and a plain round_robin control placed second read
  * 0.94 to 0.95 of the baseline in every run. The client is pinned to CPU 0
  * and the servers to CPU 1. Returns the medians of throughput and of client
- * CPU per call of each variant, and for each variant after the first its
- * ratios to A (`<name>Ratio`, `<name>CpuRatio`): per round, then averaged
- * over each cycle of orders, the median over the cycles.
+ * CPU per call of each variant, and for each variant after the first the
+ * medians of its per-round ratios to A (`<name>Ratio`, `<name>CpuRatio`):
+ * a mean would let the one round a major collection fell in move it.
  */
 async function rounds(variants: [string, EchoClient][], smoke: boolean): Promise<Record<string, number>> {
   // A multiple of the six orders of three variants.
@@ -94,24 +94,10 @@ async function rounds(variants: [string, EchoClient][], smoke: boolean): Promise
     out[k] = median(tp.get(k) as number[]);
     out[`${k}Cpu`] = median(cpu.get(k) as number[]);
     if (k === first[0]) continue;
-    out[`${k}Ratio`] = cycleMedian(ratios.get(k) as number[], orders.length);
-    out[`${k}CpuRatio`] = cycleMedian(cpuRatios.get(k) as number[], orders.length);
+    out[`${k}Ratio`] = median(ratios.get(k) as number[]);
+    out[`${k}CpuRatio`] = median(cpuRatios.get(k) as number[]);
   }
   return out;
-}
-
-/**
- * The median over cycles of the mean of per-round ratios within each cycle
- * of `size` rounds (one round per order): a position's effect on a variant
- * cancels within a cycle, and the median discards a cycle a stray pause hit.
- */
-function cycleMedian(perRound: number[], size: number): number {
-  const means: number[] = [];
-  for (let i = 0; i < perRound.length; i += size) {
-    const cycle = perRound.slice(i, i + size);
-    means.push(cycle.reduce((a, b) => a + b, 0) / cycle.length);
-  }
-  return median(means);
 }
 
 /** Every order of `xs`. */

@@ -175,7 +175,7 @@ export const suites: Record<string, Suite> = {
         title: 'unary throughput, client and server in separate processes, 16 calls in flight',
         unit: 'rate',
         peers: {},
-        note: 'Per process: twenty-four rounds of 0.25 s per variant, each an order of the variants and its reverse (A-B-C-C-B-A), the rounds going through every order in turn (with one fixed order, a control placed second read 0.94–0.95 in every run); client pinned to CPU 0 and server to CPU 1, after 3 s of warm-up each; a ratio is the mean of the per-round ratios over each cycle of the six orders, the median over the four cycles, then the median over three processes. The control is a second bare client measured the same way: its distance from 1.00 is the noise of this measurement on this machine. The in-process figure below is the precise cost.',
+        note: 'Per process: twenty-four rounds of 0.25 s per variant, each an order of the variants and its reverse (A-B-C-C-B-A), the rounds going through every order in turn (with one fixed order, a control placed second read 0.94–0.95 in every run); client pinned to CPU 0 and server to CPU 1, after 3 s of warm-up each; ratios are medians of the per-round ratios, then the median over three processes. The control is a second bare client measured the same way: its distance from 1.00 is the noise of this measurement on this machine. The in-process figure below is the precise cost.',
         rows: [
           { id: 'unary/throughput.bare', label: 'bare grpc-js' },
           { id: 'unary/throughput.control', label: 'bare grpc-js, a second client (control)' },
