@@ -155,9 +155,9 @@ type Arg<K extends keyof SubchannelInterface, I extends number = 0> = Subchannel
 /**
  * The picked subchannel `sc`, seen for one attempt through a view whose calls
  * report into `t` that they started (and mark `probe` started) and how their
- * stream ended. Everything else is the
- * subchannel's own. The load-balancing call asks the real subchannel for a
- * call once per pick, so the view lives one attempt.
+ * stream ended. Everything else is the subchannel's own. The load-balancing
+ * call asks the real subchannel for a call once per pick, so the view lives
+ * one attempt.
  *
  * grpc-js tracks the facts but does not hand them to interceptors: a stream
  * reset carries its `rstCode` on the subchannel call's status; a lost
