@@ -254,14 +254,14 @@ export const suites: Record<string, Suite> = {
         ],
       },
       {
-        title: 'instance level: cost of one pick (picker alone, three instances)',
+        title: 'instance level: cost of one attempt in the picker (pick, start, end; three instances)',
         unit: 'ns',
         peers: {},
         rows: [
-          { id: 'instance/pick.child', label: 'round-robin child picker' },
+          { id: 'instance/pick.child', label: 'round-robin child picker (pick, createCall on a stub)' },
           {
             id: 'instance/pick.wrapped',
-            label: 'wrapped by the breaker picker (check + record)',
+            label: 'wrapped by the breaker picker (check, view, start, record)',
             baseline: 'instance/pick.child',
           },
           { id: 'instance/pick.added', label: 'added per pick' },

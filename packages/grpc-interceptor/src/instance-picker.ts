@@ -302,30 +302,29 @@ type Method = (this: Hooked, ...args: unknown[]) => unknown;
 // its onDisconnect and cancelWithStatus become own properties that note the
 // end and run the method they cover. grpc-js's calls have both on their
 // prototype, so the two functions below serve every call: a call costs one
-// field and no closure.
+// field and no closure. Written out per method, not by a helper taking the
+// name: keyed reads and writes with a name that varies cost about 45 ns per
+// attempt more than named ones (measured on the picker with a stub call).
 function hookCall(call: SubchannelCall, t: AttemptTransport): void {
-  const c = call as unknown as Hooked;
-  const proto = Object.getPrototypeOf(c) as Record<string, unknown> | null;
+  const c = call as unknown as Hooked & { onDisconnect?: unknown; cancelWithStatus?: unknown };
+  const proto = Object.getPrototypeOf(c) as { onDisconnect?: unknown; cancelWithStatus?: unknown } | null;
   c[TRANSPORT] = t;
-  hook(c, proto, 'onDisconnect', onDisconnect, 'disconnect');
-  hook(c, proto, 'cancelWithStatus', cancelWithStatus, 'local');
+  const disconnected = c.onDisconnect;
+  if (typeof disconnected === 'function')
+    c.onDisconnect =
+      disconnected === proto?.onDisconnect ? onDisconnect : covering(c, disconnected as Method, 'disconnect');
+  const cancelled = c.cancelWithStatus;
+  if (typeof cancelled === 'function')
+    c.cancelWithStatus =
+      cancelled === proto?.cancelWithStatus ? cancelWithStatus : covering(c, cancelled as Method, 'local');
 }
 
-function hook(
-  c: Hooked,
-  proto: Record<string, unknown> | null,
-  name: 'onDisconnect' | 'cancelWithStatus',
-  shared: Method,
-  end: StreamEnd,
-): void {
-  const covered = c[name];
-  if (typeof covered !== 'function') return;
-  if (covered === proto?.[name]) c[name] = shared;
-  else
-    c[name] = (...args: unknown[]) => {
-      c[TRANSPORT].end ??= end;
-      return (covered as Method).apply(c, args);
-    };
+// A method of `c`'s own (not its prototype's), covered by one that notes `end` first.
+function covering(c: Hooked, covered: Method, end: StreamEnd): Method {
+  return (...args: unknown[]) => {
+    c[TRANSPORT].end ??= end;
+    return covered.apply(c, args);
+  };
 }
 
 function onDisconnect(this: Hooked): unknown {
