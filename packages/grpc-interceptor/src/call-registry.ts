@@ -18,10 +18,16 @@ export interface PendingProbe {
   started: boolean;
 }
 
+const NONE_TRIED: readonly string[] = Object.freeze([]);
+
 /** What the instance level knows of one logical call, across its attempts. */
 export class CallState {
-  /** Addresses this call has been sent to, in order (shared by the attempts of a hedged call). */
-  readonly tried: string[];
+  /**
+   * Addresses this call has been sent to, in order; a hedge's live on the
+   * call it hedges, so all its attempts share them. Made at the first pick
+   * as a one-element array: `[]` grown by a push takes 190 bytes, not 66.
+   */
+  private sentTo: string[] | undefined = undefined;
   /** Whether a picker of this suite has seen the call. */
   picked = false;
   /** What the transport observed of the current attempt (the picker fills it in). */
@@ -37,14 +43,26 @@ export class CallState {
     readonly idempotent: boolean,
     /** A hedge of another call (hedged-call.ts): it goes only to instances that call has not tried. */
     readonly hedge = false,
-    tried: string[] = [],
-  ) {
-    this.tried = tried;
+    /** The call this one hedges, whose tried instances it shares. */
+    readonly hedged: CallState | undefined = undefined,
+  ) {}
+
+  /** Addresses this call (with its hedges) has been sent to, in order. */
+  get tried(): readonly string[] {
+    return (this.hedged ?? this).sentTo ?? NONE_TRIED;
+  }
+
+  /** Whether this call (or a hedge of it) has been sent to `addr`. */
+  hasTried(addr: string): boolean {
+    const sent = (this.hedged ?? this).sentTo;
+    return sent?.includes(addr) === true;
   }
 
   /** An attempt of the call is picked onto `addr`; a half-open permit stays pending until the attempt starts. */
   pickedOn(addr: string, breaker: Breaker | undefined, permit: Permit): PendingProbe | undefined {
-    this.tried.push(addr);
+    const root = this.hedged ?? this;
+    if (root.sentTo === undefined) root.sentTo = [addr];
+    else root.sentTo.push(addr);
     this.probe = permit > PERMIT && breaker !== undefined ? { breaker, permit, started: false } : undefined;
     return this.probe;
   }
@@ -106,7 +124,7 @@ export class CallRegistry {
   beginHedge(call: CallState): CallState {
     const id = this.nextId++;
     if (this.nextId > 2 ** 31) this.nextId = 1;
-    const state = new CallState(id, call.rpcInfo, 1, true, true, call.tried);
+    const state = new CallState(id, call.rpcInfo, 1, true, true, call.hedged ?? call);
     this.calls.set(id, state);
     return state;
   }

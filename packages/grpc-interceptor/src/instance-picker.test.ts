@@ -128,6 +128,22 @@ describe('BreakerPicker', () => {
     expect(l.calls.get(id)?.tried).toEqual(['a', 'b', 'a']);
   });
 
+  it('shares what a call tried with its hedges, whichever is picked first', () => {
+    const { l } = level();
+    const id = beginCall(l);
+    const call = l.calls.get(id) as CallState;
+    // The hedge begins before its call's first pick (the call's channel was still connecting).
+    const hedge = l.calls.beginHedge(call);
+    const picker = new BreakerPicker(childOver(['a', 'b']), l, 2, grpc.experimental);
+    expect(addressOf(picker.pick(args(hedge.id)))).toBe('a');
+    expect(addressOf(picker.pick(args(id)))).toBe('b');
+    expect(call.tried).toEqual(['a', 'b']);
+    expect(hedge.tried).toEqual(['a', 'b']);
+    // A second hedge finds both tried: no pick, and not a drop.
+    expect(picker.pick(args(l.calls.beginHedge(hedge).id)).pickResultType).toBe(PickResultType.DROP);
+    expect(l.stats().drops).toBe(0);
+  });
+
   it('passes through a child result that is not a pick', () => {
     const { l } = level();
     const queue = {

@@ -54,7 +54,7 @@ export class BreakerPicker implements experimental.Picker {
       const r = this.child.pick(args);
       if (r.pickResultType !== this.complete || r.subchannel === null) return r;
       const addr = r.subchannel.getAddress();
-      if (state?.tried.includes(addr)) {
+      if (state?.hasTried(addr)) {
         triedAgain ??= r;
         continue;
       }
