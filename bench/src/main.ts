@@ -2,9 +2,11 @@
 // prints one table per group with medians and ratios against the baseline and
 // the peers measured in the same run. `--smoke` runs each case once, briefly,
 // to prove the benchmarks still work. `--suite name` runs one suite, `--case id`
-// one case of it (nothing is written to results/ then).
+// one case of it (nothing is written to results/ then). `--update` with
+// either puts what they measured in place of those cases' figures in
+// results/latest.json and writes BENCHMARKS.md again, naming the cases rerun.
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,6 +19,9 @@ const smoke = process.argv.includes('--smoke');
 const only = process.argv.includes('--suite') ? process.argv[process.argv.indexOf('--suite') + 1] : undefined;
 // `--case id` runs only that case of the suite(s) chosen (its table rows then show only its figures).
 const onlyCase = process.argv.includes('--case') ? process.argv[process.argv.indexOf('--case') + 1] : undefined;
+const update = process.argv.includes('--update');
+if (update && (smoke || (only === undefined && onlyCase === undefined)))
+  throw new Error('--update goes with --suite or --case, and not with --smoke: a full run writes everything anyway');
 const processes = smoke ? 1 : Number(process.env.BENCH_PROCESSES ?? 3);
 const caseScript = fileURLToPath(new URL('./run-case.ts', import.meta.url));
 // Cases and the server processes they start load @cbsuite/* from dist/ (see bench/tsconfig.json).
@@ -100,41 +105,81 @@ for (const [name, suite] of chosen) {
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
-const seconds = ((Date.now() - started) / 1000).toFixed(0);
+const seconds = Math.round((Date.now() - started) / 1000);
 console.log(
   smoke
     ? `smoke run done: every case ran once, briefly (${seconds} s); the figures above are not measurements, run pnpm bench for those`
     : `machine: ${machine}; ${processes} process(es) per case unless a suite says otherwise; ${seconds} s`,
 );
-if (!smoke && onlyCase === undefined) {
-  const dir = fileURLToPath(new URL('../results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}latest.json`,
-    `${JSON.stringify({ date: new Date().toISOString(), machine, processes, raw }, null, 2)}\n`,
-  );
-  if (only === undefined && onlyCase === undefined) {
-    const md = [
-      '# Benchmarks',
-      '',
-      'Written by `pnpm bench` (every suite; `pnpm bench -- --suite core|grpc|fleet` runs one and leaves this file alone).',
-      'Every figure is a median; every ratio is against a baseline or a peer measured in the same run, on the same machine.',
-      "Cases run in fresh child processes, so one library's JIT state cannot skew another's.",
-      '',
-      `- **Date:** ${new Date().toISOString().slice(0, 10)}`,
-      `- **Machine:** ${machine}`,
-      `- **Command:** \`pnpm bench\` (${processes} processes per case unless a table says otherwise; ${seconds} s in all)`,
-      '- **Peers:** opossum 10.0.0, cockatiel 4.0.0, @grpc/grpc-js 1.14.7, Redis 7.',
-      ...(failures.length === 0
-        ? []
-        : ['- **Cases that failed (their rows say n/a):**', ...failures.map((f) => `  - ${f}`)]),
-      '',
-      report.join('\n\n'),
-      '',
-    ].join('\n');
-    writeFileSync(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), md);
-    console.log('wrote BENCHMARKS.md');
+
+/** What results/latest.json holds: the last full run, and the cases rerun since with `--update`. */
+interface Results {
+  date: string;
+  machine: string;
+  processes: number;
+  seconds?: number;
+  raw: Record<string, Record<string, number>>;
+  reruns?: { date: string; suite: string; case: string; machine: string; seconds: number }[];
+}
+
+const resultsFile = fileURLToPath(new URL('../results/latest.json', import.meta.url));
+if (!smoke && only === undefined && onlyCase === undefined) {
+  mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
+  const results: Results = { date: new Date().toISOString(), machine, processes, seconds, raw };
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  writeReport(results);
+} else if (update && failures.length === 0) {
+  const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Results;
+  const date = new Date().toISOString();
+  for (const job of jobs) {
+    const old = results.raw[job.name] ?? {};
+    const kept = Object.entries(old).filter(([k]) => k !== job.id && !k.startsWith(`${job.id}.`));
+    results.raw[job.name] = {
+      ...Object.fromEntries(kept),
+      ...Object.fromEntries(figuresOf.get(`${job.name}/${job.id}`) ?? []),
+    };
+    results.reruns = [
+      ...(results.reruns ?? []).filter((r) => r.suite !== job.name || r.case !== job.id),
+      { date, suite: job.name, case: job.id, machine, seconds },
+    ];
   }
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  writeReport(results);
+}
+
+/** Writes BENCHMARKS.md from `results`: every suite's tables, and which cases were rerun after the full run. */
+function writeReport(results: Results): void {
+  const tables = Object.entries(suites).map(([name, suite]) => {
+    const figures = new Map(Object.entries(results.raw[name] ?? {}));
+    return [`## ${suite.title}`, ...suite.groups.map((g) => render(g, figures, false))].join('\n\n');
+  });
+  const reruns = results.reruns ?? [];
+  const md = [
+    '# Benchmarks',
+    '',
+    'Written by `pnpm bench` (every suite; `pnpm bench -- --suite core|grpc|fleet` runs one and leaves this file alone).',
+    'Every figure is a median; every ratio is against a baseline or a peer measured in the same run, on the same machine.',
+    "Cases run in fresh child processes, so one library's JIT state cannot skew another's.",
+    '',
+    `- **Date:** ${results.date.slice(0, 10)}`,
+    `- **Machine:** ${results.machine}`,
+    `- **Command:** \`pnpm bench\` (${results.processes} processes per case unless a table says otherwise${results.seconds === undefined ? '' : `; ${results.seconds} s in all`})`,
+    '- **Peers:** opossum 10.0.0, cockatiel 4.0.0, @grpc/grpc-js 1.14.7, Redis 7.',
+    ...(reruns.length === 0
+      ? []
+      : [
+          '- **Cases rerun after that run** (`pnpm bench -- --update --suite <suite> --case <case>`; their rows are from the rerun):',
+          ...reruns.map((r) => `  - \`${r.suite}/${r.case}\` on ${r.date.slice(0, 10)} (${r.machine})`),
+        ]),
+    ...(failures.length === 0 || update
+      ? []
+      : ['- **Cases that failed (their rows say n/a):**', ...failures.map((f) => `  - ${f}`)]),
+    '',
+    tables.join('\n\n'),
+    '',
+  ].join('\n');
+  writeFileSync(fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)), md);
+  console.log('wrote BENCHMARKS.md');
 }
 if (failures.length > 0) {
   console.error(`${failures.length} case(s) failed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
