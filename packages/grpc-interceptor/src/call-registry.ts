@@ -41,11 +41,17 @@ export class CallState {
     readonly maxAttempts: number,
     /** Whether attempts that failed at the connection are retried too (the method is idempotent). */
     readonly idempotent: boolean,
-    /** A hedge of another call (hedged-call.ts): it goes only to instances that call has not tried. */
-    readonly hedge = false,
-    /** The call this one hedges, whose tried instances it shares. */
+    /**
+     * The call this one hedges (hedged-call.ts), whose tried instances it
+     * shares: a hedge goes only to instances that call has not tried.
+     */
     readonly hedged: CallState | undefined = undefined,
   ) {}
+
+  /** Whether this is a hedge of another call. */
+  get hedge(): boolean {
+    return this.hedged !== undefined;
+  }
 
   /** Addresses this call (with its hedges) has been sent to, in order. */
   get tried(): readonly string[] {
@@ -124,7 +130,7 @@ export class CallRegistry {
   beginHedge(call: CallState): CallState {
     const id = this.nextId++;
     if (this.nextId > 2 ** 31) this.nextId = 1;
-    const state = new CallState(id, call.rpcInfo, 1, true, true, call.hedged ?? call);
+    const state = new CallState(id, call.rpcInfo, 1, true, call.hedged ?? call);
     this.calls.set(id, state);
     return state;
   }
