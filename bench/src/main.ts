@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { median } from './harness.js';
 import { render, SMOKE_NOTICE } from './render.js';
-import { suites } from './suites.js';
+import { type Suite, suites } from './suites.js';
 
 const run = promisify(execFile);
 const smoke = process.argv.includes('--smoke');
@@ -70,7 +70,6 @@ async function measure(name: string, id: string, times: number): Promise<Map<str
 }
 
 const started = Date.now();
-const report: string[] = [];
 if (smoke) console.log(SMOKE_NOTICE);
 const raw: Record<string, Record<string, number>> = {};
 const failures: string[] = [];
@@ -98,10 +97,7 @@ for (const [name, suite] of chosen) {
   for (const id of Object.keys(suite.cases))
     for (const [k, v] of figuresOf.get(`${name}/${id}`) ?? []) results.set(k, v);
   raw[name] = Object.fromEntries(results);
-  const title = smoke ? `## ${suite.title} (smoke run)` : `## ${suite.title}`;
-  const text = [title, ...suite.groups.map((g) => render(g, results, smoke))].join('\n\n');
-  report.push(text);
-  console.log(`\n${text}\n`);
+  console.log(`\n${suiteText(suite, results, smoke)}\n`);
 }
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
@@ -111,6 +107,12 @@ console.log(
     ? `smoke run done: every case ran once, briefly (${seconds} s); the figures above are not measurements, run pnpm bench for those`
     : `machine: ${machine}; ${processes} process(es) per case unless a suite says otherwise; ${seconds} s`,
 );
+
+/** One suite's heading and tables. */
+function suiteText(suite: Suite, figures: Map<string, number>, smoke: boolean): string {
+  const title = smoke ? `## ${suite.title} (smoke run)` : `## ${suite.title}`;
+  return [title, ...suite.groups.map((g) => render(g, figures, smoke))].join('\n\n');
+}
 
 /** What results/latest.json holds: the last full run, and the cases rerun since with `--update`. */
 interface Results {
@@ -149,10 +151,9 @@ if (!smoke && only === undefined && onlyCase === undefined) {
 
 /** Writes BENCHMARKS.md from `results`: every suite's tables, and which cases were rerun after the full run. */
 function writeReport(results: Results): void {
-  const tables = Object.entries(suites).map(([name, suite]) => {
-    const figures = new Map(Object.entries(results.raw[name] ?? {}));
-    return [`## ${suite.title}`, ...suite.groups.map((g) => render(g, figures, false))].join('\n\n');
-  });
+  const tables = Object.entries(suites).map(([name, suite]) =>
+    suiteText(suite, new Map(Object.entries(results.raw[name] ?? {})), false),
+  );
   const reruns = results.reruns ?? [];
   const md = [
     '# Benchmarks',
@@ -171,7 +172,7 @@ function writeReport(results: Results): void {
           '- **Cases rerun after that run** (`pnpm bench -- --update --suite <suite> --case <case>`; their rows are from the rerun):',
           ...reruns.map((r) => `  - \`${r.suite}/${r.case}\` on ${r.date.slice(0, 10)} (${r.machine})`),
         ]),
-    ...(failures.length === 0 || update
+    ...(failures.length === 0
       ? []
       : ['- **Cases that failed (their rows say n/a):**', ...failures.map((f) => `  - ${f}`)]),
     '',
