@@ -254,12 +254,18 @@ export const grpcCases: Record<string, Case> = {
     // wrapped. Each pick's attempt starts as grpc-js starts it, by createCall
     // on the pick's real subchannel (a stub call with grpc-js's methods on its
     // prototype), so the wrapped figure holds the view's work at the start.
+    // Like grpc-js's subchannel call, it keeps the listener it was made with.
     class StubCall {
+      constructor(readonly listener: unknown) {}
       cancelWithStatus(): void {}
       onDisconnect(): void {}
     }
     const subchannels = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'].map((a) => {
-      const sc = { getAddress: () => a, getRealSubchannel: () => sc, createCall: () => new StubCall() };
+      const sc = {
+        getAddress: () => a,
+        getRealSubchannel: () => sc,
+        createCall: (_m: unknown, _h: unknown, _me: unknown, l: unknown) => new StubCall(l),
+      };
       return sc as unknown as grpc.experimental.SubchannelInterface;
     });
     let next = 0;
@@ -275,7 +281,14 @@ export const grpcCases: Record<string, Case> = {
     const level = new InstanceLevel(
       new BreakerLevel(
         'instance',
-        { panelOptions: {}, defaults: undefined, makeTrip: () => () => false, getErrorType: () => 3 },
+        // A classifier that counts every OK a success, as the built-in ones do (the suite's default).
+        {
+          panelOptions: {},
+          defaults: undefined,
+          makeTrip: () => () => false,
+          getErrorType: () => 3,
+          okIsSuccess: true,
+        },
         'instanceCBConfig',
       ),
       new CallRegistry({ maxAttempts: 1, idempotent: () => false }),

@@ -20,6 +20,11 @@ export interface BreakerLevelOptions {
   readonly defaults: CBConfigInput | undefined;
   readonly makeTrip: CBTripFuncFactory;
   readonly getErrorType: GetErrorTypeFunc;
+  /**
+   * Whether `getErrorType` counts every OK as a success whatever its context
+   * (the built-in classifiers do): then an OK is recorded without asking it.
+   */
+  readonly okIsSuccess?: boolean;
 }
 
 /**
@@ -56,7 +61,11 @@ export class BreakerLevel {
     // A panel's options are fixed when it is made.
     const o = this.panel.options;
     this.latencyClock = o.trackSlow ? o.now : undefined;
+    this.okIsSuccess = opts.okIsSuccess === true;
   }
+
+  /** Whether an OK may be recorded as a success without asking the classifier (see {@link succeed}). */
+  readonly okIsSuccess: boolean;
 
   /** The clock of the level's breakers when they measure latency (slow calls tracked), else undefined. */
   readonly latencyClock: (() => number) | undefined;
@@ -103,6 +112,16 @@ export class BreakerLevel {
       breaker.record(ErrorType.Ignorable, undefined, permit);
       this.fault('record', breaker.key, err);
       return undefined;
+    }
+  }
+
+  /** Records a success on `breaker`: an OK, when {@link okIsSuccess}. Never throws. */
+  succeed(breaker: Breaker, permit: Permit, latencyMs?: number): void {
+    try {
+      breaker.succeed(latencyMs, permit);
+    } catch (err) {
+      breaker.record(ErrorType.Ignorable, undefined, permit);
+      this.fault('record', breaker.key, err);
     }
   }
 

@@ -30,8 +30,8 @@ export class CallState {
   private sentTo: string[] | undefined = undefined;
   /** Whether a picker of this suite has seen the call. */
   picked = false;
-  /** What the transport observed of the current attempt (the picker fills it in). */
-  transport: AttemptTransport = newAttemptTransport();
+  /** What the transport observed of the current attempt: the picker's view of it, once picked. */
+  transport: AttemptTransport = NOT_PICKED;
   private probe: PendingProbe | undefined = undefined;
 
   constructor(
@@ -160,12 +160,10 @@ export class CallRegistry {
     if (state !== undefined) {
       state.picked = true;
       state.releaseUnstarted();
-      // grpc-js may pick again within one attempt (a transparent retry): the last pick is the attempt's.
-      const t = state.transport;
-      t.picked = true;
-      t.started = false;
-      t.end = undefined;
-      t.status = undefined;
+      // grpc-js may pick again within one attempt (a transparent retry): the
+      // last pick is the attempt's. Until the picker returns a view, nothing
+      // was sent (a record of its own: an earlier view may still hear late).
+      state.transport = PICKED_UNSENT;
     }
     return state;
   }
@@ -226,21 +224,32 @@ function reprOf(metadata: Metadata): Map<string, unknown[]> | undefined {
  */
 export type StreamEnd = 'server' | 'refused' | 'reset' | 'disconnect' | 'local';
 
-/** What the transport observed of one attempt (of its last pick, when grpc-js picked again). */
+/**
+ * What the transport observed of one attempt (of its last pick, when grpc-js
+ * picked again). Only the picker's view of the attempt writes to it.
+ */
 export interface AttemptTransport {
   /** The picker of the suite saw the attempt. */
-  picked: boolean;
+  readonly picked: boolean;
   /** A stream was opened on an instance. */
-  started: boolean;
+  readonly started: boolean;
   /** How the stream ended; undefined while it runs, or when none was opened. */
-  end: StreamEnd | undefined;
+  readonly end: StreamEnd | undefined;
   /** The status the subchannel call ended with. */
-  status: StatusObject | undefined;
+  readonly status: StatusObject | undefined;
 }
 
-/** A fresh record, for an attempt about to be made. */
+const NOT_PICKED: AttemptTransport = Object.freeze({
+  picked: false,
+  started: false,
+  end: undefined,
+  status: undefined,
+});
+const PICKED_UNSENT: AttemptTransport = Object.freeze({ ...NOT_PICKED, picked: true });
+
+/** The record of an attempt about to be made, which no picker has seen yet (one shared, frozen record). */
 export function newAttemptTransport(): AttemptTransport {
-  return { picked: false, started: false, end: undefined, status: undefined };
+  return NOT_PICKED;
 }
 
 /**

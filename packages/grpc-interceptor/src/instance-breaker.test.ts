@@ -188,6 +188,26 @@ describe('instance-level breaker', () => {
     expect(seen).toHaveLength(3);
   });
 
+  it('asks a wrapped instance classifier about OK attempts too, and counts what it says', async () => {
+    // The built-in classifiers count every OK a success, so the level records an OK without asking them; a classifier
+    // of the user's is asked about every attempt.
+    const seen: number[] = [];
+    const { servers, cbs, client } = await setup({
+      wrappedInstanceGetErrorType: (s) => {
+        seen.push(s.code);
+        return ErrorType.Failure;
+      },
+      instanceCBConfig: { minSample: 1000 },
+    });
+    const failures = () =>
+      servers.reduce((n, s) => n + (cbs.instancePanel.breaker(s.address)?.metricer().failures() ?? 0), 0);
+    seen.length = 0;
+    const before = failures();
+    await calls(client, 3);
+    expect(seen).toEqual([grpc.status.OK, grpc.status.OK, grpc.status.OK]);
+    expect(failures() - before).toBe(3);
+  });
+
   it('applies per-address overrides over the shared instance config', async () => {
     const { servers, cbs, client } = await setup({
       instanceFailureCodes: ['UNAVAILABLE'],

@@ -44,7 +44,11 @@ export class InstanceLevel {
       outliers?.onChange(() => this.reassess());
     }
     this.latencyClock = level.latencyClock ?? (outliers === undefined ? undefined : level.panel.options.now);
+    this.okIsSuccess = level.okIsSuccess;
   }
+
+  /** Whether an attempt that ended OK is a success without asking the classifier: record it with {@link recordSuccess}. */
+  readonly okIsSuccess: boolean;
 
   /** The clock attempts are timed with, when something reads their latency (slow calls, outlier ejection). */
   readonly latencyClock: (() => number) | undefined;
@@ -105,6 +109,18 @@ export class InstanceLevel {
     // latency outlier.
     const timed = type === ErrorType.Success || type === ErrorType.Timeout;
     this.outliers.record(addr, failed, timed ? latencyMs : undefined);
+  }
+
+  /**
+   * Records an attempt on `addr` that ended OK, when {@link okIsSuccess}:
+   * what {@link recordAttempt} records for it, without a status or context
+   * to classify. Never throws.
+   */
+  recordSuccess(addr: string, breaker: Breaker | undefined, permit: Permit, latencyMs: number | undefined): void {
+    this.attempts++;
+    if (breaker === undefined) return;
+    this.level.succeed(breaker, permit, latencyMs);
+    if (this.outliers !== undefined && this.refs.has(addr)) this.outliers.record(addr, false, latencyMs);
   }
 
   /** A subchannel to `addr` failed to connect (Kitex's `ErrGetConnection`). */

@@ -2,9 +2,9 @@ import { constants as http2 } from 'node:http2';
 import { State } from '@cbsuite/core';
 import { grpc } from '@cbsuite/testkit/echo.js';
 import { ManualClock } from '@cbsuite/testkit/manual-clock.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BreakerLevel } from './breaker-level.js';
-import { CALL_ID_HEADER, CallRegistry, type CallState, newAttemptTransport } from './call-registry.js';
+import { CALL_ID_HEADER, CallRegistry, type CallState } from './call-registry.js';
 import { circuitBreakLevel } from './circuit-break-error.js';
 import { InstanceLevel } from './instance-level.js';
 import { BreakerPicker, observeSubchannel } from './instance-picker.js';
@@ -218,9 +218,12 @@ interface Made {
   call: Record<string, () => void>;
 }
 
-/** A call whose methods are on its prototype, as grpc-js's subchannel calls are. */
+/** A call whose methods are on its prototype, and that keeps its listener, as grpc-js's subchannel calls do. */
 class ProtoCall {
-  constructor(private readonly entry: Made) {}
+  constructor(
+    private readonly entry: Made,
+    readonly listener: unknown,
+  ) {}
   cancelWithStatus(): void {
     this.entry.cancelled = true;
   }
@@ -241,7 +244,7 @@ function picked(calls: 'proto' | 'own' = 'own') {
       const entry: Made = { args, listener: args[3] as Listener, cancelled: false, disconnected: false, call: {} };
       entry.call =
         calls === 'proto'
-          ? (new ProtoCall(entry) as unknown as Record<string, () => void>)
+          ? (new ProtoCall(entry, args[3]) as unknown as Record<string, () => void>)
           : {
               cancelWithStatus: () => {
                 entry.cancelled = true;
@@ -273,7 +276,7 @@ const status = (extra: { rstCode?: number } = {}) => ({
 describe('observeSubchannel', () => {
   it('answers for the picked subchannel without making it a prototype, and hands grpc-js its call id', () => {
     const { sc, made } = picked();
-    const view = observeSubchannel(sc, newAttemptTransport());
+    const view = observeSubchannel(sc);
     expect(Object.getPrototypeOf(view)).not.toBe(sc);
     expect(Object.prototype.isPrototypeOf.call(sc, view)).toBe(false);
     expect([view.getAddress(), view.getConnectivityState(), view.getChannelzRef().id]).toEqual([
@@ -295,7 +298,7 @@ describe('observeSubchannel', () => {
       const covered: [boolean, boolean][] = [];
       const run = (finish: (call: Record<string, () => void>, l: Listener) => void) => {
         const { sc, made } = picked(calls);
-        const t = newAttemptTransport();
+        const t = observeSubchannel(sc);
         const got: unknown[] = [];
         const listener = {
           onReceiveMetadata() {},
@@ -309,7 +312,7 @@ describe('observeSubchannel', () => {
             '/a.B/C',
             listener,
           );
-        const c = call(observeSubchannel(sc, t));
+        const c = call(t);
         finish(c, made[0]?.listener as Listener);
         ends.push(t.end);
         covered.push([made[0]?.disconnected === true, made[0]?.cancelled === true]);
@@ -339,11 +342,11 @@ describe('observeSubchannel', () => {
     },
   );
 
-  it('hooks a grpc-js call with functions every call shares: no closure per call', () => {
+  it('covers the two methods of a grpc-js call class once: no field and no closure per call', () => {
     const { sc, made } = picked('proto');
     const listener = { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} };
     for (let i = 0; i < 2; i++) {
-      const view = observeSubchannel(sc, newAttemptTransport());
+      const view = observeSubchannel(sc);
       (view.getRealSubchannel().createCall as (...a: unknown[]) => unknown)(
         new grpc.Metadata(),
         'h',
@@ -352,8 +355,63 @@ describe('observeSubchannel', () => {
       );
     }
     const [a, b] = made.map((m) => m.call);
+    expect(
+      a && Reflect.ownKeys(a).filter((k) => typeof k === 'symbol' || k.startsWith('on') || k.startsWith('cancel')),
+    ).toEqual([]);
     expect(a?.onDisconnect).toBe(b?.onDisconnect);
-    expect(a?.cancelWithStatus).toBe(b?.cancelWithStatus);
-    expect(a?.onDisconnect).not.toBe(ProtoCall.prototype.onDisconnect);
+    expect(a?.onDisconnect).toBe(ProtoCall.prototype.onDisconnect);
+    // A call of the class that no view listens to (another channel's) only runs the method.
+    const entry = { args: [], listener: listener as Listener, cancelled: false, disconnected: false, call: {} };
+    const other = new ProtoCall(entry, listener);
+    other.onDisconnect();
+    other.cancelWithStatus();
+    expect([entry.disconnected, entry.cancelled]).toEqual([true, true]);
+  });
+
+  it('covers a class once per copy of the package: a second copy covers on top, and both note their views', async () => {
+    class Call {
+      ends: string[] = [];
+      constructor(readonly listener: unknown) {}
+      onDisconnect(): void {
+        this.ends.push('disconnect');
+      }
+      cancelWithStatus(): void {
+        this.ends.push('cancel');
+      }
+    }
+    vi.resetModules();
+    const copy = (await import('./instance-picker.js')) as typeof import('./instance-picker.js');
+    expect(copy.observeSubchannel).not.toBe(observeSubchannel);
+    const start = (observe: typeof observeSubchannel) => {
+      const real = { createCall: (...args: unknown[]) => new Call(args[3]) };
+      const view = observe({ getRealSubchannel: () => real } as unknown as Sub);
+      const call = (view.getRealSubchannel().createCall as unknown as (...a: unknown[]) => Call)(
+        new grpc.Metadata(),
+        'h',
+        '/a.B/C',
+        { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} },
+      );
+      return { view, call };
+    };
+    const covers: unknown[] = [];
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      for (const observe of [observeSubchannel, copy.observeSubchannel]) {
+        const r = start(observe);
+        covers.push(Call.prototype.onDisconnect);
+        i % 2 === 0 ? r.call.onDisconnect() : r.call.cancelWithStatus();
+        runs.push([r.view.end, r.call.ends]);
+      }
+    }
+    // Covered twice (once per copy), then never again.
+    expect(new Set(covers).size).toBe(2);
+    expect(runs).toEqual([
+      ['disconnect', ['disconnect']],
+      ['disconnect', ['disconnect']],
+      ['local', ['cancel']],
+      ['local', ['cancel']],
+      ['disconnect', ['disconnect']],
+      ['disconnect', ['disconnect']],
+    ]);
   });
 });

@@ -1,17 +1,13 @@
 import { constants as http2 } from 'node:http2';
 import { type Breaker, NO_PERMIT, PERMIT, type Permit } from '@cbsuite/core';
 import { type experimental, Metadata, type StatusObject } from '@grpc/grpc-js';
-import {
-  type AttemptTransport,
-  type CallState,
-  newAttemptTransport,
-  type PendingProbe,
-  type StreamEnd,
-} from './call-registry.js';
+import type { AttemptTransport, CallState, PendingProbe, StreamEnd } from './call-registry.js';
 import { circuitBreakStatus } from './circuit-break-error.js';
 import type { InstanceLevel } from './instance-level.js';
 
 type X = typeof experimental;
+
+const OK: StatusObject['code'] = 0;
 
 /**
  * Wraps the child's picker: asks each picked instance's breaker before
@@ -113,29 +109,23 @@ export class BreakerPicker implements experimental.Picker {
     const level = this.level;
     const clock = level.latencyClock;
     const pickedAt = clock === undefined ? 0 : clock();
-    const probe = state?.pickedOn(addr, breaker, permit);
     const childStarted = r.onCallStarted;
     const childEnded = r.onCallEnded;
-    // What the transport saw of the attempt: how its stream ended, and its
-    // whole status (grpc-js ≤ 1.13 gives onCallEnded only the code).
-    const t = state?.transport ?? newAttemptTransport();
-    // The view notes the start (grpc-js starts the attempt right after its
-    // createCall returns), so a pick costs one closure, not two.
+    // One object per attempt: the view grpc-js starts the attempt on, which
+    // is also what the transport saw of it and the listener of its
+    // subchannel call.
+    const view = new AttemptView(subchannel, state?.pickedOn(addr, breaker, permit));
+    if (state !== undefined) state.transport = view;
     return {
       pickResultType: r.pickResultType,
-      subchannel: new ObservedSubchannel(subchannel, t, probe),
+      subchannel: view,
       status: r.status,
       onCallStarted: childStarted === null ? null : () => childStarted(),
       onCallEnded: (code, details, metadata) => {
         const latency = clock === undefined ? undefined : clock() - pickedAt;
-        // The subchannel call's own status, when it is the one grpc-js reports: no copy.
-        const seen = t.status;
-        let status: StatusObject;
-        if (seen !== undefined && seen.code === code && (details === undefined || seen.details === details))
-          status = seen;
-        else if (details !== undefined) status = { code, details, metadata };
-        else status = { code, details: '', metadata: new Metadata() };
-        level.recordAttempt(addr, breaker, permit, status, state, latency, t.end);
+        if (code === OK && level.okIsSuccess) level.recordSuccess(addr, breaker, permit, latency);
+        else
+          level.recordAttempt(addr, breaker, permit, view.statusFor(code, details, metadata), state, latency, view.end);
         childEnded?.(code, details, metadata);
       },
     };
@@ -153,11 +143,11 @@ type Arg<K extends keyof SubchannelInterface, I extends number = 0> = Subchannel
   : never;
 
 /**
- * The picked subchannel `sc`, seen for one attempt through a view whose calls
- * report into `t` that they started (and mark `probe` started) and how their
- * stream ended. Everything else is the subchannel's own. The load-balancing
- * call asks the real subchannel for a call once per pick, so the view lives
- * one attempt.
+ * The picked subchannel `sc`, seen for one attempt through a view whose call
+ * notes that it started (and marks `probe` started) and how its stream
+ * ended. Everything else is the subchannel's own. The load-balancing call
+ * asks the real subchannel for a call once per pick, so the view lives one
+ * attempt, and is that attempt's {@link AttemptTransport}.
  *
  * grpc-js tracks the facts but does not hand them to interceptors: a stream
  * reset carries its `rstCode` on the subchannel call's status; a lost
@@ -167,10 +157,9 @@ type Arg<K extends keyof SubchannelInterface, I extends number = 0> = Subchannel
  */
 export function observeSubchannel(
   sc: SubchannelInterface,
-  t: AttemptTransport,
   probe?: PendingProbe,
-): SubchannelInterface {
-  return new ObservedSubchannel(sc, t, probe);
+): SubchannelInterface & AttemptTransport {
+  return new AttemptView(sc, probe);
 }
 
 /**
@@ -181,15 +170,33 @@ export function observeSubchannel(
  * it. grpc-js's load-balancing call (1.10 … 1.14) asks a pick's subchannel
  * for its state, channelz ref, address, call credentials and real
  * subchannel, and the real subchannel only for `createCall`: the view is its
- * own real subchannel, so one object per attempt serves both.
+ * own real subchannel, and the listener of the call it makes, so one object
+ * per attempt serves all three (and holds what the transport saw).
  */
-class ObservedSubchannel implements SubchannelInterface {
+class AttemptView implements SubchannelInterface, AttemptTransport, CallListener {
+  readonly picked = true;
+  started = false;
+  end: StreamEnd | undefined = undefined;
+  status: StatusObject | undefined = undefined;
+  private listener: CallListener | undefined = undefined;
+
   constructor(
     private readonly sc: SubchannelInterface,
-    private readonly t: AttemptTransport,
     /** The half-open probe the pick took, marked started with the attempt. */
     private readonly probe?: PendingProbe,
   ) {}
+
+  /**
+   * The status grpc-js ended the attempt with (`onCallEnded` gets its parts):
+   * the subchannel call's own when it is that one, so not copied
+   * (grpc-js ≤ 1.13 gives onCallEnded only the code).
+   */
+  statusFor(code: StatusObject['code'], details?: string, metadata?: Metadata): StatusObject {
+    const seen = this.status;
+    if (seen !== undefined && seen.code === code && (details === undefined || seen.details === details)) return seen;
+    if (details !== undefined) return { code, details, metadata: metadata ?? new Metadata() };
+    return { code, details: '', metadata: new Metadata() };
+  }
 
   getRealSubchannel(): RealSubchannel {
     return this as unknown as RealSubchannel;
@@ -202,17 +209,34 @@ class ObservedSubchannel implements SubchannelInterface {
     listener: CallListener,
     callId?: number,
   ): SubchannelCall {
-    const t = this.t;
-    t.end = undefined;
+    this.end = undefined;
+    this.listener = listener;
     // grpc-js before 1.14 takes four arguments: the fifth is then ignored.
     const real = this.sc.getRealSubchannel() as unknown as {
       createCall(m: Metadata, h: string, me: string, l: CallListener, id?: number): SubchannelCall;
     };
-    const call = real.createCall(metadata, host, method, new StatusListener(listener, t), callId);
-    hookCall(call, t);
-    t.started = true;
+    const call = real.createCall(metadata, host, method, this, callId);
+    hookCall(call, this);
+    this.started = true;
     if (this.probe !== undefined) this.probe.started = true;
     return call;
+  }
+
+  onReceiveMetadata(metadata: Metadata): void {
+    this.listener?.onReceiveMetadata(metadata);
+  }
+
+  onReceiveMessage(message: Parameters<CallListener['onReceiveMessage']>[0]): void {
+    this.listener?.onReceiveMessage(message);
+  }
+
+  onReceiveStatus(status: StatusObject & { rstCode?: number }): void {
+    this.status = status;
+    if (this.end === undefined) {
+      if (status.rstCode === undefined) this.end = 'server';
+      else this.end = status.rstCode === http2.NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset';
+    }
+    this.listener?.onReceiveStatus(status);
   }
 
   getConnectivityState(): ReturnType<SubchannelInterface['getConnectivityState']> {
@@ -265,74 +289,71 @@ class ObservedSubchannel implements SubchannelInterface {
   }
 }
 
-// One object per call that forwards the listener's three methods, not
-// Object.create(listener) (V8 makes an object used as a prototype slow to
-// create and to read) nor three closures.
-class StatusListener implements CallListener {
-  constructor(
-    private readonly listener: CallListener,
-    private readonly t: AttemptTransport,
-  ) {}
-
-  onReceiveMetadata(metadata: Metadata): void {
-    this.listener.onReceiveMetadata(metadata);
-  }
-
-  onReceiveMessage(message: Parameters<CallListener['onReceiveMessage']>[0]): void {
-    this.listener.onReceiveMessage(message);
-  }
-
-  onReceiveStatus(status: StatusObject & { rstCode?: number }): void {
-    const t = this.t;
-    t.status = status;
-    if (t.end === undefined) {
-      if (status.rstCode === undefined) t.end = 'server';
-      else t.end = status.rstCode === http2.NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset';
-    }
-    this.listener.onReceiveStatus(status);
-  }
-}
-
-const TRANSPORT = Symbol('cbsuite.attemptTransport');
-
-type Hooked = Record<string | symbol, unknown> & { [TRANSPORT]: AttemptTransport };
+type Hooked = Record<string | symbol, unknown> & {
+  listener?: unknown;
+  onDisconnect?: unknown;
+  cancelWithStatus?: unknown;
+};
 type Method = (this: Hooked, ...args: unknown[]) => unknown;
 
-// Notes on `call` how its stream ended when grpc-js ends it from its side:
-// its onDisconnect and cancelWithStatus become own properties that note the
-// end and run the method they cover. grpc-js's calls have both on their
-// prototype, so the two functions below serve every call: a call costs one
-// field and no closure. Written out per method, not by a helper taking the
-// name: keyed reads and writes with a name that varies cost about 45 ns per
-// attempt more than named ones (measured on the picker with a stub call).
-function hookCall(call: SubchannelCall, t: AttemptTransport): void {
-  const c = call as unknown as Hooked & { onDisconnect?: unknown; cancelWithStatus?: unknown };
-  const proto = Object.getPrototypeOf(c) as { onDisconnect?: unknown; cancelWithStatus?: unknown } | null;
-  c[TRANSPORT] = t;
+const ORIGINAL_DISCONNECT = Symbol('cbsuite.onDisconnect');
+const ORIGINAL_CANCEL = Symbol('cbsuite.cancelWithStatus');
+// Set on a prototype this copy of the package covered. Another copy may
+// cover it after, on top: each copy covers a class once.
+const COVERED = Symbol('cbsuite.covered');
+
+// Notes on `call` how its stream ended when grpc-js ends it from its side,
+// by its onDisconnect and cancelWithStatus. grpc-js's subchannel calls keep
+// the listener they were made with, here the view, in `listener`, and have
+// both methods on their class: the class's two methods are covered once, by
+// functions that note the end on the view of the call they run for and run
+// the method they cover (for a call of any other channel, only the latter).
+// Adding fields to every call cost about 14 ns per attempt (measured on the
+// picker with a stub call). A call of any other shape gets covers of its own.
+function hookCall(call: SubchannelCall, view: AttemptView): void {
+  const c = call as unknown as Hooked;
+  if (c.listener === view && (c[COVERED] === true || coverClass(c))) return;
   const disconnected = c.onDisconnect;
-  if (typeof disconnected === 'function')
-    c.onDisconnect =
-      disconnected === proto?.onDisconnect ? onDisconnect : covering(c, disconnected as Method, 'disconnect');
+  if (typeof disconnected === 'function') c.onDisconnect = covering(c, disconnected as Method, view, 'disconnect');
   const cancelled = c.cancelWithStatus;
-  if (typeof cancelled === 'function')
-    c.cancelWithStatus =
-      cancelled === proto?.cancelWithStatus ? cancelWithStatus : covering(c, cancelled as Method, 'local');
+  if (typeof cancelled === 'function') c.cancelWithStatus = covering(c, cancelled as Method, view, 'local');
 }
 
-// A method of `c`'s own (not its prototype's), covered by one that notes `end` first.
-function covering(c: Hooked, covered: Method, end: StreamEnd): Method {
+// Covers the two methods on the prototype of `c`, when both are its
+// prototype's own and can be replaced; false (and nothing changed) if not.
+function coverClass(c: Hooked): boolean {
+  const proto = Object.getPrototypeOf(c) as Hooked | null;
+  if (proto === null || c.onDisconnect !== proto.onDisconnect || c.cancelWithStatus !== proto.cancelWithStatus)
+    return false;
+  const disconnect = Object.getOwnPropertyDescriptor(proto, 'onDisconnect');
+  const cancel = Object.getOwnPropertyDescriptor(proto, 'cancelWithStatus');
+  const replaceable = (d: PropertyDescriptor | undefined) =>
+    d !== undefined && typeof d.value === 'function' && d.writable === true && d.configurable === true;
+  if (!replaceable(disconnect) || !replaceable(cancel) || !Object.isExtensible(proto)) return false;
+  proto[ORIGINAL_DISCONNECT] = disconnect?.value;
+  proto[ORIGINAL_CANCEL] = cancel?.value;
+  proto.onDisconnect = onDisconnect;
+  proto.cancelWithStatus = cancelWithStatus;
+  proto[COVERED] = true;
+  return true;
+}
+
+// A method of `c`'s own, covered by one that notes `end` on `view` first.
+function covering(c: Hooked, covered: Method, view: AttemptView, end: StreamEnd): Method {
   return (...args: unknown[]) => {
-    c[TRANSPORT].end ??= end;
+    view.end ??= end;
     return covered.apply(c, args);
   };
 }
 
 function onDisconnect(this: Hooked): unknown {
-  this[TRANSPORT].end ??= 'disconnect';
-  return (Object.getPrototypeOf(this).onDisconnect as Method).call(this);
+  const view = this.listener;
+  if (view instanceof AttemptView) view.end ??= 'disconnect';
+  return (this[ORIGINAL_DISCONNECT] as Method).call(this);
 }
 
 function cancelWithStatus(this: Hooked, code: unknown, details: unknown): unknown {
-  this[TRANSPORT].end ??= 'local';
-  return (Object.getPrototypeOf(this).cancelWithStatus as Method).call(this, code, details);
+  const view = this.listener;
+  if (view instanceof AttemptView) view.end ??= 'local';
+  return (this[ORIGINAL_CANCEL] as Method).call(this, code, details);
 }

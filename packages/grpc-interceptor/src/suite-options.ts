@@ -212,9 +212,9 @@ export function resolveSuiteOptions(
   if (codes !== undefined && !Array.isArray(codes)) {
     throw new OptionTypeError('instanceFailureCodes', codes, 'must be an array');
   }
+  const customInstance = fn<GetErrorTypeFunc>('instanceGetErrorType');
   let instanceType: GetErrorTypeFunc =
-    fn<GetErrorTypeFunc>('instanceGetErrorType') ??
-    (codes === undefined ? errorTypeOnInstanceLevel : instanceErrorTypeWithCodes(codes));
+    customInstance ?? (codes === undefined ? errorTypeOnInstanceLevel : instanceErrorTypeWithCodes(codes));
   const wrappedInstance = fn<GetErrorTypeFunc>('wrappedInstanceGetErrorType');
   if (wrappedInstance) instanceType = wrapErrorTypeFunc(wrappedInstance, instanceType);
 
@@ -240,6 +240,8 @@ export function resolveSuiteOptions(
     defaults: o.instanceCBConfig,
     makeTrip: instanceTrip,
     getErrorType: instanceType,
+    // The built-in instance classifiers count every OK as a success.
+    okIsSuccess: customInstance === undefined && wrappedInstance === undefined,
   };
   const service: BreakerLevelOptions = {
     panelOptions: serviceTiming,
