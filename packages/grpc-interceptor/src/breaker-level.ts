@@ -64,7 +64,7 @@ export class BreakerLevel {
     this.okIsSuccess = opts.okIsSuccess === true;
   }
 
-  /** Whether an OK may be recorded as a success without asking the classifier (see {@link succeed}). */
+  /** Whether an OK may be recorded as a success without asking the classifier (see {@link recordType}). */
   readonly okIsSuccess: boolean;
 
   /** The clock of the level's breakers when they measure latency (slow calls tracked), else undefined. */
@@ -101,28 +101,36 @@ export class BreakerLevel {
     ctx: OutcomeContext,
     latencyMs?: number,
   ): ErrorType | undefined {
+    let type: ErrorType;
     try {
-      const type = this.opts.getErrorType(status, ctx);
+      type = this.opts.getErrorType(status, ctx);
       if (!isErrorType(type))
         throw new TypeError(`the ${this.level} classifier returned ${show(type)}, not an ErrorType`);
+    } catch (err) {
+      return this.faulted(breaker, permit, err);
+    }
+    return this.recordType(breaker, permit, type, latencyMs);
+  }
+
+  /**
+   * Records an outcome already classified as `type` on `breaker` (an OK, when
+   * {@link okIsSuccess}); returns `type`, or undefined when recording failed
+   * (a fault; the outcome counts as ignorable). Never throws.
+   */
+  recordType(breaker: Breaker, permit: Permit, type: ErrorType, latencyMs?: number): ErrorType | undefined {
+    try {
       breaker.record(type, latencyMs, permit);
       return type;
     } catch (err) {
-      // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
-      breaker.record(ErrorType.Ignorable, undefined, permit);
-      this.fault('record', breaker.key, err);
-      return undefined;
+      return this.faulted(breaker, permit, err);
     }
   }
 
-  /** Records a success on `breaker`: an OK, when {@link okIsSuccess}. Never throws. */
-  succeed(breaker: Breaker, permit: Permit, latencyMs?: number): void {
-    try {
-      breaker.succeed(latencyMs, permit);
-    } catch (err) {
-      breaker.record(ErrorType.Ignorable, undefined, permit);
-      this.fault('record', breaker.key, err);
-    }
+  private faulted(breaker: Breaker, permit: Permit, err: unknown): undefined {
+    // The call went out: its probe keeps its detect interval, as for an ignorable outcome.
+    breaker.record(ErrorType.Ignorable, undefined, permit);
+    this.fault('record', breaker.key, err);
+    return undefined;
   }
 
   /** Reports a fault of the machinery for a call. */

@@ -44,11 +44,7 @@ export class InstanceLevel {
       outliers?.onChange(() => this.reassess());
     }
     this.latencyClock = level.latencyClock ?? (outliers === undefined ? undefined : level.panel.options.now);
-    this.okIsSuccess = level.okIsSuccess;
   }
-
-  /** Whether an attempt that ended OK is a success without asking the classifier: record it with {@link recordSuccess}. */
-  readonly okIsSuccess: boolean;
 
   /** The clock attempts are timed with, when something reads their latency (slow calls, outlier ejection). */
   readonly latencyClock: (() => number) | undefined;
@@ -100,7 +96,24 @@ export class InstanceLevel {
       cancelledByCaller: end === 'local' && status.code === Status.CANCELLED,
       fromServer: end === undefined ? undefined : end === 'server',
     };
-    const type = this.level.record(breaker, permit, status, ctx, latencyMs);
+    this.toOutliers(addr, this.level.record(breaker, permit, status, ctx, latencyMs), latencyMs);
+  }
+
+  /**
+   * Records an attempt on `addr` that ended OK, when the level's classifier
+   * counts every OK a success (`level.okIsSuccess`): what
+   * {@link recordAttempt} records for it, without a status or context to
+   * classify. Never throws.
+   */
+  recordSuccess(addr: string, breaker: Breaker | undefined, permit: Permit, latencyMs: number | undefined): void {
+    this.attempts++;
+    if (breaker === undefined) return;
+    this.toOutliers(addr, this.level.recordType(breaker, permit, ErrorType.Success, latencyMs), latencyMs);
+  }
+
+  // Tells outlier ejection how an attempt on `addr` went (`type` recorded,
+  // undefined when recording failed).
+  private toOutliers(addr: string, type: ErrorType | undefined, latencyMs: number | undefined): void {
     // An attempt that ends after its address left every list is not counted: its state was forgotten.
     if (this.outliers === undefined || !this.refs.has(addr)) return;
     const failed = type === undefined || type === ErrorType.Ignorable ? undefined : type !== ErrorType.Success;
@@ -109,18 +122,6 @@ export class InstanceLevel {
     // latency outlier.
     const timed = type === ErrorType.Success || type === ErrorType.Timeout;
     this.outliers.record(addr, failed, timed ? latencyMs : undefined);
-  }
-
-  /**
-   * Records an attempt on `addr` that ended OK, when {@link okIsSuccess}:
-   * what {@link recordAttempt} records for it, without a status or context
-   * to classify. Never throws.
-   */
-  recordSuccess(addr: string, breaker: Breaker | undefined, permit: Permit, latencyMs: number | undefined): void {
-    this.attempts++;
-    if (breaker === undefined) return;
-    this.level.succeed(breaker, permit, latencyMs);
-    if (this.outliers !== undefined && this.refs.has(addr)) this.outliers.record(addr, false, latencyMs);
   }
 
   /** A subchannel to `addr` failed to connect (Kitex's `ErrGetConnection`). */

@@ -123,7 +123,7 @@ export class BreakerPicker implements experimental.Picker {
       onCallStarted: childStarted === null ? null : () => childStarted(),
       onCallEnded: (code, details, metadata) => {
         const latency = clock === undefined ? undefined : clock() - pickedAt;
-        if (code === OK && level.okIsSuccess) level.recordSuccess(addr, breaker, permit, latency);
+        if (code === OK && level.level.okIsSuccess) level.recordSuccess(addr, breaker, permit, latency);
         else
           level.recordAttempt(addr, breaker, permit, view.statusFor(code, details, metadata), state, latency, view.end);
         childEnded?.(code, details, metadata);
