@@ -29,7 +29,7 @@ const insecure = () => grpc.credentials.createInsecure();
 /**
  * The least a breaker picker can do per attempt, for scale: one breaker asked
  * at the pick (looked up by address), a view per attempt that is its call's
- * listener, and the outcome recorded at the end. No call state, tried list,
+ * listener and the pick result, and the outcome recorded at the end. No call state, tried list,
  * ejection, panic, probe or stream-end bookkeeping.
  */
 class FloorPicker implements grpc.experimental.Picker {
@@ -43,14 +43,11 @@ class FloorPicker implements grpc.experimental.Picker {
     const sc = r.subchannel;
     if (sc === null) return r;
     const breaker = this.panel.getBreaker(sc.getAddress());
-    const permit = breaker.acquire();
-    return {
-      pickResultType: r.pickResultType,
-      subchannel: new FloorView(sc) as unknown as grpc.experimental.SubchannelInterface,
-      status: r.status,
-      onCallStarted: null,
-      onCallEnded: recorder(breaker, permit),
-    };
+    return new FloorView(
+      sc,
+      r.pickResultType,
+      recorder(breaker, breaker.acquire()),
+    ) as unknown as grpc.experimental.PickResult;
   }
 }
 
@@ -68,9 +65,16 @@ function recorder(breaker: Breaker, permit: Permit): (code: grpc.status) => void
 
 class FloorView implements FullListener {
   started = false;
-  status: grpc.StatusObject | undefined = undefined;
+  endStatus: grpc.StatusObject | undefined = undefined;
   private listener: FullListener | undefined = undefined;
-  constructor(private readonly sc: grpc.experimental.SubchannelInterface) {}
+  readonly subchannel = this;
+  readonly status = null;
+  readonly onCallStarted = null;
+  constructor(
+    private readonly sc: grpc.experimental.SubchannelInterface,
+    readonly pickResultType: grpc.experimental.PickResultType,
+    readonly onCallEnded: (code: grpc.status) => void,
+  ) {}
   getRealSubchannel(): this {
     return this;
   }
@@ -81,7 +85,7 @@ class FloorView implements FullListener {
     this.listener?.onReceiveMessage(m);
   }
   onReceiveStatus(s: grpc.StatusObject): void {
-    this.status = s;
+    this.endStatus = s;
     this.listener?.onReceiveStatus(s);
   }
   createCall(m: grpc.Metadata, h: string, me: string, l: FullListener): unknown {

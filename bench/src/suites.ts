@@ -257,7 +257,7 @@ export const suites: Record<string, Suite> = {
         title: 'instance level: cost of one attempt in the picker (pick, start, end; three instances)',
         unit: 'ns',
         peers: {},
-        note: "Each attempt as grpc-js's load-balancing call runs it: pick, createCall on the pick's real subchannel (a stub call that keeps its listener, with grpc-js's methods on its prototype), the end. Three alternating rounds per process, medians. The least a breaker picker does: the child's pick, the picked address's breaker looked up and asked, a view of the subchannel that is its call's listener, the outcome recorded at the end; no call state, tried instances, ejection, panic, probe or stream-end bookkeeping. It is the floor under the goal: any picker that asks a breaker per pick and records per attempt costs at least that.",
+        note: "Each attempt as grpc-js's load-balancing call runs it: pick, createCall on the pick's real subchannel (a stub call that keeps its listener, with grpc-js's methods on its prototype), the end. Three alternating rounds per process, medians. The least a breaker picker does: the child's pick, the picked address's breaker looked up and asked, a view of the subchannel that is its call's listener and the pick result, the outcome recorded at the end; no call state, tried instances, ejection, panic, probe or stream-end bookkeeping. It is the floor under the goal: any picker that asks a breaker per pick and records per attempt costs at least that.",
         rows: [
           { id: 'instance/pick.child', label: 'round-robin child picker (pick, createCall on a stub)' },
           {

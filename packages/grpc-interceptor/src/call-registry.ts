@@ -23,11 +23,12 @@ const NONE_TRIED: readonly string[] = Object.freeze([]);
 /** What the instance level knows of one logical call, across its attempts. */
 export class CallState {
   /**
-   * Addresses this call has been sent to, in order; a hedge's live on the
-   * call it hedges, so all its attempts share them. Made at the first pick
-   * as a one-element array: `[]` grown by a push takes 190 bytes, not 66.
+   * The first address this call was sent to, and the others in order; a
+   * hedge's live on the call it hedges, so all its attempts share them. Most
+   * calls are sent to one address: an array only from the second.
    */
-  private sentTo: string[] | undefined = undefined;
+  private sentFirst: string | undefined = undefined;
+  private sentMore: string[] | undefined = undefined;
   /** Whether a picker of this suite has seen the call. */
   picked = false;
   /** What the transport observed of the current attempt: the picker's view of it, once picked. */
@@ -55,20 +56,23 @@ export class CallState {
 
   /** Addresses this call (with its hedges) has been sent to, in order. */
   get tried(): readonly string[] {
-    return (this.hedged ?? this).sentTo ?? NONE_TRIED;
+    const root = this.hedged ?? this;
+    if (root.sentFirst === undefined) return NONE_TRIED;
+    return root.sentMore === undefined ? [root.sentFirst] : [root.sentFirst, ...root.sentMore];
   }
 
   /** Whether this call (or a hedge of it) has been sent to `addr`. */
   hasTried(addr: string): boolean {
-    const sent = (this.hedged ?? this).sentTo;
-    return sent?.includes(addr) === true;
+    const root = this.hedged ?? this;
+    return root.sentFirst === addr || root.sentMore?.includes(addr) === true;
   }
 
   /** An attempt of the call is picked onto `addr`; a half-open permit stays pending until the attempt starts. */
   pickedOn(addr: string, breaker: Breaker | undefined, permit: Permit): PendingProbe | undefined {
     const root = this.hedged ?? this;
-    if (root.sentTo === undefined) root.sentTo = [addr];
-    else root.sentTo.push(addr);
+    if (root.sentFirst === undefined) root.sentFirst = addr;
+    else if (root.sentMore === undefined) root.sentMore = [addr];
+    else root.sentMore.push(addr);
     this.probe = permit > PERMIT && breaker !== undefined ? { breaker, permit, started: false } : undefined;
     return this.probe;
   }
@@ -236,14 +240,14 @@ export interface AttemptTransport {
   /** How the stream ended; undefined while it runs, or when none was opened. */
   readonly end: StreamEnd | undefined;
   /** The status the subchannel call ended with. */
-  readonly status: StatusObject | undefined;
+  readonly endStatus: StatusObject | undefined;
 }
 
 const NOT_PICKED: AttemptTransport = Object.freeze({
   picked: false,
   started: false,
   end: undefined,
-  status: undefined,
+  endStatus: undefined,
 });
 const PICKED_UNSENT: AttemptTransport = Object.freeze({ ...NOT_PICKED, picked: true });
 

@@ -50,8 +50,9 @@ export interface HedgeSetup extends CallSetup {
 }
 
 /**
- * The listener of one attempt of a {@link GuardedCall}: one object, where
- * closures would be three more per attempt.
+ * The listener of a retry of a {@link GuardedCall} (the call listens to its
+ * first attempt itself): one object, where closures would be three more per
+ * attempt.
  */
 class AttemptListener implements InterceptingListener {
   constructor(
@@ -85,7 +86,7 @@ class AttemptListener implements InterceptingListener {
  * an attempt are held back until its status, so the caller never sees
  * anything of an attempt that was then retried.
  */
-export class GuardedCall implements InterceptingCallInterface {
+export class GuardedCall implements InterceptingCallInterface, InterceptingListener {
   private attempt: InterceptingCallInterface;
   private listener: Partial<InterceptingListener> | undefined;
   private metadata: Metadata | undefined;
@@ -115,7 +116,7 @@ export class GuardedCall implements InterceptingCallInterface {
 
   constructor(
     private readonly s: CallSetup,
-    first: InterceptingCallInterface,
+    private readonly first: InterceptingCallInterface,
   ) {
     this.attempt = first;
     this.maxAttempts = s.call === undefined ? 1 : s.call.maxAttempts;
@@ -130,7 +131,23 @@ export class GuardedCall implements InterceptingCallInterface {
       this.chained = this.s.retries.propagates();
       if (this.maxAttempts > 1) this.s.retries.begin(this.s.ri);
     }
-    this.attempt.start(this.tag(metadata), new AttemptListener(this, this.attempt));
+    // Its own listener for the first attempt: most calls make no other.
+    this.attempt.start(this.tag(metadata), this);
+  }
+
+  /** @internal The first attempt's response headers. */
+  onReceiveMetadata(md: Metadata): void {
+    this.heardMetadata(this.first, md);
+  }
+
+  /** @internal The first attempt's message. */
+  onReceiveMessage(msg: unknown): void {
+    this.heardMessage(this.first, msg);
+  }
+
+  /** @internal The first attempt's status. */
+  onReceiveStatus(status: StatusObject): void {
+    this.heardStatus(this.first, status);
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {

@@ -317,7 +317,7 @@ describe('observeSubchannel', () => {
         ends.push(t.end);
         covered.push([made[0]?.disconnected === true, made[0]?.cancelled === true]);
         expect(got).toHaveLength(1);
-        expect(t.status).toBe(got[0]);
+        expect(t.endStatus).toBe(got[0]);
       };
       run((_, l) => l.onReceiveStatus(status()));
       run((_, l) => l.onReceiveStatus(status({ rstCode: http2.NGHTTP2_REFUSED_STREAM })));

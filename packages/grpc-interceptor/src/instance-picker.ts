@@ -106,29 +106,10 @@ export class BreakerPicker implements experimental.Picker {
     permit: Permit,
     state: CallState | undefined,
   ): experimental.PickResult {
-    const level = this.level;
-    const clock = level.latencyClock;
-    const pickedAt = clock === undefined ? 0 : clock();
-    const childStarted = r.onCallStarted;
-    const childEnded = r.onCallEnded;
-    // One object per attempt: the view grpc-js starts the attempt on, which
-    // is also what the transport saw of it and the listener of its
-    // subchannel call.
-    const view = new AttemptView(subchannel, state?.pickedOn(addr, breaker, permit));
+    const view = new AttemptView(subchannel, state?.pickedOn(addr, breaker, permit), r);
+    view.recordOn(this.level, addr, breaker, permit, state);
     if (state !== undefined) state.transport = view;
-    return {
-      pickResultType: r.pickResultType,
-      subchannel: view,
-      status: r.status,
-      onCallStarted: childStarted === null ? null : () => childStarted(),
-      onCallEnded: (code, details, metadata) => {
-        const latency = clock === undefined ? undefined : clock() - pickedAt;
-        if (code === OK && level.level.okIsSuccess) level.recordSuccess(addr, breaker, permit, latency);
-        else
-          level.recordAttempt(addr, breaker, permit, view.statusFor(code, details, metadata), state, latency, view.end);
-        childEnded?.(code, details, metadata);
-      },
-    };
+    return view;
   }
 }
 
@@ -170,21 +151,80 @@ export function observeSubchannel(
  * it. grpc-js's load-balancing call (1.10 … 1.14) asks a pick's subchannel
  * for its state, channelz ref, address, call credentials and real
  * subchannel, and the real subchannel only for `createCall`: the view is its
- * own real subchannel, and the listener of the call it makes, so one object
- * per attempt serves all three (and holds what the transport saw).
+ * own real subchannel, and the listener of the call it makes. It is also the
+ * pick result grpc-js gets, so one object per attempt serves all four (and
+ * holds what the transport saw), with one closure for `onCallEnded`.
  */
-class AttemptView implements SubchannelInterface, AttemptTransport, CallListener {
+class AttemptView implements SubchannelInterface, AttemptTransport, CallListener, experimental.PickResult {
   readonly picked = true;
   started = false;
   end: StreamEnd | undefined = undefined;
-  status: StatusObject | undefined = undefined;
+  endStatus: StatusObject | undefined = undefined;
   private listener: CallListener | undefined = undefined;
+  // The pick result grpc-js gets, as well: the child's, with this view as its subchannel.
+  readonly pickResultType: experimental.PickResultType;
+  readonly subchannel: SubchannelInterface = this;
+  readonly status: StatusObject | null;
+  readonly onCallStarted: (() => void) | null;
+  onCallEnded: ((code: StatusObject['code'], details: string, metadata: Metadata) => void) | null = null;
+  // What the end of the attempt is recorded with (recordOn).
+  private level: InstanceLevel | undefined = undefined;
+  private addr = '';
+  private breaker: Breaker | undefined = undefined;
+  private permit: Permit = PERMIT;
+  private state: CallState | undefined = undefined;
+  private pickedAt = 0;
+  private readonly childEnded: experimental.PickResult['onCallEnded'];
 
   constructor(
     private readonly sc: SubchannelInterface,
     /** The half-open probe the pick took, marked started with the attempt. */
     private readonly probe?: PendingProbe,
-  ) {}
+    /** The child's pick of `sc`. */
+    child?: experimental.PickResult,
+  ) {
+    this.pickResultType = child?.pickResultType ?? 0;
+    this.status = child?.status ?? null;
+    this.onCallStarted = child?.onCallStarted ?? null;
+    this.childEnded = child?.onCallEnded ?? null;
+  }
+
+  /** Records the attempt's end on `level` (the breaker of `addr`, with `permit`), then tells the child. */
+  recordOn(
+    level: InstanceLevel,
+    addr: string,
+    breaker: Breaker | undefined,
+    permit: Permit,
+    state: CallState | undefined,
+  ): void {
+    this.level = level;
+    this.addr = addr;
+    this.breaker = breaker;
+    this.permit = permit;
+    this.state = state;
+    const clock = level.latencyClock;
+    if (clock !== undefined) this.pickedAt = clock();
+    // grpc-js calls onCallEnded as a method of its own call: a closure, the one per attempt.
+    this.onCallEnded = (code, details, metadata) => this.ended(code, details, metadata);
+  }
+
+  private ended(code: StatusObject['code'], details: string, metadata: Metadata): void {
+    const level = this.level as InstanceLevel;
+    const clock = level.latencyClock;
+    const latency = clock === undefined ? undefined : clock() - this.pickedAt;
+    if (code === OK && level.level.okIsSuccess) level.recordSuccess(this.addr, this.breaker, this.permit, latency);
+    else
+      level.recordAttempt(
+        this.addr,
+        this.breaker,
+        this.permit,
+        this.statusFor(code, details, metadata),
+        this.state,
+        latency,
+        this.end,
+      );
+    this.childEnded?.(code, details, metadata);
+  }
 
   /**
    * The status grpc-js ended the attempt with (`onCallEnded` gets its parts):
@@ -192,7 +232,7 @@ class AttemptView implements SubchannelInterface, AttemptTransport, CallListener
    * (grpc-js ≤ 1.13 gives onCallEnded only the code).
    */
   statusFor(code: StatusObject['code'], details?: string, metadata?: Metadata): StatusObject {
-    const seen = this.status;
+    const seen = this.endStatus;
     if (seen !== undefined && seen.code === code && (details === undefined || seen.details === details)) return seen;
     if (details !== undefined) return { code, details, metadata: metadata ?? new Metadata() };
     return { code, details: '', metadata: new Metadata() };
@@ -231,7 +271,7 @@ class AttemptView implements SubchannelInterface, AttemptTransport, CallListener
   }
 
   onReceiveStatus(status: StatusObject & { rstCode?: number }): void {
-    this.status = status;
+    this.endStatus = status;
     if (this.end === undefined) {
       if (status.rstCode === undefined) this.end = 'server';
       else this.end = status.rstCode === http2.NGHTTP2_REFUSED_STREAM ? 'refused' : 'reset';
