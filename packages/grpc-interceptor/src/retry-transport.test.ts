@@ -165,3 +165,18 @@ describe("the caller's own cancel", () => {
     expect(cbs.servicePanel.getMetricer(cbs.serviceKey('/echo.v1.Echo/Say')).samples()).toBe(0);
   });
 });
+
+describe('a call made while the channel connects', () => {
+  it('is tracked once the channel is ready: an UNAVAILABLE the server sent runs once, not retried', async () => {
+    const servers = await Promise.all([startEchoServer(), startEchoServer()]);
+    cleanups.push(() => Promise.all(servers.map((s) => s.close())));
+    for (const x of servers) x.setBehavior(() => ({ code: grpc.status.UNAVAILABLE, details: 'busy' }));
+    // No warm-up: the call waits for the channel to connect.
+    const { cbs, client, retries } = suiteClient(ipv4Target(servers), { idempotent: () => false });
+    const r = await say(client, 'x');
+    expect(r.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(servers[0]!.hits.Say + servers[1]!.hits.Say).toBe(1);
+    expect(cbs.stats().instance.retries).toBe(0);
+    expect(retries).toEqual([]);
+  });
+});
