@@ -130,6 +130,13 @@ async function throughput(client: EchoClient, ms: number, concurrency: number): 
  * CPU per call of each variant, and for each variant after the first the
  * medians of its per-round ratios to A (`<name>Ratio`, `<name>CpuRatio`):
  * a mean would let the one round a major collection fell in move it.
+ *
+ * No collection is forced between windows, though it would make rounds
+ * agree far better (per-round CPU ratios spread 0.10 instead of 0.35): each
+ * major collection ages the bytecode of functions that did not run since
+ * the last, and V8 flushes it after a few, so the variant with the most code
+ * of its own pays for compiling it again. The suite read 1.12–1.16× CPU that
+ * way (four runs), and 1.08× with `--no-flush-bytecode` (one run).
  */
 async function rounds(variants: [string, EchoClient][], smoke: boolean): Promise<Record<string, number>> {
   // A multiple of the six orders of three variants.
