@@ -86,7 +86,7 @@ class AttemptListener implements InterceptingListener {
  * an attempt are held back until its status, so the caller never sees
  * anything of an attempt that was then retried.
  */
-export class GuardedCall implements InterceptingCallInterface, InterceptingListener {
+export class GuardedCall implements InterceptingCallInterface {
   private attempt: InterceptingCallInterface;
   private listener: Partial<InterceptingListener> | undefined;
   private metadata: Metadata | undefined;
