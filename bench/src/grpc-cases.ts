@@ -29,8 +29,8 @@ const insecure = () => grpc.credentials.createInsecure();
 /**
  * The least a breaker picker can do per attempt, for scale: one breaker asked
  * at the pick (looked up by address), a view per attempt that is its call's
- * listener and the pick result, and the outcome recorded at the end. No call state, tried list,
- * ejection, panic, probe or stream-end bookkeeping.
+ * listener and the pick result, and the outcome recorded at the end. No call
+ * state, tried list, ejection, panic, probe or stream-end bookkeeping.
  */
 class FloorPicker implements grpc.experimental.Picker {
   constructor(
