@@ -223,7 +223,7 @@ export const suites: Record<string, Suite> = {
         title: 'instance level: unary throughput on three instances (one server process)',
         unit: 'rate',
         peers: {},
-        note: "Same rounds as above. The server does no work, so nearly all of a call's client CPU is grpc-js and HTTP/2; the instance level adds per call a call-id header (stripped at the pick), the wrapped pick and the attempt tracking. In a `node --cpu-prof --single-threaded` profile of the suite's client, cbsuite's own functions took about 3 % of its CPU and the garbage collector about 40 %: the table below gives what the suite allocates. The control's distance from 1.00 is this measurement's noise in the run.",
+        note: "Same rounds as above. The server does no work, so nearly all of a call's client CPU is grpc-js and HTTP/2; the instance level adds per call its record of the call (carried to the picker as the metadata's options), the wrapped pick and the attempt tracking. In a `node --cpu-prof --single-threaded` profile of the suite's client, cbsuite's own functions took about 3 % of its CPU and the garbage collector about 40 %: the table below gives what the suite allocates. The control's distance from 1.00 is this measurement's noise in the run.",
         rows: [
           { id: 'instance/throughput.roundRobin', label: 'plain round_robin' },
           { id: 'instance/throughput.cbsuite', label: 'cbs.channelOptions() + cbs.interceptor()' },

@@ -32,7 +32,7 @@ export interface SuiteInternals {
    * `shedder` (the `serviceShedding`, if set).
    */
   readonly service: ServiceLevel;
-  /** The calls the instance level tracks: `begin`, `tag` (CALL_ID_HEADER), `heard`, `retried`, `end`. */
+  /** The calls the instance level tracks: `begin`, `headerValue` (for CALL_ID_HEADER), `heard`, `retried`, `end`. */
   readonly registry: CallRegistry;
   /** The suite's retry decisions (budget, backoff, pushback, retry stop, chain stop): `decide`, `heard`. */
   readonly retries: RetryControl;

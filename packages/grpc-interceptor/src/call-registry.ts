@@ -1,13 +1,16 @@
 import { type Breaker, EventEmitter, PERMIT, type Permit } from '@cbsuite/core';
-import type { Metadata, StatusObject } from '@grpc/grpc-js';
+import type { InterceptingListener, Metadata, MetadataOptions, StatusObject } from '@grpc/grpc-js';
 import { carriesContentType } from './classify.js';
+import type { InterceptingCallInterface } from './grpc-types.js';
 import type { AttemptReach } from './retry-rule.js';
 import type { RPCInfo } from './rpc-info.js';
 
 /**
- * Private header the interceptor puts on each attempt so that the picker can
- * tell the attempts of one logical call apart. The picker strips it: it
- * never reaches the wire while the policy runs.
+ * Private header that tags an attempt with its call's id, for adapters whose
+ * metadata loses the options of grpc-js's (nice-grpc copies the entries into
+ * a new one): {@link CallRegistry.headerValue} gives the value. The picker
+ * strips it: it never reaches the wire while the policy runs. The
+ * interceptor tags through the metadata's options instead ({@link CallRegistry.tag}).
  */
 export const CALL_ID_HEADER = 'x-cbsuite-call';
 
@@ -20,8 +23,17 @@ export interface PendingProbe {
 
 const NONE_TRIED: readonly string[] = Object.freeze([]);
 
-/** What the instance level knows of one logical call, across its attempts. */
-export class CallState {
+/**
+ * What the instance level knows of one logical call, across its attempts.
+ *
+ * It is also the options of its attempts' metadata ({@link CallRegistry.tag}):
+ * grpc-js hands a metadata's options object on to every clone it makes (in
+ * every 1.x), so the picker finds the call on the metadata it is given,
+ * without a header to write, copy three times and strip, or a map to look
+ * the call up in. It answers grpc-js's reads of the options with the
+ * caller's.
+ */
+export class CallState implements MetadataOptions {
   /**
    * The first address this call was sent to, and the others in order; a
    * hedge's live on the call it hedges, so all its attempts share them. Most
@@ -34,8 +46,14 @@ export class CallState {
   /** What the transport observed of the current attempt: the picker's view of it, once picked. */
   transport: AttemptTransport = NOT_PICKED;
   private probe: PendingProbe | undefined = undefined;
+  /** The options of the caller's metadata, which this state stands in for on the attempts' copies. */
+  callerOptions: MetadataOptions | undefined = undefined;
+  /** Whether the registry tracks the call (from begin to end). */
+  tracked = true;
 
   constructor(
+    /** The registry that tracks the call: a picker of another suite does not take it. */
+    readonly registry: CallRegistry,
     readonly id: number,
     readonly rpcInfo: RPCInfo,
     /** Most attempts (1: no retry on another instance). */
@@ -48,6 +66,19 @@ export class CallState {
      */
     readonly hedged: CallState | undefined = undefined,
   ) {}
+
+  get waitForReady(): boolean | undefined {
+    return this.callerOptions?.waitForReady;
+  }
+  get idempotentRequest(): boolean | undefined {
+    return this.callerOptions?.idempotentRequest;
+  }
+  get cacheableRequest(): boolean | undefined {
+    return this.callerOptions?.cacheableRequest;
+  }
+  get corked(): boolean | undefined {
+    return this.callerOptions?.corked;
+  }
 
   /** Whether this is a hedge of another call. */
   get hedge(): boolean {
@@ -100,8 +131,10 @@ export interface AttemptRules {
  * suite runs the instance policy (`active`).
  */
 export class CallRegistry {
-  private readonly calls = new Map<number, CallState>();
+  /** Calls tagged by header ({@link headerValue}), by id. */
+  private readonly byId = new Map<number, CallState>();
   private nextId = 1;
+  private live = 0;
   private retriedAttempts = 0;
   private readonly missing = new EventEmitter<[ri: RPCInfo]>();
   /** A call reached a server that no picker of the suite saw: its channel does not run the instance policy. */
@@ -116,14 +149,8 @@ export class CallRegistry {
     if (!this.active) return undefined;
     const id = this.nextId++;
     if (this.nextId > 2 ** 31) this.nextId = 1;
-    const state = new CallState(
-      id,
-      ri,
-      unary ? this.rules.maxAttempts : 1,
-      unary && this.rules.idempotent(ri) === true,
-    );
-    this.calls.set(id, state);
-    return state;
+    this.live++;
+    return new CallState(this, id, ri, unary ? this.rules.maxAttempts : 1, unary && this.rules.idempotent(ri) === true);
   }
 
   /**
@@ -134,59 +161,96 @@ export class CallRegistry {
   beginHedge(call: CallState): CallState {
     const id = this.nextId++;
     if (this.nextId > 2 ** 31) this.nextId = 1;
-    const state = new CallState(id, call.rpcInfo, 1, true, call.hedged ?? call);
-    this.calls.set(id, state);
-    return state;
+    this.live++;
+    return new CallState(this, id, call.rpcInfo, 1, true, call.hedged ?? call);
   }
 
-  /** A copy of `metadata` tagged with the call's id, for one attempt. */
+  /** A copy of `metadata` for one attempt of `call`, tagged with it: the call is the copy's options. */
   tag(metadata: Metadata, call: CallState): Metadata {
     const md = metadata.clone();
-    const repr = reprOf(md);
-    // The key and value are known to be valid: skip Metadata.set's checks.
-    if (repr !== undefined) repr.set(CALL_ID_HEADER, [String(call.id)]);
-    else md.set(CALL_ID_HEADER, String(call.id));
+    call.callerOptions = metadata.getOptions();
+    md.setOptions(call);
     return md;
   }
 
   /**
-   * For the picker: the call an attempt belongs to, read off and stripped
-   * from its metadata. Marks the call picked and gives back a probe an
-   * earlier pick of it took but never started.
+   * Starts `attempt` of `call` on the caller's `metadata`, tagged. When the
+   * attempt is grpc-js's own bottom call over its resolving call, which
+   * copies the metadata as it starts, the caller's metadata is tagged for the
+   * length of `start` only and then left as it was: that saves a copy per
+   * call. Any other next call (an interceptor inside ours may start later, on
+   * the metadata it was given) is started on a tagged copy.
+   */
+  startTagged(
+    attempt: InterceptingCallInterface,
+    metadata: Metadata,
+    call: CallState,
+    listener: Partial<InterceptingListener>,
+  ): void {
+    if (!copiesOnStart(attempt)) {
+      attempt.start(this.tag(metadata, call), listener);
+      return;
+    }
+    const own = metadata.getOptions();
+    call.callerOptions = own;
+    metadata.setOptions(call);
+    try {
+      attempt.start(metadata, listener);
+    } finally {
+      metadata.setOptions(own);
+    }
+  }
+
+  /**
+   * The value of {@link CALL_ID_HEADER} that tags an attempt of `call`, for
+   * an adapter whose metadata cannot carry the call as its options.
+   */
+  headerValue(call: CallState): string {
+    if (call.tracked) this.byId.set(call.id, call);
+    return String(call.id);
+  }
+
+  /**
+   * For the picker: the call an attempt belongs to, read off its metadata's
+   * options, or off (and stripped from) its header. Marks the call picked
+   * and gives back a probe an earlier pick of it took but never started.
    */
   take(metadata: Metadata): CallState | undefined {
+    const options = metadata.getOptions();
+    const state =
+      options instanceof CallState ? (options.registry === this ? options : undefined) : this.byHeader(metadata);
+    // An attempt picked after its call ended (a pick grpc-js deferred) is not the call's.
+    if (state === undefined || !state.tracked) return undefined;
+    state.picked = true;
+    state.releaseUnstarted();
+    // grpc-js may pick again within one attempt (a transparent retry): the
+    // last pick is the attempt's. Until the picker returns a view, nothing
+    // was sent (a record of its own: an earlier view may still hear late).
+    state.transport = PICKED_UNSENT;
+    return state;
+  }
+
+  private byHeader(metadata: Metadata): CallState | undefined {
     const repr = reprOf(metadata);
     const ids = repr === undefined ? metadata.get(CALL_ID_HEADER) : repr.get(CALL_ID_HEADER);
     if (ids === undefined || ids.length === 0) return undefined;
     if (repr === undefined) metadata.remove(CALL_ID_HEADER);
     else repr.delete(CALL_ID_HEADER);
-    const state = this.calls.get(Number(ids[0]));
-    if (state !== undefined) {
-      state.picked = true;
-      state.releaseUnstarted();
-      // grpc-js may pick again within one attempt (a transparent retry): the
-      // last pick is the attempt's. Until the picker returns a view, nothing
-      // was sent (a record of its own: an earlier view may still hear late).
-      state.transport = PICKED_UNSENT;
-    }
-    return state;
-  }
-
-  /** The state of call `id`. */
-  get(id: number): CallState | undefined {
-    return this.calls.get(id);
+    return this.byId.get(Number(ids[0]));
   }
 
   /** Stops tracking a call: a probe taken for an attempt that never started is given back. */
   end(call: CallState): void {
-    if (this.calls.get(call.id) !== call) return;
-    this.calls.delete(call.id);
+    if (!call.tracked || call.registry !== this) return;
+    call.tracked = false;
+    this.live--;
+    if (this.byId.get(call.id) === call) this.byId.delete(call.id);
     call.releaseUnstarted();
   }
 
   /** An attempt of `call` heard from a server: reports a missing policy when no picker saw it. */
   heard(call: CallState): void {
-    if (!call.picked && this.calls.get(call.id) === call) this.missing.emit(call.rpcInfo);
+    if (!call.picked && call.tracked) this.missing.emit(call.rpcInfo);
   }
 
   /** Counts an attempt retried on another instance. */
@@ -201,14 +265,37 @@ export class CallRegistry {
 
   /** Calls tracked now. */
   get size(): number {
-    return this.calls.size;
+    return this.live;
   }
 }
 
-// Metadata.get, set and remove lowercase and check their key on every call
+// grpc-js's bottom calls start their call synchronously, and its resolving
+// call clones the metadata first thing in start(), in every 1.x (1.10.0 …
+// 1.14). Known by their class names, which grpc-js does not export; a name
+// that differs (another release, a bundler that renames) means a copy.
+const BOTTOM_CALLS: ReadonlySet<string> = new Set([
+  'BaseInterceptingCall',
+  'BaseUnaryInterceptingCall',
+  'BaseStreamingInterceptingCall',
+]);
+let knownBottom: unknown;
+let knownResolving: unknown;
+
+/** Whether `attempt` is grpc-js's bottom call over its resolving call, which copies the metadata as it starts. */
+export function copiesOnStart(attempt: object): boolean {
+  const inner = (attempt as { call?: unknown }).call;
+  if (typeof inner !== 'object' || inner === null) return false;
+  if (attempt.constructor === knownBottom && inner.constructor === knownResolving) return true;
+  if (!BOTTOM_CALLS.has(attempt.constructor?.name) || inner.constructor?.name !== 'ResolvingCall') return false;
+  knownBottom = attempt.constructor;
+  knownResolving = inner.constructor;
+  return true;
+}
+
+// Metadata.get and remove lowercase and check their key on every call
 // (Metadata.get: about 360 instructions against 45 for a read of the map it
-// keeps, the same in every grpc-js 1.x), and tag() and take() run on every
-// attempt. CALL_ID_HEADER is lowercase and valid, and so are the ids.
+// keeps, the same in every grpc-js 1.x), and take() runs on every attempt.
+// CALL_ID_HEADER is lowercase and valid.
 function reprOf(metadata: Metadata): Map<string, unknown[]> | undefined {
   const repr = (metadata as unknown as { internalRepr?: unknown }).internalRepr;
   return repr instanceof Map ? (repr as Map<string, unknown[]>) : undefined;

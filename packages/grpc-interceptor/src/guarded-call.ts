@@ -132,7 +132,9 @@ export class GuardedCall implements InterceptingCallInterface {
       if (this.maxAttempts > 1) this.s.retries.begin(this.s.ri);
     }
     // Its own listener for the first attempt: most calls make no other.
-    this.attempt.start(this.tag(metadata), this);
+    const call = this.s.call;
+    if (call !== undefined && !this.chained) this.s.registry.startTagged(this.attempt, metadata, call, this);
+    else this.attempt.start(this.tag(metadata), this);
   }
 
   /** @internal The first attempt's response headers. */

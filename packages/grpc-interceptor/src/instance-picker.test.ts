@@ -55,13 +55,13 @@ function level(clock = new ManualClock(), extra = {}) {
   return { l, clock, faults, panel: breakers.panel };
 }
 
-/** Starts tracking a call, as the interceptor does; returns its id. */
-const beginCall = (l: InstanceLevel) => (l.calls.begin(rpcInfoOf('', '/a.B/C'), true) as CallState).id;
+/** Starts tracking a call, as the interceptor does. */
+const beginCall = (l: InstanceLevel) => l.calls.begin(rpcInfoOf('', '/a.B/C'), true) as CallState;
 
-const args = (callId?: number): grpc.experimental.PickArgs => {
+/** The pick arguments of an attempt of `call`, tagged as the interceptor tags it (grpc-js picks on a clone). */
+const args = (call?: CallState): grpc.experimental.PickArgs => {
   const metadata = new grpc.Metadata();
-  if (callId !== undefined) metadata.set(CALL_ID_HEADER, String(callId));
-  return { metadata, extraPickInfo: {} };
+  return { metadata: call === undefined ? metadata : call.registry.tag(metadata, call).clone(), extraPickInfo: {} };
 };
 const addressOf = (r: PickResult) => r.subchannel?.getAddress();
 const end = (r: PickResult, code: grpc.status, details = '') => r.onCallEnded?.(code, details, new grpc.Metadata());
@@ -83,7 +83,7 @@ function halfOpenA() {
   const { l, clock, panel } = level(new ManualClock(), { halfOpenMaxProbes: 1, halfOpenSuccesses: 1 });
   panel.fail('a');
   clock.advance(5000);
-  return { l, panel, picker: new BreakerPicker(childOver(['a']), l, 1, grpc.experimental), id: beginCall(l) };
+  return { l, panel, picker: new BreakerPicker(childOver(['a']), l, 1, grpc.experimental), call: beginCall(l) };
 }
 
 describe('BreakerPicker', () => {
@@ -114,33 +114,76 @@ describe('BreakerPicker', () => {
     expect(l.stats().drops).toBe(1);
   });
 
-  it('strips the call id, skips instances the call already tried, and goes back to one only when nothing else is left', () => {
+  it('finds the call on its copy of the metadata, skips instances it already tried, and goes back to one only when nothing else is left', () => {
     const { l, panel } = level();
-    const id = beginCall(l);
+    const call = beginCall(l);
     const picker = new BreakerPicker(childOver(['a', 'b', 'c']), l, 3, grpc.experimental);
-    const a1 = args(id);
+    const a1 = args(call);
+    expect(addressOf(picker.pick(a1))).toBe('a');
+    expect(a1.metadata.getMap()).toEqual({});
+    expect(call.picked).toBe(true);
+    expect(addressOf(picker.pick(args(call)))).toBe('b');
+    panel.fail('c');
+    expect(addressOf(picker.pick(args(call)))).toBe('a');
+    expect(call.tried).toEqual(['a', 'b', 'a']);
+  });
+
+  it("tags a copy whose options answer with the caller's, and leaves the caller's metadata as it was", () => {
+    const { l } = level();
+    const call = beginCall(l);
+    const mine = new grpc.Metadata({ waitForReady: true });
+    mine.set('k', 'v');
+    const tagged = l.calls.tag(mine, call);
+    expect(tagged.getOptions()).toBe(call);
+    expect(tagged.clone().getOptions()).toBe(call);
+    expect(tagged.getOptions()).toMatchObject({ waitForReady: true, idempotentRequest: undefined });
+    expect(tagged.getMap()).toEqual({ k: 'v' });
+    expect(mine.getOptions()).toEqual({ waitForReady: true });
+    expect(mine.getMap()).toEqual({ k: 'v' });
+  });
+
+  it("finds an adapter's call by the id header, and strips it", () => {
+    const { l } = level();
+    const call = beginCall(l);
+    const picker = new BreakerPicker(childOver(['a', 'b']), l, 2, grpc.experimental);
+    const a1 = args();
+    a1.metadata.set(CALL_ID_HEADER, l.calls.headerValue(call));
     expect(addressOf(picker.pick(a1))).toBe('a');
     expect(a1.metadata.get(CALL_ID_HEADER)).toEqual([]);
-    expect(l.calls.get(id)?.picked).toBe(true);
-    expect(addressOf(picker.pick(args(id)))).toBe('b');
-    panel.fail('c');
-    expect(addressOf(picker.pick(args(id)))).toBe('a');
-    expect(l.calls.get(id)?.tried).toEqual(['a', 'b', 'a']);
+    expect(call.tried).toEqual(['a']);
+    l.calls.end(call);
+    // Ended: its id no longer names a call.
+    const a2 = args();
+    a2.metadata.set(CALL_ID_HEADER, String(call.id));
+    expect(addressOf(picker.pick(a2))).toBe('b');
+    expect(call.tried).toEqual(['a']);
+  });
+
+  it("takes neither an ended call nor another suite's", () => {
+    const { l } = level();
+    const other = level().l;
+    const ended = beginCall(l);
+    const foreign = beginCall(other);
+    l.calls.end(ended);
+    const picker = new BreakerPicker(childOver(['a']), l, 1, grpc.experimental);
+    picker.pick(args(ended));
+    picker.pick(args(foreign));
+    expect([ended.picked, foreign.picked, ended.tried, foreign.tried]).toEqual([false, false, [], []]);
+    expect([l.calls.size, other.calls.size]).toEqual([0, 1]);
   });
 
   it('shares what a call tried with its hedges, whichever is picked first', () => {
     const { l } = level();
-    const id = beginCall(l);
-    const call = l.calls.get(id) as CallState;
+    const call = beginCall(l);
     // The hedge begins before its call's first pick (the call's channel was still connecting).
     const hedge = l.calls.beginHedge(call);
     const picker = new BreakerPicker(childOver(['a', 'b']), l, 2, grpc.experimental);
-    expect(addressOf(picker.pick(args(hedge.id)))).toBe('a');
-    expect(addressOf(picker.pick(args(id)))).toBe('b');
+    expect(addressOf(picker.pick(args(hedge)))).toBe('a');
+    expect(addressOf(picker.pick(args(call)))).toBe('b');
     expect(call.tried).toEqual(['a', 'b']);
     expect(hedge.tried).toEqual(['a', 'b']);
     // A second hedge finds both tried: no pick, and not a drop.
-    expect(picker.pick(args(l.calls.beginHedge(hedge).id)).pickResultType).toBe(PickResultType.DROP);
+    expect(picker.pick(args(l.calls.beginHedge(hedge))).pickResultType).toBe(PickResultType.DROP);
     expect(l.stats().drops).toBe(0);
   });
 
@@ -159,12 +202,12 @@ describe('BreakerPicker', () => {
   });
 
   it('gives back a half-open probe taken by a pick that grpc-js never used', () => {
-    const { l, panel, picker, id } = halfOpenA();
-    const first = picker.pick(args(id));
+    const { l, panel, picker, call } = halfOpenA();
+    const first = picker.pick(args(call));
     expect(addressOf(first)).toBe('a');
     expect(panel.breaker('a')?.state()).toBe(State.HalfOpen);
     // grpc-js picks again (the subchannel left READY before the attempt started): the probe comes back.
-    const second = picker.pick(args(id));
+    const second = picker.pick(args(call));
     expect(addressOf(second)).toBe('a');
     start(second);
     // Another call meanwhile finds the one probe slot taken.
@@ -176,20 +219,20 @@ describe('BreakerPicker', () => {
   });
 
   it('gives back the unstarted probe of a call that ends without an attempt', () => {
-    const { l, picker, id } = halfOpenA();
-    picker.pick(args(id));
+    const { l, picker, call } = halfOpenA();
+    picker.pick(args(call));
     expect(picker.pick(args()).pickResultType).toBe(PickResultType.DROP);
-    l.calls.end(l.calls.get(id) as CallState);
+    l.calls.end(call);
     expect(addressOf(picker.pick(args()))).toBe('a');
   });
 
   it('keeps the probe of an attempt that started: its call on the subchannel marks it, not onCallStarted', () => {
-    const { l, panel, picker, id } = halfOpenA();
-    const r = picker.pick(args(id));
+    const { l, panel, picker, call } = halfOpenA();
+    const r = picker.pick(args(call));
     expect(r.onCallStarted).toBeNull();
     start(r);
-    expect(l.calls.get(id)?.transport.started).toBe(true);
-    l.calls.end(l.calls.get(id) as CallState);
+    expect(call.transport.started).toBe(true);
+    l.calls.end(call);
     // The probe is in flight: no other call gets the slot until its outcome is recorded.
     expect(picker.pick(args()).pickResultType).toBe(PickResultType.DROP);
     end(r, grpc.status.OK);

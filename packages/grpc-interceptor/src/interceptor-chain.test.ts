@@ -54,12 +54,13 @@ function deferring(log: string[], started: () => void): grpc.Interceptor {
     });
 }
 
-async function setup(answer: Answer | undefined) {
+async function setup(answer: Answer | undefined, instanceLevel = false) {
   const server = await startEchoServer(() => answer);
   const cbs = new CBSuite(undefined, { fromService: 'checkout' });
   const log: string[] = [];
   let started = () => {};
   const client = new EchoClient(server.address, grpc.credentials.createInsecure(), {
+    ...(instanceLevel ? cbs.channelOptions() : {}),
     interceptors: [outer(log), cbs.interceptor(), deferring(log, () => started())],
   });
   cleanups.push(
@@ -72,7 +73,7 @@ async function setup(answer: Answer | undefined) {
     new Promise<void>((resolve) => {
       started = resolve;
     });
-  return { cbs, client, log, startedNext };
+  return { cbs, client, log, startedNext, server };
 }
 
 describe('cbs.interceptor() between interceptors written the usual way', () => {
@@ -90,6 +91,22 @@ describe('cbs.interceptor() between interceptors written the usual way', () => {
     ]);
     const m = cbs.servicePanel.getMetricer(KEY);
     expect([m.successes(), m.failures()]).toEqual([1, 0]);
+  });
+
+  it('with the instance level, tags a copy for an inner start that waits a turn: each call is tracked', async () => {
+    const { cbs, client, server } = await setup(undefined, true);
+    const md = new grpc.Metadata();
+    const call = () =>
+      new Promise<void>((resolve, reject) =>
+        client.Say({ text: 'x' }, md, {}, (err) => (err ? reject(err) : resolve())),
+      );
+    // An attempt the picker saw without its tag would make the suite refuse every later call.
+    await call();
+    await call();
+    expect(cbs.stats().service.faults).toBe(0);
+    expect(md.getMap()).toEqual({ 'x-outer': 'yes' });
+    expect(md.getOptions()).toEqual({});
+    expect(cbs.instancePanel.breaker(server.address)?.metricer().successes()).toBe(2);
   });
 
   it('gives the outer interceptor a failure as it came, and records it once', async () => {

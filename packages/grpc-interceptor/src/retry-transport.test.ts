@@ -180,3 +180,25 @@ describe('a call made while the channel connects', () => {
     expect(retries).toEqual([]);
   });
 });
+
+describe("the caller's metadata", () => {
+  it('is left as it was, and one metadata shared by calls in flight together tags each with its own call', async () => {
+    const servers = await Promise.all([startEchoServer(), startEchoServer()]);
+    cleanups.push(() => Promise.all(servers.map((s) => s.close())));
+    const { cbs, client } = suiteClient(ipv4Target(servers), {});
+    const options = { waitForReady: true };
+    const md = new grpc.Metadata(options);
+    md.set('x-mine', 'kept');
+    const call = () =>
+      new Promise<SayReply>((resolve, reject) =>
+        client.Say({ text: 'x' }, md, {}, (err, reply) => (err ? reject(err) : resolve(reply as SayReply))),
+      );
+    // Each call is tracked: a call the picker saw without its tag would make the suite refuse every later call.
+    await Promise.all(Array.from({ length: 10 }, call));
+    await call();
+    expect(md.getOptions()).toBe(options);
+    expect(md.getMap()).toEqual({ 'x-mine': 'kept' });
+    expect(servers[0]!.hits.Say + servers[1]!.hits.Say).toBe(11);
+    expect(cbs.stats().service.faults).toBe(0);
+  });
+});

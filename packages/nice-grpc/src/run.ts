@@ -149,12 +149,16 @@ function begin(run: GuardedRun, unary: boolean): CallState | undefined {
   return run.state;
 }
 
-/** The caller's metadata, tagged with the call's id for the instance picker (a copy: the caller's is left as is). */
+/**
+ * The caller's metadata, tagged with the call's id for the instance picker (a
+ * copy: the caller's is left as is). A header: nice-grpc copies the entries
+ * into a metadata of grpc-js's, not its options.
+ */
 function tag(run: GuardedRun, metadata: Metadata | undefined): Metadata | undefined {
   const state = run.state;
   if (state === undefined || run.registry === undefined) return metadata;
   const md = Metadata(metadata);
-  md.set(CALL_ID_HEADER, String(state.id));
+  md.set(CALL_ID_HEADER, run.registry.headerValue(state));
   return md;
 }
 
