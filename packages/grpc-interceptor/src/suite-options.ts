@@ -205,7 +205,8 @@ export function resolveSuiteOptions(
   const fn = <F extends (...args: never[]) => unknown>(name: keyof CBSuiteOptions): F | undefined =>
     o[name] === undefined ? undefined : checkFunction<F>(name, o[name]);
 
-  let serviceType: GetErrorTypeFunc = fn<GetErrorTypeFunc>('serviceGetErrorType') ?? errorTypeOnServiceLevel;
+  const customService = fn<GetErrorTypeFunc>('serviceGetErrorType');
+  let serviceType: GetErrorTypeFunc = customService ?? errorTypeOnServiceLevel;
   const wrappedService = fn<GetErrorTypeFunc>('wrappedServiceGetErrorType');
   if (wrappedService) serviceType = wrapErrorTypeFunc(wrappedService, serviceType);
   const codes = o.instanceFailureCodes;
@@ -248,6 +249,8 @@ export function resolveSuiteOptions(
     defaults: o.defaultServiceCBConfig,
     makeTrip: serviceTrip,
     getErrorType: serviceType,
+    // The built-in service classifier counts every OK as a success.
+    okIsSuccess: customService === undefined && wrappedService === undefined,
   };
   const sync = o.sync === undefined ? undefined : checkSync(o.sync);
   const serviceShedding = o.serviceShedding;
