@@ -8,9 +8,9 @@ import type { RPCInfo } from './rpc-info.js';
 /**
  * Private header that tags an attempt with its call's id, for adapters whose
  * metadata loses the options of grpc-js's (nice-grpc copies the entries into
- * a new one): {@link CallRegistry.headerValue} gives the value. The picker
+ * a new one): the call registry's `headerValue` gives the value. The picker
  * strips it: it never reaches the wire while the policy runs. The
- * interceptor tags through the metadata's options instead ({@link CallRegistry.tag}).
+ * interceptor tags through the metadata's options instead.
  */
 export const CALL_ID_HEADER = 'x-cbsuite-call';
 
