@@ -9,6 +9,7 @@ import {
   say,
   startEchoServer,
 } from '@cbsuite/testkit/echo.js';
+import { freePort } from '@cbsuite/testkit/ports.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CBSuite } from './cb-suite.js';
 import type { CBRetryEvent } from './events.js';
@@ -200,5 +201,26 @@ describe("the caller's metadata", () => {
     expect(md.getMap()).toEqual({ 'x-mine': 'kept' });
     expect(servers[0]!.hits.Say + servers[1]!.hits.Say).toBe(11);
     expect(cbs.stats().service.faults).toBe(0);
+  });
+
+  it("keeps the caller's waitForReady: such a call waits for an instance while a call without it fails at once", async () => {
+    const port = await freePort();
+    const { client } = suiteClient(`ipv4:127.0.0.1:${port}`, {});
+    const sayWith = (md: grpc.Metadata) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        client.Say({ text: 'x' }, md, { deadline: Date.now() + 10_000 }, (err) => resolve(err)),
+      );
+    let waited: grpc.ServiceError | null | undefined;
+    const waiting = sayWith(new grpc.Metadata({ waitForReady: true })).then((err) => {
+      waited = err;
+    });
+    const failFast = await sayWith(new grpc.Metadata());
+    expect(failFast?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(waited).toBeUndefined();
+    const server = await startEchoServer(undefined, port);
+    cleanups.push(() => server.close());
+    await waiting;
+    expect(waited).toBeNull();
+    expect(server.hits.Say).toBe(1);
   });
 });
