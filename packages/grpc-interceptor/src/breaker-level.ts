@@ -14,6 +14,9 @@ import type { CBConfigInput } from './cb-config.js';
 import type { GetErrorTypeFunc, Level, OutcomeContext } from './classify.js';
 import { type CBTripFuncFactory, ConfigStore } from './config-store.js';
 import type { FaultPhase } from './events.js';
+import type { RPCInfo } from './rpc-info.js';
+
+const OK: StatusObject['code'] = 0;
 
 export interface BreakerLevelOptions {
   readonly panelOptions: PanelOptions;
@@ -110,6 +113,26 @@ export class BreakerLevel {
       return this.faulted(breaker, permit, err);
     }
     return this.recordType(breaker, permit, type, latencyMs);
+  }
+
+  /**
+   * Records the final `status` of a call on `breaker`, as {@link record}
+   * does with the call's context (this level, the breaker's key and the
+   * rest); an OK is recorded as a success without building the context when
+   * {@link okIsSuccess}. Returns what `record` returns. Never throws.
+   */
+  recordCall(
+    breaker: Breaker,
+    permit: Permit,
+    status: StatusObject,
+    rpcInfo: RPCInfo,
+    cancelledByCaller: boolean,
+    fromServer: boolean,
+    latencyMs?: number,
+  ): ErrorType | undefined {
+    if (status.code === OK && this.okIsSuccess) return this.recordType(breaker, permit, ErrorType.Success, latencyMs);
+    const ctx: OutcomeContext = { level: this.level, key: breaker.key, rpcInfo, cancelledByCaller, fromServer };
+    return this.record(breaker, permit, status, ctx, latencyMs);
   }
 
   /**

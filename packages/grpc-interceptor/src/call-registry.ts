@@ -278,18 +278,12 @@ const BOTTOM_CALLS: ReadonlySet<string> = new Set([
   'BaseUnaryInterceptingCall',
   'BaseStreamingInterceptingCall',
 ]);
-let knownBottom: unknown;
-let knownResolving: unknown;
 
 /** Whether `attempt` is grpc-js's bottom call over its resolving call, which copies the metadata as it starts. */
 export function copiesOnStart(attempt: object): boolean {
   const inner = (attempt as { call?: unknown }).call;
   if (typeof inner !== 'object' || inner === null) return false;
-  if (attempt.constructor === knownBottom && inner.constructor === knownResolving) return true;
-  if (!BOTTOM_CALLS.has(attempt.constructor?.name) || inner.constructor?.name !== 'ResolvingCall') return false;
-  knownBottom = attempt.constructor;
-  knownResolving = inner.constructor;
-  return true;
+  return BOTTOM_CALLS.has(attempt.constructor?.name) && inner.constructor?.name === 'ResolvingCall';
 }
 
 // Metadata.get and remove lowercase and check their key on every call

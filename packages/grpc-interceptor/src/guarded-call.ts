@@ -1,4 +1,4 @@
-import { type Breaker, ErrorType, type Permit } from '@cbsuite/core';
+import type { Breaker, Permit } from '@cbsuite/core';
 import {
   type InterceptingListener,
   type InterceptorOptions,
@@ -12,7 +12,6 @@ import type { CallWatch } from './call-observer.js';
 import { type CallRegistry, type CallState, newAttemptTransport, reachOf, sentByServer } from './call-registry.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
-import type { OutcomeContext } from './classify.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
 import type { ShedTicket } from './load-shedder.js';
@@ -351,21 +350,17 @@ export class GuardedCall implements InterceptingCallInterface {
     const clock = this.s.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
     const breaker = this.s.breaker;
-    const level = this.s.level;
-    let type: ErrorType | undefined;
-    // An OK the built-in classifier would call a success needs no context to classify.
-    if (breaker !== undefined && status.code === Status.OK && level.okIsSuccess)
-      type = level.recordType(breaker, this.s.permit, ErrorType.Success, latency);
-    else if (breaker !== undefined) {
-      const ctx: OutcomeContext = {
-        level: 'service',
-        key: breaker.key,
-        rpcInfo: this.s.ri,
-        cancelledByCaller: this.cancelled,
-        fromServer: this.fromServer(status),
-      };
-      type = level.record(breaker, this.s.permit, status, ctx, latency);
-    }
+    const type =
+      breaker &&
+      this.s.level.recordCall(
+        breaker,
+        this.s.permit,
+        status,
+        this.s.ri,
+        this.cancelled,
+        this.fromServer(status),
+        latency,
+      );
     this.s.watch?.ended(status, type);
   }
 }

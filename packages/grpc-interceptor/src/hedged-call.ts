@@ -2,7 +2,6 @@ import { type InterceptingListener, Metadata, status as Status, type StatusObjec
 import { type CallState, reachOf, sentByServer } from './call-registry.js';
 import { RETRY_HEADER } from './chain-stop.js';
 import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
-import type { OutcomeContext } from './classify.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import type { HedgeSetup } from './guarded-call.js';
 import type { ResolvedHedging } from './hedging-options.js';
@@ -287,14 +286,16 @@ export class HedgedCall implements InterceptingCallInterface {
     this.s.ticket?.end(status, cancelled);
     const clock = this.s.level.latencyClock;
     const latency = clock === undefined ? undefined : clock() - this.startedAt;
-    const ctx: OutcomeContext = {
-      level: 'service',
-      key: this.s.breaker.key,
-      rpcInfo: this.s.ri,
-      cancelledByCaller: cancelled,
-      fromServer: this.fromServer(a, status),
-    };
-    const type = this.s.level.record(this.s.breaker, this.s.permit, status, ctx, latency);
+    const fromServer = this.fromServer(a, status);
+    const type = this.s.level.recordCall(
+      this.s.breaker,
+      this.s.permit,
+      status,
+      this.s.ri,
+      cancelled,
+      fromServer,
+      latency,
+    );
     this.s.watch?.ended(status, type);
   }
 }

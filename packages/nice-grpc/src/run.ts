@@ -173,11 +173,8 @@ function finish(run: GuardedRun, status: StatusObject, cancelled: boolean, heard
   const clock = run.level.latencyClock;
   const latency = clock === undefined || run.clockAt === undefined ? undefined : clock() - run.clockAt;
   const fromServer = sentByServer(undefined, heard, status);
-  const b = run.breaker;
-  if (b !== undefined) {
-    const ctx = { level: 'service', key: b.key, rpcInfo: run.ri, cancelledByCaller: cancelled, fromServer } as const;
-    run.level.record(b, run.permit, status, ctx, latency);
-  }
+  if (run.breaker !== undefined)
+    run.level.recordCall(run.breaker, run.permit, status, run.ri, cancelled, fromServer, latency);
 }
 
 /** Waits `ms` (a retry's backoff or pushback); false when the caller aborted meanwhile. */
