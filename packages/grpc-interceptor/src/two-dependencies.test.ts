@@ -31,6 +31,7 @@ function summary(r: TwoDependencyResult) {
     slowFastP99: Math.round(quantile(r.slow.fastMs, 0.99)),
     slowInFlightMax: r.slow.slowInFlightMax,
     slowInFlightMean: Math.round(r.slow.slowInFlightMean),
+    slowLoopStallMs: Math.round(r.slow.loopStallMs),
     shed: Object.fromEntries(Object.entries(r.shed).map(([k, m]) => [k, [...m.values()].reduce((a, b) => a + b, 0)])),
   };
 }
@@ -67,10 +68,15 @@ describe('latency throttle, two dependencies behind one suite', () => {
     expect(s.off.slowFastP99, JSON.stringify(s)).toBeGreaterThan(3 * s.off.healthyFastP99);
     expect(s.off.slowInFlightMean, JSON.stringify(s)).toBeGreaterThanOrEqual(WORKERS - 2);
     // On: the fast dependency's p99 within 1.5× of its healthy one (plus 10 ms for a loaded
-    // machine's timer jitter), and the slow one's calls in flight held near activeInFlight on
-    // average (the throttle turns off below releaseInFlight, and the calls it lets through to
-    // keep measuring make short peaks), far from the pool it fills without the throttle.
-    expect(s.on.slowFastP99, JSON.stringify(s)).toBeLessThanOrEqual(1.5 * s.on.healthyFastP99 + 10);
+    // machine's timer jitter, plus the longest stall of the event loop in the measured slow
+    // phase: a stall delays every call in flight, and a few such calls are the p99 of some 250;
+    // waiting for a worker, what the throttle prevents, stalls nothing), and the slow one's calls
+    // in flight held near activeInFlight on average (the throttle turns off below
+    // releaseInFlight, and the calls it lets through to keep measuring make short peaks), far
+    // from the pool it fills without the throttle.
+    expect(s.on.slowFastP99, JSON.stringify(s)).toBeLessThanOrEqual(
+      1.5 * s.on.healthyFastP99 + 10 + s.on.slowLoopStallMs,
+    );
     expect(s.on.slowInFlightMean, JSON.stringify(s)).toBeLessThanOrEqual(ACTIVE_IN_FLIGHT + 4);
   }, 60_000);
 });

@@ -8,6 +8,7 @@
 // slow dependency holds the workers, requests wait for a free one, and a
 // request's latency (from its arrival to its call's end) includes that wait:
 // the fast dependency degrades though nothing is wrong with it.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CBSuite, type CBSuiteOptions, type CBSuiteStats } from '@cbsuite/grpc-interceptor';
 import * as grpc from '@grpc/grpc-js';
 
@@ -87,6 +88,14 @@ export interface PhaseResult {
   /** Requests per dependency, and how their calls ended (status code → count). */
   readonly fastCodes: ReadonlyMap<grpc.status, number>;
   readonly slowCodes: ReadonlyMap<grpc.status, number>;
+  /**
+   * The longest the event loop was held up while measured requests were in
+   * the pool, in ms (Node's event-loop delay monitor at a 5 ms resolution):
+   * a stall of the machine or the process (a collection, another process
+   * taking the core) that delayed every call in flight by as much. Waiting for
+   * a worker does not hold the loop up.
+   */
+  readonly loopStallMs: number;
 }
 
 export interface PoolOptions {
@@ -116,6 +125,8 @@ export async function runPool(fast: () => Promise<grpc.status>, slow: () => Prom
   let counted = 0;
   let arrivalsDone = false;
   let wake: (() => void)[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  let monitoring = false;
   const started = performance.now();
   const arrive = () => {
     const due = Math.min(
@@ -124,6 +135,10 @@ export async function runPool(fast: () => Promise<grpc.status>, slow: () => Prom
     );
     const now = performance.now();
     const measured = now - started >= (o.measureFromMs ?? 0);
+    if (measured && !monitoring) {
+      monitoring = true;
+      loop.enable();
+    }
     for (; made < due; made++) {
       queue.push({ slow: made % 2 === 1, at: now, measured });
       if (!measured) continue;
@@ -161,6 +176,7 @@ export async function runPool(fast: () => Promise<grpc.status>, slow: () => Prom
     await Promise.all(Array.from({ length: o.workers }, worker));
   } finally {
     clearInterval(timer);
+    loop.disable();
     wake = [];
   }
   fastMs.sort((a, b) => a - b);
@@ -170,6 +186,8 @@ export async function runPool(fast: () => Promise<grpc.status>, slow: () => Prom
     slowInFlightMean: counted === 0 ? 0 : slowInFlightSum / counted,
     fastCodes,
     slowCodes,
+    // The monitor counts from its 5 ms tick: what it reads beyond that is the stall.
+    loopStallMs: monitoring && loop.count > 0 ? Math.max(0, loop.max / 1e6 - 5) : 0,
   };
   return result;
 }
