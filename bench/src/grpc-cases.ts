@@ -7,6 +7,7 @@ import { pinToCpu, startServerProcess } from '@cbsuite/testkit/child-server.js';
 import { EchoClient, grpc, ipv4Target, ROUND_ROBIN, say } from '@cbsuite/testkit/echo.js';
 import type { Case } from './core-cases.js';
 import { type MeasureOptions, measureSync, median } from './harness.js';
+import { grpcPicker } from './stub-policy.js';
 
 // Internal modules of the built package (not exported by its index): typed from the
 // sources, loaded from dist/ at run time, so typechecking needs no build.
@@ -330,37 +331,22 @@ export const grpcCases: Record<string, Case> = {
   },
 
   'instance/pick': (o: MeasureOptions) => {
-    // The picker alone: a round-robin child over three instances, bare and
-    // wrapped. Each pick's attempt starts as grpc-js starts it, by createCall
-    // on the pick's real subchannel (a stub call with grpc-js's methods on its
-    // prototype), so the wrapped figure holds the view's work at the start.
-    // Like grpc-js's subchannel call, it keeps the listener it was made with.
-    class StubCall {
-      constructor(readonly listener: unknown) {}
-      cancelWithStatus(): void {}
-      onDisconnect(): void {}
-    }
-    const subchannels = ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'].map((a) => {
-      const sc = {
-        getAddress: () => a,
-        getRealSubchannel: () => sc,
-        createCall: (_m: unknown, _h: unknown, _me: unknown, l: unknown) => new StubCall(l),
-      };
-      return sc as unknown as grpc.experimental.SubchannelInterface;
-    });
-    let next = 0;
-    // Read once, as grpc-js's pickers do: grpc.experimental is a getter, and
-    // reading it in each pick put about 9 ns into the child's figure.
-    const COMPLETE = grpc.experimental.PickResultType.COMPLETE;
-    const child: grpc.experimental.Picker = {
-      pick: () => ({
-        pickResultType: COMPLETE,
-        subchannel: subchannels[next++ % 3] as grpc.experimental.SubchannelInterface,
-        status: null,
-        onCallStarted: null,
-        onCallEnded: null,
-      }),
-    };
+    // The picker alone, over grpc-js's own round_robin across three stub
+    // instances (bench/src/stub-policy.ts): bare, wrapped by the suite's
+    // picker, by the least a breaker picker does, and by grpc-js's own
+    // outlier_detection (failure-percentage counting on) for scale. Each pick's
+    // attempt starts as grpc-js starts it, by createCall on the pick's real
+    // subchannel, so the wrapped figures hold the view's work at the start.
+    // Each picker has a round_robin of its own: one shared would carry the
+    // inline caches of every variant.
+    const ports = [1, 2, 3];
+    const roundRobin = () => grpcPicker({ round_robin: {} }, ports);
+    const child = roundRobin();
+    const taggedChild = roundRobin();
+    const outlierDetection = grpcPicker(
+      { outlier_detection: { child_policy: [{ round_robin: {} }], failure_percentage_ejection: {} } },
+      ports,
+    );
     const level = new InstanceLevel(
       new BreakerLevel(
         'instance',
@@ -376,25 +362,35 @@ export const grpcCases: Record<string, Case> = {
       ),
       new CallRegistry({ maxAttempts: 1, idempotent: () => false }),
     );
-    const wrapped = new BreakerPicker(child, level, 3, grpc.experimental);
-    const floor = new FloorPicker(child, new Panel());
+    level.calls.active = true;
+    const wrapped = new BreakerPicker(roundRobin(), level, 3, grpc.experimental);
+    const tagged = new BreakerPicker(roundRobin(), level, 3, grpc.experimental);
+    const floor = new FloorPicker(roundRobin(), new Panel());
     const args = { metadata: new grpc.Metadata(), extraPickInfo: {} };
+    const ri = { from: 'bench', to: 'echo', method: 'Say', path: '/echo.Echo/Say' };
     const listener = { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} };
     type Start = (m: grpc.Metadata, host: string, method: string, l: typeof listener) => unknown;
     let sink = 0;
     // One attempt as grpc-js's load-balancing call runs it: pick, start, end.
     // Written out in each loop, not shared: one function would carry the
-    // inline caches of both pickers and their subchannels, and its speed would
+    // inline caches of every picker and its subchannels, and its speed would
     // depend on what the JIT made of that mix (the wrapped figure read 106 to
     // 191 ns from one process to the next).
     const real = (r: grpc.experimental.PickResult) =>
       r.subchannel?.getRealSubchannel() as unknown as { createCall: Start };
     // Alternating rounds, medians: the loop measured first would otherwise run on the cleanest inline caches.
-    const childNs: number[] = [];
-    const floorNs: number[] = [];
-    const wrappedNs: number[] = [];
+    const ns: Record<'child' | 'floor' | 'wrapped' | 'taggedChild' | 'tagged' | 'outlierDetection', number[]> = {
+      child: [],
+      floor: [],
+      wrapped: [],
+      taggedChild: [],
+      tagged: [],
+      outlierDetection: [],
+    };
     for (let round = 0; round < 3; round++) {
-      childNs.push(
+      // Untagged, as before the first tagged loop: the options of a call made outside the suite.
+      args.metadata.setOptions({});
+      ns.child.push(
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = child.pick(args);
@@ -405,7 +401,7 @@ export const grpcCases: Record<string, Case> = {
           }
         }, o),
       );
-      floorNs.push(
+      ns.floor.push(
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = floor.pick(args);
@@ -416,7 +412,7 @@ export const grpcCases: Record<string, Case> = {
           }
         }, o),
       );
-      wrappedNs.push(
+      ns.wrapped.push(
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = wrapped.pick(args);
@@ -427,13 +423,62 @@ export const grpcCases: Record<string, Case> = {
           }
         }, o),
       );
+      // As the interceptor sends a call: its state is the metadata's options.
+      // Both loops make, tag and end a call's state; their difference is what
+      // the picker does with it.
+      ns.taggedChild.push(
+        measureSync((n) => {
+          for (let i = 0; i < n; i++) {
+            const call = level.calls.begin(ri, true) as NonNullable<ReturnType<typeof level.calls.begin>>;
+            args.metadata.setOptions(call);
+            const r = taggedChild.pick(args);
+            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            r.onCallStarted?.();
+            r.onCallEnded?.(0, '', args.metadata);
+            sink += r.pickResultType;
+            level.calls.end(call);
+          }
+        }, o),
+      );
+      ns.tagged.push(
+        measureSync((n) => {
+          for (let i = 0; i < n; i++) {
+            const call = level.calls.begin(ri, true) as NonNullable<ReturnType<typeof level.calls.begin>>;
+            args.metadata.setOptions(call);
+            const r = tagged.pick(args);
+            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            r.onCallStarted?.();
+            r.onCallEnded?.(0, '', args.metadata);
+            sink += r.pickResultType;
+            level.calls.end(call);
+          }
+        }, o),
+      );
+      args.metadata.setOptions({});
+      ns.outlierDetection.push(
+        measureSync((n) => {
+          for (let i = 0; i < n; i++) {
+            const r = outlierDetection.pick(args);
+            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            r.onCallStarted?.();
+            r.onCallEnded?.(0, '', args.metadata);
+            sink += r.pickResultType;
+          }
+        }, o),
+      );
     }
     if (sink < 0) console.log(sink);
+    const bare = median(ns.child);
+    const taggedAdded = median(ns.tagged.map((v, i) => v - (ns.taggedChild[i] as number)));
     return {
-      child: median(childNs),
-      floor: median(floorNs),
-      wrapped: median(wrappedNs),
-      added: median(wrappedNs.map((v, i) => v - (childNs[i] as number))),
+      child: bare,
+      floor: median(ns.floor),
+      wrapped: median(ns.wrapped),
+      added: median(ns.wrapped.map((v, i) => v - (ns.child[i] as number))),
+      // The tagged attempt's picker cost: the bare pick plus what the picker added to a tagged one.
+      tagged: bare + taggedAdded,
+      taggedAdded,
+      outlierDetection: median(ns.outlierDetection),
     };
   },
 

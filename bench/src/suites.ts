@@ -257,9 +257,9 @@ export const suites: Record<string, Suite> = {
         title: 'instance level: cost of one attempt in the picker (pick, start, end; three instances)',
         unit: 'ns',
         peers: {},
-        note: "Each attempt as grpc-js's load-balancing call runs it: pick, createCall on the pick's real subchannel (a stub call that keeps its listener, with grpc-js's methods on its prototype), the end. Three alternating rounds per process, medians. The least a breaker picker does: the child's pick, the picked address's breaker looked up and asked, a view of the subchannel that is its call's listener and the pick result, the outcome recorded at the end; no call state, tried instances, ejection, panic, probe or stream-end bookkeeping. It is the floor under the goal: any picker that asks a breaker per pick and records per attempt costs at least that.",
+        note: "Each attempt as grpc-js's load-balancing call runs it: pick, createCall on the pick's real subchannel, the end. The child is grpc-js's own round_robin, run over three stub subchannels that are READY (bench/src/stub-policy.ts); a stub's call keeps its listener and has grpc-js's two methods on its prototype. Three alternating rounds per process, medians. Untagged: the call's metadata carries no call state, as for a call made outside the suite. Tagged: as the suite's interceptor sends a call, its state the metadata's options; both the bare and the tagged loop make, tag and end a call's state, and the row is the bare pick plus the difference. The least a breaker picker does: the child's pick, the picked address's breaker looked up and asked, a view of the subchannel that is its call's listener and the pick result, the outcome recorded at the end; no call state, tried instances, ejection, panic, probe or stream-end bookkeeping. grpc-js's outlier_detection, with failure-percentage ejection on so that it counts every call, over the same round_robin: what the Node gRPC library's own per-attempt picker costs.",
         rows: [
-          { id: 'instance/pick.child', label: 'round-robin child picker (pick, createCall on a stub)' },
+          { id: 'instance/pick.child', label: 'grpc-js round_robin (pick, createCall on a stub)' },
           {
             id: 'instance/pick.floor',
             label: 'the least a breaker picker does (one breaker, a view, one record)',
@@ -267,11 +267,23 @@ export const suites: Record<string, Suite> = {
           },
           {
             id: 'instance/pick.wrapped',
-            label: 'wrapped by the breaker picker (check, view, start, record)',
+            label: 'wrapped by the breaker picker, untagged (check, view, start, record)',
             baseline: 'instance/pick.child',
             goal: '≤ 3×',
           },
-          { id: 'instance/pick.added', label: 'added per pick' },
+          { id: 'instance/pick.added', label: 'added per untagged pick' },
+          {
+            id: 'instance/pick.tagged',
+            label: "wrapped by the breaker picker, tagged as the suite's calls are",
+            baseline: 'instance/pick.child',
+            goal: '≤ 3×',
+          },
+          { id: 'instance/pick.taggedAdded', label: 'added per tagged pick' },
+          {
+            id: 'instance/pick.outlierDetection',
+            label: "grpc-js's own outlier_detection over round_robin (counting calls)",
+            baseline: 'instance/pick.child',
+          },
         ],
       },
       {
