@@ -227,6 +227,29 @@ describe('hedged requests', () => {
     expect(cbs.stats().instance.drops).toBe(before.instance.drops);
   });
 
+  it("leaves the caller's metadata as it was: one metadata shared by hedged calls in flight together, hedges and all", async () => {
+    const { servers, cbs, client, hedges } = await cluster([400, 0, 0], {
+      idempotent: () => true,
+      hedging: { delayMs: 150 },
+      retryBudget: { percentCanRetry: 1 },
+    });
+    const options = { waitForReady: true };
+    const md = new grpc.Metadata(options);
+    md.set('x-mine', 'kept');
+    const call = () =>
+      new Promise<SayReply>((resolve, reject) =>
+        client.Say({ text: 'x' }, md, {}, (err, reply) => (err ? reject(err) : resolve(reply as SayReply))),
+      );
+    // The first attempt of each is tagged on the caller's metadata while it starts, a hedge on a copy.
+    await Promise.all(Array.from({ length: 9 }, call));
+    expect(md.getOptions()).toBe(options);
+    expect(md.getMap()).toEqual({ 'x-mine': 'kept' });
+    // Three of the nine went first to the slow instance, and each of those was hedged to another.
+    expect(hedges.filter((e) => e.outcome === 'hedged')).toHaveLength(3);
+    expect(servers.map((s) => s.firstAttempts)).toEqual([3, 3, 3]);
+    expect(cbs.stats().service.faults).toBe(0);
+  });
+
   it('an attempt whose connection is lost is not an answer: the next attempt goes at once, as a retry, not after the delay', async () => {
     const cut = await startCutServer('headers');
     const fast = await Promise.all([startServer(0), startServer(0)]);

@@ -138,9 +138,7 @@ export class HedgedCall implements InterceptingCallInterface {
       ended: false,
     };
     this.attempts.push(a);
-    const md = this.s.registry.tag(this.metadata as Metadata, state);
-    if (n > 1 || this.chained) md.set(RETRY_HEADER, String(Math.max(1, n - 1)));
-    call.start(md, {
+    const listener: Partial<InterceptingListener> = {
       onReceiveMetadata: (m) => {
         if (this.done) return;
         this.s.registry.heard(state);
@@ -155,7 +153,15 @@ export class HedgedCall implements InterceptingCallInterface {
         }
       },
       onReceiveStatus: (status) => this.onStatus(a, status),
-    });
+    };
+    const metadata = this.metadata as Metadata;
+    // The first attempt carries no retry header: tagged without a copy of our own when that is safe.
+    if (n === 1 && !this.chained) this.s.registry.startTagged(call, metadata, state, listener);
+    else {
+      const md = this.s.registry.tag(metadata, state);
+      md.set(RETRY_HEADER, String(Math.max(1, n - 1)));
+      call.start(md, listener);
+    }
     if (n > 1) {
       if (this.hasMessage) call.sendMessage(this.message);
       if (this.halfClosed) call.halfClose();
