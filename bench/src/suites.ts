@@ -6,6 +6,7 @@ import { faultCases } from './fault-cases.js';
 import { fleetCases } from './fleet-cases.js';
 import { grpcCases } from './grpc-cases.js';
 import { hedgingCases } from './hedging-cases.js';
+import { pickCases } from './pick-cases.js';
 import { retryCases } from './retry-cases.js';
 import { scaleCases } from './scale-cases.js';
 import { shedCases } from './shed-cases.js';
@@ -169,7 +170,7 @@ export const suites: Record<string, Suite> = {
   },
   grpc: {
     title: '@cbsuite/grpc-interceptor over loopback',
-    cases: { ...grpcCases, ...allocCases, ...retryCases, ...hedgingCases, ...faultCases, ...shedCases },
+    cases: { ...grpcCases, ...pickCases, ...allocCases, ...retryCases, ...hedgingCases, ...faultCases, ...shedCases },
     groups: [
       {
         title: 'unary throughput, client and server in separate processes, 16 calls in flight',
@@ -257,12 +258,17 @@ export const suites: Record<string, Suite> = {
         title: 'instance level: cost of one attempt in the picker (pick, start, end; three instances)',
         unit: 'ns',
         peers: {},
-        note: "Each attempt as grpc-js's load-balancing call runs it: pick, createCall on the pick's real subchannel, the end. The child is grpc-js's own round_robin, run over three stub subchannels that are READY (bench/src/stub-policy.ts); a stub's call keeps its listener and has grpc-js's two methods on its prototype. Three alternating rounds per process, medians. Untagged: the call's metadata carries no call state, as for a call made outside the suite. Tagged: as the suite's interceptor sends a call, its state the metadata's options; both the bare and the tagged loop make, tag and end a call's state, and the row is the bare pick plus the difference. The least a breaker picker does: the child's pick, the picked address's breaker looked up and asked, a view of the subchannel that is its call's listener and the pick result, the outcome recorded at the end; no call state, tried instances, ejection, panic, probe or stream-end bookkeeping. grpc-js's outlier_detection, with failure-percentage ejection on so that it counts every call, over the same round_robin: what the Node gRPC library's own per-attempt picker costs.",
+        note: "Each attempt as grpc-js's load-balancing call runs it: pick, createCall on the pick's real subchannel, the end. The child is grpc-js's own round_robin, run over three stub subchannels that are READY (bench/src/stub-policy.ts); a stub's call keeps its listener and has grpc-js's two methods on its prototype. Three alternating rounds per process, medians. Untagged: the call's metadata carries no call state, as for a call made outside the suite. Tagged: as the suite's interceptor sends a call, its state the metadata's options; both the bare and the tagged loop make, tag and end a call's state, and the row is the bare pick plus the difference. A breaker picker with a view per attempt: the child's pick, the picked address's breaker looked up and asked, a view of the subchannel that is its call's listener and the pick result, the outcome recorded at the end; no call state, tried instances, ejection, panic, probe or stream-end bookkeeping. One that allocates nothing per attempt: the breaker and a function recording on it made once per subchannel, that function set as the child's pick's onCallEnded; it sees only the final code of an attempt (bench/src/scale-pickers.ts). It is what the suite's common path (a CLOSED breaker, a call ending OK) could cost if the suite read what it needs of an attempt from grpc-js's own objects rather than a view of its own. grpc-js's outlier_detection, with failure-percentage ejection on so that it counts every call, over the same round_robin: what the Node gRPC library's own per-attempt picker costs.",
         rows: [
           { id: 'instance/pick.child', label: 'grpc-js round_robin (pick, createCall on a stub)' },
           {
             id: 'instance/pick.floor',
-            label: 'the least a breaker picker does (one breaker, a view, one record)',
+            label: 'a breaker picker with a view per attempt (one breaker, a view, one record)',
+            baseline: 'instance/pick.child',
+          },
+          {
+            id: 'instance/pick.lean',
+            label: 'a breaker picker that allocates nothing per attempt',
             baseline: 'instance/pick.child',
           },
           {
