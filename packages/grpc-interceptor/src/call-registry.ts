@@ -1,5 +1,6 @@
 import { type Breaker, EventEmitter, PERMIT, type Permit } from '@cbsuite/core';
 import type { InterceptingListener, Metadata, MetadataOptions, StatusObject } from '@grpc/grpc-js';
+import { RETRY_HEADER } from './chain-stop.js';
 import { carriesContentType } from './classify.js';
 import type { InterceptingCallInterface } from './grpc-types.js';
 import type { AttemptReach } from './retry-rule.js';
@@ -199,6 +200,30 @@ export class CallRegistry {
     } finally {
       metadata.setOptions(own);
     }
+  }
+
+  /**
+   * Starts attempt `n` (from 1) of `call`, tagged. A retry, and any attempt
+   * of a call made while handling a retried request (`chained`), says so
+   * (Kitex's RetryReq) in {@link RETRY_HEADER} on a tagged copy of
+   * `metadata`; a first attempt that says nothing goes through
+   * {@link startTagged}, without a copy when that is safe.
+   */
+  startAttempt(
+    attempt: InterceptingCallInterface,
+    metadata: Metadata,
+    call: CallState,
+    listener: Partial<InterceptingListener>,
+    n: number,
+    chained: boolean,
+  ): void {
+    if (n === 1 && !chained) {
+      this.startTagged(attempt, metadata, call, listener);
+      return;
+    }
+    const md = this.tag(metadata, call);
+    md.set(RETRY_HEADER, String(Math.max(1, n - 1)));
+    attempt.start(md, listener);
   }
 
   /**

@@ -10,7 +10,6 @@ import {
 import type { BreakerLevel } from './breaker-level.js';
 import type { CallWatch } from './call-observer.js';
 import { type CallRegistry, type CallState, newAttemptTransport, reachOf, sentByServer } from './call-registry.js';
-import { RETRY_HEADER } from './chain-stop.js';
 import { stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import { stripForgedShedMarker } from './load-shed-error.js';
@@ -133,8 +132,8 @@ export class GuardedCall implements InterceptingCallInterface {
     }
     // Its own listener for the first attempt: most calls make no other.
     const call = this.s.call;
-    if (call !== undefined && !this.chained) this.s.registry.startTagged(this.attempt, metadata, call, this);
-    else this.attempt.start(this.tag(metadata), this);
+    if (call === undefined) this.attempt.start(metadata, this);
+    else this.s.registry.startAttempt(this.attempt, metadata, call, this, 1, this.chained);
   }
 
   /** @internal The first attempt's response headers. */
@@ -192,14 +191,6 @@ export class GuardedCall implements InterceptingCallInterface {
 
   getAuthContext(): AuthContext {
     return this.attempt.getAuthContext();
-  }
-
-  private tag(metadata: Metadata): Metadata {
-    if (this.s.call === undefined) return metadata;
-    const md = this.s.registry.tag(metadata, this.s.call);
-    // Retries say so (Kitex's RetryReq), and so do calls made while handling a retried request.
-    if (this.attempts > 1 || this.chained) md.set(RETRY_HEADER, String(Math.max(1, this.attempts - 1)));
-    return md;
   }
 
   /** @internal An attempt's response headers; ignored unless it is the current attempt. */
@@ -337,7 +328,10 @@ export class GuardedCall implements InterceptingCallInterface {
     if (this.s.call !== undefined) this.s.call.transport = newAttemptTransport();
     const next = this.s.nextCall(this.s.options);
     this.attempt = next;
-    next.start(this.tag(this.metadata as Metadata), new AttemptListener(this, next));
+    const listener = new AttemptListener(this, next);
+    const call = this.s.call;
+    if (call === undefined) next.start(this.metadata as Metadata, listener);
+    else this.s.registry.startAttempt(next, this.metadata as Metadata, call, listener, this.attempts, this.chained);
     if (this.hasMessage) next.sendMessage(this.message);
     if (this.halfClosed) next.halfClose();
   }

@@ -1,6 +1,5 @@
 import { type InterceptingListener, Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { type CallState, reachOf, sentByServer } from './call-registry.js';
-import { RETRY_HEADER } from './chain-stop.js';
 import { isCircuitBreakError, stripForgedMarkers } from './circuit-break-error.js';
 import type { AuthContext, InterceptingCallInterface, MessageContext } from './grpc-types.js';
 import type { HedgeSetup } from './guarded-call.js';
@@ -154,14 +153,7 @@ export class HedgedCall implements InterceptingCallInterface {
       },
       onReceiveStatus: (status) => this.onStatus(a, status),
     };
-    const metadata = this.metadata as Metadata;
-    // The first attempt carries no retry header: tagged without a copy of our own when that is safe.
-    if (n === 1 && !this.chained) this.s.registry.startTagged(call, metadata, state, listener);
-    else {
-      const md = this.s.registry.tag(metadata, state);
-      md.set(RETRY_HEADER, String(Math.max(1, n - 1)));
-      call.start(md, listener);
-    }
+    this.s.registry.startAttempt(call, this.metadata as Metadata, state, listener, n, this.chained);
     if (n > 1) {
       if (this.hasMessage) call.sendMessage(this.message);
       if (this.halfClosed) call.halfClose();
