@@ -13,6 +13,8 @@ import { CBSuite, type CBSuiteOptions, type CBSuiteStats } from '@cbsuite/grpc-i
 import * as grpc from '@grpc/grpc-js';
 
 const passThrough = (b: Buffer) => b;
+/** The event-loop delay monitor's tick: it reads each interval whole, so a stall is what it reads beyond this. */
+const LOOP_TICK_MS = 5;
 const EMPTY = Buffer.alloc(0);
 
 /** The method path of dependency `name`. */
@@ -125,7 +127,7 @@ export async function runPool(fast: () => Promise<grpc.status>, slow: () => Prom
   let counted = 0;
   let arrivalsDone = false;
   let wake: (() => void)[] = [];
-  const loop = monitorEventLoopDelay({ resolution: 5 });
+  const loop = monitorEventLoopDelay({ resolution: LOOP_TICK_MS });
   let monitoring = false;
   const started = performance.now();
   const arrive = () => {
@@ -186,8 +188,7 @@ export async function runPool(fast: () => Promise<grpc.status>, slow: () => Prom
     slowInFlightMean: counted === 0 ? 0 : slowInFlightSum / counted,
     fastCodes,
     slowCodes,
-    // The monitor counts from its 5 ms tick: what it reads beyond that is the stall.
-    loopStallMs: monitoring && loop.count > 0 ? Math.max(0, loop.max / 1e6 - 5) : 0,
+    loopStallMs: monitoring && loop.count > 0 ? Math.max(0, loop.max / 1e6 - LOOP_TICK_MS) : 0,
   };
   return result;
 }
