@@ -26,15 +26,10 @@ const { CallRegistry } = (await import(
 
 export const pickCases: Record<string, Case> = {
   'instance/pick': (o: MeasureOptions) => {
-    // The picker alone, over grpc-js's own round_robin across three stub
-    // instances (bench/src/stub-policy.ts): bare, wrapped by the suite's
-    // picker, and for scale by two breaker pickers that do less
-    // (bench/src/scale-pickers.ts) and by grpc-js's own outlier_detection
-    // (failure-percentage counting on). Each pick's
-    // attempt starts as grpc-js starts it, by createCall on the pick's real
-    // subchannel, so the wrapped figures hold the view's work at the start.
-    // Each picker has a round_robin of its own: one shared would carry the
-    // inline caches of every variant.
+    // Each pick's attempt starts as grpc-js starts it, by createCall on the
+    // pick's real subchannel, so the wrapped figures hold the view's work at
+    // the start. Each picker has a round_robin of its own: one shared would
+    // carry the inline caches of every variant.
     const ports = [1, 2, 3];
     const roundRobin = () => grpcPicker({ round_robin: {} }, ports);
     const child = roundRobin();
