@@ -56,9 +56,13 @@ async function runCase(suite: string, id: string, times: number): Promise<Map<st
 
 /** The figures of one case, or undefined when it failed (then its reason is in `failures`). */
 async function measure(name: string, id: string, times: number): Promise<Map<string, number> | undefined> {
+  const t0 = Date.now();
   try {
     const figures = await runCase(name, id, times);
-    process.stderr.write(`  ${name}/${id} ... ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')}\n`);
+    const took = ((Date.now() - t0) / 1000).toFixed(1);
+    process.stderr.write(
+      `  ${name}/${id} ... ${[...figures.values()].map((v) => v.toFixed(1)).join(' ')} (${took} s)\n`,
+    );
     return figures;
   } catch (err) {
     // One broken case must not lose the figures of every other: its rows say n/a, and the run fails at the end.

@@ -14,6 +14,7 @@ import {
 } from './execute.js';
 import type { FleetLink, LinkedBreaker } from './fleet-link.js';
 import type { FleetView } from './fleet-view.js';
+import type { LruEntry } from './lru-list.js';
 import { type Metricer, MetricsSnapshot } from './metricer.js';
 import { OptionTypeError } from './option-error.js';
 import {
@@ -58,6 +59,8 @@ export class Breaker implements LinkedBreaker {
   executeHandlers: ExecuteHandlers | undefined = undefined;
   /** The fleet sync's link, when the breaker's panel is synced (set by the panel). */
   link: FleetLink | undefined = undefined;
+  /** @internal The breaker's place in its panel's least-recently-used list, when the panel is bounded (`maxKeys`). */
+  lru: LruEntry<Breaker> | undefined = undefined;
 
   /**
    * @param options validated here; throws `OptionTypeError`/`OptionRangeError` naming a bad option.

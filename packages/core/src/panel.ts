@@ -78,8 +78,10 @@ const EMPTY_METRICER: Metricer = new MetricsSnapshot(0, 0, 0);
  */
 export class Panel {
   private readonly opts: ResolvedOptions;
-  private readonly breakers = new Map<string, LruEntry<Breaker>>();
-  /** Least recently used first; kept only when bounded. */
+  // The breakers themselves, not list entries: with many keys, a lookup that
+  // went through an entry reached one more cache line.
+  private readonly breakers = new Map<string, Breaker>();
+  /** Least recently used first; kept only when bounded (each breaker holds its entry). */
   private readonly lru = new LruList<Breaker>();
   private readonly changes: EventEmitter<Parameters<PanelStateChangeHandler>>;
   private readonly dispatch: KeyedStateChangeHandler;
@@ -127,7 +129,7 @@ export class Panel {
     if (this.closed) return;
     this.sync?.detach(this);
     this.sync = sync;
-    for (const { value: b } of this.breakers.values()) b.link = sync.link(this, b.key, b);
+    for (const b of this.breakers.values()) b.link = sync.link(this, b.key, b);
   }
 
   /** Stops sharing: breakers decide alone again. */
@@ -135,7 +137,7 @@ export class Panel {
     const sync = this.sync;
     if (sync === undefined) return;
     this.sync = undefined;
-    for (const { value: b } of this.breakers.values()) b.link = undefined;
+    for (const b of this.breakers.values()) b.link = undefined;
     sync.detach(this);
   }
 
@@ -161,7 +163,7 @@ export class Panel {
 
   /** Gives back a permit whose call never went out. */
   release(key: string, permit: Permit): void {
-    if (permit > PERMIT) this.breakers.get(key)?.value.release(permit);
+    if (permit > PERMIT) this.breakers.get(key)?.release(permit);
   }
 
   succeed(key: string, latencyMs?: number, permit?: Permit): void {
@@ -206,25 +208,23 @@ export class Panel {
 
   /** Empties `key`'s window and closes it (see {@link Breaker.reset}). */
   reset(key: string): void {
-    this.breakers.get(key)?.value.reset();
+    this.breakers.get(key)?.reset();
   }
 
   /** Drops the breaker for `key`; its next use starts CLOSED with an empty window. */
   removeBreaker(key: string): void {
-    const e = this.breakers.get(key);
-    if (e !== undefined) this.forget(e);
+    const b = this.breakers.get(key);
+    if (b !== undefined) this.forget(b);
   }
 
   /** The breaker for `key`, if it exists (never creates one). */
   breaker(key: string): Breaker | undefined {
-    return this.breakers.get(key)?.value;
+    return this.breakers.get(key);
   }
 
   /** A snapshot of the breakers by key (gopkg's `DumpBreakers`). */
   dumpBreakers(): ReadonlyMap<string, Breaker> {
-    const out = new Map<string, Breaker>();
-    for (const [key, e] of this.breakers) out.set(key, e.value);
-    return out;
+    return new Map(this.breakers);
   }
 
   /**
@@ -232,7 +232,7 @@ export class Panel {
    * frozen metricer and no breaker is created.
    */
   getMetricer(key: string): Metricer {
-    return this.breakers.get(key)?.value.metricer() ?? EMPTY_METRICER;
+    return this.breakers.get(key)?.metricer() ?? EMPTY_METRICER;
   }
 
   /** Counters of key management (evictions for `maxKeys`). */
@@ -263,12 +263,12 @@ export class Panel {
    */
   getBreaker(key: string): Breaker {
     if (key === this.lastKey && this.lastBreaker !== undefined) return this.lastBreaker;
-    const e = this.breakers.get(key);
-    if (e === undefined) return this.create(key);
+    const b = this.breakers.get(key);
+    if (b === undefined) return this.create(key);
     this.lastKey = key;
-    this.lastBreaker = e.value;
-    if (this.bounded) this.lru.touch(e);
-    return e.value;
+    this.lastBreaker = b;
+    if (b.lru !== undefined) this.lru.touch(b.lru);
+    return b;
   }
 
   private create(key: string): Breaker {
@@ -277,9 +277,11 @@ export class Panel {
     if (this.breakers.size >= this.maxKeys) this.evict();
     const b = new Breaker(undefined, undefined, { key, options: this.opts, onStateChange: this.dispatch });
     if (this.sync !== undefined) b.link = this.sync.link(this, key, b);
-    const e = new LruEntry(b);
-    this.breakers.set(key, e);
-    if (this.bounded) this.lru.append(e);
+    this.breakers.set(key, b);
+    if (this.bounded) {
+      b.lru = new LruEntry(b);
+      this.lru.append(b.lru);
+    }
     this.lastKey = key;
     this.lastBreaker = b;
     return b;
@@ -294,28 +296,30 @@ export class Panel {
       // OPEN, HALF_OPEN and forced breakers are never evicted: move them out of the next scan's way.
       if (!b.isClosedNormal()) this.lru.touch(e);
       else if (b.isIdle()) {
-        this.drop(e);
+        this.drop(b);
         return;
       } else fallback ??= e;
       e = next;
     }
     if (fallback !== undefined) {
       this.evictionsWithSamples++;
-      this.drop(fallback);
+      this.drop(fallback.value);
       return;
     }
     this.overflows++;
   }
 
-  private drop(e: LruEntry<Breaker>): void {
+  private drop(b: Breaker): void {
     this.evictions++;
-    this.forget(e);
+    this.forget(b);
   }
 
-  private forget(e: LruEntry<Breaker>): void {
-    const b = e.value;
+  private forget(b: Breaker): void {
     this.breakers.delete(b.key);
-    if (this.bounded) this.lru.remove(e);
+    if (b.lru !== undefined) {
+      this.lru.remove(b.lru);
+      b.lru = undefined;
+    }
     if (b.link !== undefined) {
       b.link = undefined;
       this.sync?.unlink(this, b.key);

@@ -129,14 +129,15 @@ describe('WindowMetricer', () => {
     slow: fc.boolean(),
   });
 
-  it('matches a brute-force recount of the same window for any event sequence', () => {
+  it('matches a brute-force recount of the same window, and of its newest buckets, for any event sequence', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 10_000_000 }),
         fc.integer({ min: 1, max: 500 }),
         fc.integer({ min: 100, max: 130 }),
         fc.array(event, { maxLength: 400 }),
-        (start, bucketTimeMs, bucketNums, events) => {
+        fc.double({ min: 0, max: 1.2, noNaN: true }),
+        (start, bucketTimeMs, bucketNums, events, recentShare) => {
           const clock = new ManualClock(start);
           const w = makeWindow(clock, bucketTimeMs, bucketNums, true);
           const log: { t: number; kind: Kind; slow: boolean }[] = [];
@@ -157,6 +158,16 @@ describe('WindowMetricer', () => {
             for (const n of [w.successes(), w.failures(), w.timeouts(), w.slowCalls()]) {
               expect(n).toBeGreaterThanOrEqual(0);
             }
+
+            const ms = recentShare * bucketTimeMs * bucketNums;
+            const k = Math.min(bucketNums, Math.max(1, Math.ceil(ms / bucketTimeMs)));
+            const newest = log.filter((x) => Math.floor(x.t / bucketTimeMs) > epoch - k);
+            expect(w.recent(clock.t, ms)).toEqual({
+              successes: newest.filter((x) => x.kind === 's').length,
+              failures: newest.filter((x) => x.kind === 'f').length,
+              timeouts: newest.filter((x) => x.kind === 't').length,
+              slowCalls: newest.filter((x) => x.slow).length,
+            });
           }
         },
       ),

@@ -35,22 +35,32 @@ const SLOW = 3;
  * If the clock goes backwards, outcomes are recorded into the latest bucket.
  */
 export class WindowMetricer implements Metricer {
-  private readonly cfg: WindowConfig;
-  private readonly cols: number;
-  private readonly counts: Uint32Array;
-  private latest = 0;
-  private epoch = Number.NEGATIVE_INFINITY;
+  // Fields in the order a record reads them: with many breakers, each cache
+  // line a record reaches is likely a miss.
   private bucketEnd = Number.NEGATIVE_INFINITY;
   private succ = 0;
   private fail = 0;
   private tout = 0;
-  private slow = 0;
   private conse = 0;
-  private errStart = 0;
+  // What was recorded in the latest bucket and is not in `counts` yet: a
+  // record writes these fields only, next to the totals, and the bucket is
+  // written once, when the window rotates. A record that wrote the bucket
+  // reached two more cache lines (the array and its bucket).
+  private headSucc = 0;
+  private headFail = 0;
+  private headTout = 0;
+  private headSlow = 0;
   // Cumulative outcomes since the window was made: never rotated, never reset.
   private allSucc = 0;
   private allFail = 0;
   private allTout = 0;
+  private slow = 0;
+  private errStart = 0;
+  private latest = 0;
+  private epoch = Number.NEGATIVE_INFINITY;
+  private readonly cfg: WindowConfig;
+  private readonly cols: number;
+  private readonly counts: Uint32Array;
 
   constructor(cfg: WindowConfig) {
     this.cfg = cfg;
@@ -60,31 +70,31 @@ export class WindowMetricer implements Metricer {
 
   /** Records a success at `now`; ends the current run of errors. */
   recordSuccess(now: number, slow: boolean): void {
-    const i = this.slot(now);
-    this.counts[i + SUCCESS]++;
+    if (now >= this.bucketEnd) this.rotate(now);
+    this.headSucc++;
     this.succ++;
     this.allSucc++;
-    if (slow) this.addSlow(i);
+    if (slow) this.addSlow();
     this.conse = 0;
   }
 
   /** Records a failure at `now`. */
   recordFailure(now: number, slow: boolean): void {
-    const i = this.slot(now);
-    this.counts[i + FAILURE]++;
+    if (now >= this.bucketEnd) this.rotate(now);
+    this.headFail++;
     this.fail++;
     this.allFail++;
-    if (slow) this.addSlow(i);
+    if (slow) this.addSlow();
     this.addError(now);
   }
 
   /** Records a timeout at `now`. */
   recordTimeout(now: number, slow: boolean): void {
-    const i = this.slot(now);
-    this.counts[i + TIMEOUT]++;
+    if (now >= this.bucketEnd) this.rotate(now);
+    this.headTout++;
     this.tout++;
     this.allTout++;
-    if (slow) this.addSlow(i);
+    if (slow) this.addSlow();
     this.addError(now);
   }
 
@@ -92,6 +102,7 @@ export class WindowMetricer implements Metricer {
   reset(): void {
     if (this.succ + this.fail + this.tout !== 0) this.counts.fill(0);
     this.succ = this.fail = this.tout = this.slow = 0;
+    this.headSucc = this.headFail = this.headTout = this.headSlow = 0;
     this.conse = 0;
   }
 
@@ -106,6 +117,7 @@ export class WindowMetricer implements Metricer {
    */
   recent(now: number, ms: number): RecentCounts {
     this.rotate(now);
+    this.settle();
     const { bucketTimeMs, bucketNums } = this.cfg;
     const k = Math.min(bucketNums, Math.max(1, Math.ceil(ms / bucketTimeMs)));
     const c = this.counts;
@@ -169,17 +181,23 @@ export class WindowMetricer implements Metricer {
     this.conse++;
   }
 
-  private addSlow(i: number): void {
+  private addSlow(): void {
     if (this.cols > SLOW) {
-      this.counts[i + SLOW]++;
+      this.headSlow++;
       this.slow++;
     }
   }
 
-  /** Rotates to `now` and returns the offset of the latest bucket. */
-  private slot(now: number): number {
-    if (now >= this.bucketEnd) this.rotate(now);
-    return this.latest * this.cols;
+  // Writes the latest bucket's records into `counts`.
+  private settle(): void {
+    if (this.headSucc + this.headFail + this.headTout + this.headSlow === 0) return;
+    const c = this.counts;
+    const base = this.latest * this.cols;
+    c[base + SUCCESS] += this.headSucc;
+    c[base + FAILURE] += this.headFail;
+    c[base + TIMEOUT] += this.headTout;
+    if (this.cols > SLOW) c[base + SLOW] += this.headSlow;
+    this.headSucc = this.headFail = this.headTout = this.headSlow = 0;
   }
 
   private rotate(now: number): void {
@@ -190,7 +208,9 @@ export class WindowMetricer implements Metricer {
     if (passed >= bucketNums) {
       if (this.succ + this.fail + this.tout !== 0) this.counts.fill(0);
       this.succ = this.fail = this.tout = this.slow = 0;
+      this.headSucc = this.headFail = this.headTout = this.headSlow = 0;
     } else {
+      this.settle();
       const c = this.counts;
       const cols = this.cols;
       let idx = this.latest;
