@@ -171,17 +171,22 @@ async function callLatency(smoke: boolean): Promise<Record<string, number>> {
   const plain = new CBSuite(undefined, { fromService: 'bench' });
   const synced = new CBSuite(undefined, { fromService: 'bench', sync });
   await sync.ready();
+  // The A/A control: a second client without sync, on a suite of its own,
+  // measured in the same rounds. Its distance from the first is the noise.
+  const control = new CBSuite(undefined, { fromService: 'bench' });
   const clients: [string, EchoClient][] = [
     ['off', new EchoClient(target, grpc.credentials.createInsecure(), { interceptors: [plain.interceptor()] })],
     ['on', new EchoClient(target, grpc.credentials.createInsecure(), { interceptors: [synced.interceptor()] })],
+    ['control', new EchoClient(target, grpc.credentials.createInsecure(), { interceptors: [control.interceptor()] })],
   ];
-  const lat: Record<string, number[]> = { off: [], on: [] };
-  const rounds = smoke ? 2 : 40;
+  const lat: Record<string, number[]> = { off: [], on: [], control: [] };
+  const rounds = smoke ? 3 : 42;
   const perRound = smoke ? 50 : 400;
   for (let w = 0; w < (smoke ? 1 : 3); w++)
     for (const [, c] of clients) for (let i = 0; i < 500; i++) await say(c, 'w');
   for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? clients : [...clients].reverse();
+    // Each variant goes first, second and third equally often.
+    const order = [...clients.slice(r % 3), ...clients.slice(0, r % 3)];
     for (const [k, c] of order) {
       for (let i = 0; i < perRound; i++) {
         const t = performance.now();
@@ -193,18 +198,22 @@ async function callLatency(smoke: boolean): Promise<Record<string, number>> {
   for (const [, c] of clients) c.close();
   plain.close();
   synced.close();
+  control.close();
   await sync.close();
   redis.disconnect();
   await server.kill();
   const off = lat.off as number[];
   const on = lat.on as number[];
+  const again = lat.control as number[];
   return {
     offP50: percentile(off, 50),
     onP50: percentile(on, 50),
     ratioP50: percentile(on, 50) / percentile(off, 50),
+    controlP50: percentile(again, 50) / percentile(off, 50),
     offP99: percentile(off, 99),
     onP99: percentile(on, 99),
     ratioP99: percentile(on, 99) / percentile(off, 99),
+    controlP99: percentile(again, 99) / percentile(off, 99),
   };
 }
 
