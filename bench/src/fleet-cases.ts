@@ -180,6 +180,9 @@ async function callLatency(smoke: boolean): Promise<Record<string, number>> {
     ['control', new EchoClient(target, grpc.credentials.createInsecure(), { interceptors: [control.interceptor()] })],
   ];
   const lat: Record<string, number[]> = { off: [], on: [], control: [] };
+  // Per round, each variant's p50: the ratios are taken round by round, so a
+  // change of the machine's speed between rounds cancels out.
+  const roundP50: Record<string, number[]> = { off: [], on: [], control: [] };
   const rounds = smoke ? 3 : 42;
   const perRound = smoke ? 50 : 400;
   for (let w = 0; w < (smoke ? 1 : 3); w++)
@@ -188,11 +191,14 @@ async function callLatency(smoke: boolean): Promise<Record<string, number>> {
     // Each variant goes first, second and third equally often.
     const order = [...clients.slice(r % 3), ...clients.slice(0, r % 3)];
     for (const [k, c] of order) {
+      const round: number[] = [];
       for (let i = 0; i < perRound; i++) {
         const t = performance.now();
         await say(c, 'x');
-        lat[k]?.push((performance.now() - t) * 1000);
+        round.push((performance.now() - t) * 1000);
       }
+      lat[k]?.push(...round);
+      roundP50[k]?.push(percentile(round, 50));
     }
   }
   for (const [, c] of clients) c.close();
@@ -205,11 +211,12 @@ async function callLatency(smoke: boolean): Promise<Record<string, number>> {
   const off = lat.off as number[];
   const on = lat.on as number[];
   const again = lat.control as number[];
+  const byRound = (k: string) => median((roundP50[k] as number[]).map((v, r) => v / (roundP50.off?.[r] as number)));
   return {
     offP50: percentile(off, 50),
     onP50: percentile(on, 50),
-    ratioP50: percentile(on, 50) / percentile(off, 50),
-    controlP50: percentile(again, 50) / percentile(off, 50),
+    ratioP50: byRound('on'),
+    controlP50: byRound('control'),
     offP99: percentile(off, 99),
     onP99: percentile(on, 99),
     ratioP99: percentile(on, 99) / percentile(off, 99),

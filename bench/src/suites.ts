@@ -477,7 +477,7 @@ export const suites: Record<string, Suite> = {
         title: 'call-path latency, sync on against off (unary gRPC over loopback, client on CPU 0)',
         unit: 'count',
         peers: {},
-        note: "Forty-two rounds of 400 sequential calls per variant, each variant first, second and third in turn. The control is a second client without sync, on a suite of its own, in the same rounds: its ratio to the first is this measurement's noise. Latencies in µs.",
+        note: "Forty-two rounds of 400 sequential calls per variant, each variant first, second and third in turn. The p50 ratios are the median over rounds of each round's ratio (a round's p50 to the same round's p50 without sync), so that a change of the machine's speed between rounds cancels out; the p99 ratios are over all calls. The control is a second client without sync, on a suite of its own, in the same rounds: its ratio to the first is this measurement's noise. Latencies in µs.",
         rows: [
           { id: 'latency/grpc.offP50', label: 'sync off, p50 (µs)' },
           { id: 'latency/grpc.onP50', label: 'sync on, p50 (µs)' },
