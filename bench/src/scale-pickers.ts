@@ -96,9 +96,12 @@ interface Endpoint {
  * nothing of the attempt but its final code: no call state, probe, stream end
  * or latency; a half-open breaker's probe is not told apart. The least a
  * picker that asks and feeds a Kitex breaker on every attempt costs. grpc-js
- * calls onCallEnded after the status has gone up to the caller's
- * interceptors, so such a picker cannot tell them how the stream ended, which
- * the suite's retries on another instance need.
+ * calls onCallEnded a tick before the caller's interceptors get the status
+ * (its retrying and resolving calls hand the status up on the next tick), but
+ * with the code alone (1.10-1.13; the details and trailers too from 1.14):
+ * neither how the stream ended nor which call the attempt was, which the
+ * suite's retries on another instance need. Only the listener of the
+ * attempt's subchannel call hears the stream's end.
  */
 export class LeanPicker implements Picker {
   private readonly endpoints = new WeakMap<object, Endpoint>();
