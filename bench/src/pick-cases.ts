@@ -3,6 +3,7 @@
 // against pickers that do less and grpc-js's own outlier_detection, for scale.
 import { Panel } from '@cbsuite/core';
 import { grpc } from '@cbsuite/testkit/echo.js';
+import { AttemptCall, CallViewPicker, Endpoint } from './call-view-picker.js';
 import type { Case } from './core-cases.js';
 import { type MeasureOptions, measureSync, median } from './harness.js';
 import { LeanPicker, ViewPicker } from './scale-pickers.js';
@@ -58,10 +59,22 @@ export const pickCases: Record<string, Case> = {
     const tagged = new BreakerPicker(roundRobin(), level, 3, grpc.experimental);
     const floor = new ViewPicker(roundRobin(), new Panel());
     const lean = new LeanPicker(roundRobin(), new Panel());
+    const viewPanel = new Panel();
+    const endpoints = (sc: grpc.experimental.SubchannelInterface) =>
+      new Endpoint(sc, viewPanel) as unknown as grpc.experimental.SubchannelInterface;
+    const callView = new CallViewPicker(grpcPicker({ round_robin: {} }, ports, endpoints));
+    const callViewTagged = new CallViewPicker(grpcPicker({ round_robin: {} }, ports, endpoints));
+    const callChild = roundRobin();
     const args = { metadata: new grpc.Metadata(), extraPickInfo: {} };
     const ri = { from: 'bench', to: 'echo', method: 'Say', path: '/echo.Echo/Say' };
-    const listener = { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} };
-    type Start = (m: grpc.Metadata, host: string, method: string, l: typeof listener) => unknown;
+    const listener = {
+      onReceiveMetadata(_m: unknown) {},
+      onReceiveMessage(_m: unknown) {},
+      onReceiveStatus(_s: unknown) {},
+    };
+    // A stub's call keeps its listener; grpc-js's subchannel call gives it the status, then the load-balancing call ends.
+    type Start = (m: grpc.Metadata, host: string, method: string, l: typeof listener) => { listener: typeof listener };
+    const STATUS = { code: grpc.status.OK, details: '', metadata: new grpc.Metadata() };
     let sink = 0;
     // One attempt as grpc-js's load-balancing call runs it: pick, start, end.
     // Written out in each loop, not shared: one function would carry the
@@ -71,16 +84,30 @@ export const pickCases: Record<string, Case> = {
     const real = (r: grpc.experimental.PickResult) =>
       r.subchannel?.getRealSubchannel() as unknown as { createCall: Start };
     // Alternating rounds, medians: the loop measured first would otherwise run on the cleanest inline caches.
-    const ns: Record<'child' | 'floor' | 'lean' | 'wrapped' | 'taggedChild' | 'tagged' | 'outlierDetection', number[]> =
-      {
-        child: [],
-        floor: [],
-        lean: [],
-        wrapped: [],
-        taggedChild: [],
-        tagged: [],
-        outlierDetection: [],
-      };
+    const ns: Record<
+      | 'child'
+      | 'floor'
+      | 'lean'
+      | 'wrapped'
+      | 'taggedChild'
+      | 'tagged'
+      | 'outlierDetection'
+      | 'callView'
+      | 'callChild'
+      | 'callViewTagged',
+      number[]
+    > = {
+      child: [],
+      floor: [],
+      lean: [],
+      wrapped: [],
+      taggedChild: [],
+      tagged: [],
+      outlierDetection: [],
+      callView: [],
+      callChild: [],
+      callViewTagged: [],
+    };
     for (let round = 0; round < 3; round++) {
       // Untagged, as before the first tagged loop: the options of a call made outside the suite.
       args.metadata.setOptions({});
@@ -88,8 +115,9 @@ export const pickCases: Record<string, Case> = {
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = child.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
           }
@@ -99,8 +127,9 @@ export const pickCases: Record<string, Case> = {
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = floor.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
           }
@@ -110,8 +139,9 @@ export const pickCases: Record<string, Case> = {
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = lean.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
           }
@@ -121,8 +151,9 @@ export const pickCases: Record<string, Case> = {
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = wrapped.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
           }
@@ -137,8 +168,9 @@ export const pickCases: Record<string, Case> = {
             const call = level.calls.begin(ri, true) as NonNullable<ReturnType<typeof level.calls.begin>>;
             args.metadata.setOptions(call);
             const r = taggedChild.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
             level.calls.end(call);
@@ -151,8 +183,9 @@ export const pickCases: Record<string, Case> = {
             const call = level.calls.begin(ri, true) as NonNullable<ReturnType<typeof level.calls.begin>>;
             args.metadata.setOptions(call);
             const r = tagged.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
             level.calls.end(call);
@@ -164,13 +197,54 @@ export const pickCases: Record<string, Case> = {
         measureSync((n) => {
           for (let i = 0; i < n; i++) {
             const r = outlierDetection.pick(args);
-            sink += real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener) === null ? 1 : 0;
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
             r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
             r.onCallEnded?.(0, '', args.metadata);
             sink += r.pickResultType;
           }
         }, o),
       );
+      ns.callView.push(
+        measureSync((n) => {
+          for (let i = 0; i < n; i++) {
+            const r = callView.pick(args);
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
+            r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
+            r.onCallEnded?.(0, '', args.metadata);
+            sink += r.pickResultType;
+          }
+        }, o),
+      );
+      // As for the suite's tagged loops: both make and tag a call's record; their difference is the picker's.
+      ns.callChild.push(
+        measureSync((n) => {
+          for (let i = 0; i < n; i++) {
+            args.metadata.setOptions(new AttemptCall() as unknown as grpc.MetadataOptions);
+            const r = callChild.pick(args);
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
+            r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
+            r.onCallEnded?.(0, '', args.metadata);
+            sink += r.pickResultType;
+          }
+        }, o),
+      );
+      ns.callViewTagged.push(
+        measureSync((n) => {
+          for (let i = 0; i < n; i++) {
+            args.metadata.setOptions(new AttemptCall() as unknown as grpc.MetadataOptions);
+            const r = callViewTagged.pick(args);
+            const c = real(r).createCall(args.metadata, 'host', '/echo.Echo/Say', listener);
+            r.onCallStarted?.();
+            c.listener.onReceiveStatus(STATUS);
+            r.onCallEnded?.(0, '', args.metadata);
+            sink += r.pickResultType;
+          }
+        }, o),
+      );
+      args.metadata.setOptions({});
     }
     if (sink < 0) console.log(sink);
     const bare = median(ns.child);
@@ -185,6 +259,8 @@ export const pickCases: Record<string, Case> = {
       tagged: bare + taggedAdded,
       taggedAdded,
       outlierDetection: median(ns.outlierDetection),
+      callView: median(ns.callView),
+      callViewTagged: bare + median(ns.callViewTagged.map((v, i) => v - (ns.callChild[i] as number))),
     };
   },
 };

@@ -6,7 +6,8 @@ import { grpc } from '@cbsuite/testkit/echo.js';
 
 type Picker = grpc.experimental.Picker;
 type PickResult = grpc.experimental.PickResult;
-type Listener = {
+/** What grpc-js's subchannel call tells its listener (the parts a picker's view forwards). */
+export type Listener = {
   onReceiveMetadata(m: grpc.Metadata): void;
   onReceiveMessage(m: unknown): void;
   onReceiveStatus(s: grpc.StatusObject): void;
@@ -135,7 +136,8 @@ export class LeanPicker implements Picker {
   }
 }
 
-const DROP: PickResult = {
+/** What a bench picker returns when the breaker refuses: the call fails at once. */
+export const DROP: PickResult = {
   pickResultType: grpc.experimental.PickResultType.DROP,
   subchannel: null,
   status: { code: grpc.status.UNAVAILABLE, details: 'instance circuitbreak', metadata: new grpc.Metadata() },

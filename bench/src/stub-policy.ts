@@ -44,18 +44,21 @@ function stubSubchannel(address: string): grpc.experimental.SubchannelInterface 
 /**
  * The READY picker of grpc-js's policy for `config` (a service config's
  * load-balancing entry, such as `{ round_robin: {} }`) over `ports` on
- * 127.0.0.1, each a stub subchannel. Throws when the policy did not get READY.
+ * 127.0.0.1, each a stub subchannel, handed to the policy through `wrap`
+ * (as a parent policy's helper may wrap the subchannels it creates). Throws
+ * when the policy did not get READY.
  */
 export function grpcPicker(
   config: Parameters<X['selectLbConfigFromList']>[0][number],
   ports: readonly number[],
+  wrap: (sc: grpc.experimental.SubchannelInterface) => grpc.experimental.SubchannelInterface = (sc) => sc,
 ): Picker {
   const x: X = grpc.experimental;
   let picker: Picker | undefined;
   let ready = false;
   const helper = {
     createSubchannel: (address: grpc.experimental.SubchannelAddress) =>
-      stubSubchannel(x.subchannelAddressToString(address)),
+      wrap(stubSubchannel(x.subchannelAddressToString(address))),
     updateState: (state: grpc.connectivityState, p: Picker) => {
       ready = state === grpc.connectivityState.READY;
       picker = p;
