@@ -4,7 +4,7 @@
 // caller's interceptors get its status. Not a product.
 import { type Breaker, NO_PERMIT, type Panel, PERMIT, type Permit } from '@cbsuite/core';
 import { grpc } from '@cbsuite/testkit/echo.js';
-import { DROP, type Listener } from './scale-pickers.js';
+import { DROP, type Listener, recorder } from './scale-pickers.js';
 
 type Picker = grpc.experimental.Picker;
 type PickResult = grpc.experimental.PickResult;
@@ -146,14 +146,6 @@ export class Endpoint {
   getChannel(): ReturnType<SubchannelInterface['getChannel']> {
     return this.sc.getChannel();
   }
-}
-
-// Returned, not assigned: see scale-pickers.ts's recorder.
-function recorder(breaker: Breaker): (code: grpc.status) => void {
-  return (code) => {
-    if (code === OK) breaker.succeed();
-    else breaker.fail();
-  };
 }
 
 /**

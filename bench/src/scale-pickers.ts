@@ -36,11 +36,14 @@ export class ViewPicker implements Picker {
   }
 }
 
-// Returned, not assigned: tsx keeps the names of functions (esbuild's
-// keepNames), and a function given a name where it is made, as an object
-// literal's property is, costs a defineProperty each time it is made (about
-// 300 ns here).
-function recorder(breaker: Breaker, permit: Permit): (code: grpc.status) => void {
+/**
+ * A function recording an attempt's final code on `breaker`, with the
+ * attempt's `permit` (none: a plain permit). Returned, not assigned: tsx keeps
+ * the names of functions (esbuild's keepNames), and a function given a name
+ * where it is made, as an object literal's property is, costs a
+ * defineProperty each time it is made (about 300 ns here).
+ */
+export function recorder(breaker: Breaker, permit?: Permit): (code: grpc.status) => void {
   return (code) => {
     if (code === OK) breaker.succeed(undefined, permit);
     else breaker.fail(undefined, permit);
@@ -124,13 +127,7 @@ export class LeanPicker implements Picker {
 
   private endpoint(sc: grpc.experimental.SubchannelInterface): Endpoint {
     const breaker = this.panel.getBreaker(sc.getAddress());
-    const ep: Endpoint = {
-      breaker,
-      ended: (code) => {
-        if (code === OK) breaker.succeed();
-        else breaker.fail();
-      },
-    };
+    const ep: Endpoint = { breaker, ended: recorder(breaker) };
     this.endpoints.set(sc, ep);
     return ep;
   }
